@@ -1,0 +1,105 @@
+import { z } from 'zod';
+
+/** Where the cache lives, or whether there is one at all. */
+export type CacheMode = 'on' | 'off';
+
+export interface Config {
+  /** @default 4000 */
+  readonly port: number;
+  /** Interface to listen on. @default '0.0.0.0' */
+  readonly host: string;
+  /** Postgres connection string; unset means an embedded PGlite database under `dataDir`. */
+  readonly databaseUrl: string | undefined;
+  /** @default 10 */
+  readonly databasePoolMax: number;
+  /** Redis connection string; unset means the in-process cache store. */
+  readonly redisUrl: string | undefined;
+  /** Every cache key starts with `<cachePrefix>:`. @default 'fg' */
+  readonly cachePrefix: string;
+  /** Safety-net TTL of every cache key. @default 300 */
+  readonly cacheTtlSeconds: number;
+  /** XFetch aggressiveness; 0 disables early refresh. @default 1 */
+  readonly xfetchBeta: number;
+  /** `off` serves straight from the database (the benchmark's baseline). @default 'on' */
+  readonly cacheMode: CacheMode;
+  /** Attempts after the first failed cache write of a mutation. @default 3 */
+  readonly cacheWriteRetries: number;
+  /** First backoff delay; doubles per attempt, with full jitter. @default 25 */
+  readonly cacheWriteBackoffMs: number;
+  /** Bound on every Redis command. @default 500 */
+  readonly redisCommandTimeoutMs: number;
+  /** Bound on (re)connecting to Redis. @default 2000 */
+  readonly redisConnectTimeoutMs: number;
+  /** Entries the in-process store keeps before evicting the oldest. @default 100000 */
+  readonly memoryStoreMaxEntries: number;
+  /** Data directory of the embedded database. @default '.data/pglite' */
+  readonly dataDir: string;
+  /** @default 'info' */
+  readonly logLevel: string;
+  readonly nodeEnv: string;
+}
+
+const intFrom = (def: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(def);
+
+const schema = z.object({
+  PORT: intFrom(4000, 0, 65535),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATABASE_URL: z.string().url().optional(),
+  DATABASE_POOL_MAX: intFrom(10, 1, 200),
+  REDIS_URL: z.string().url().optional(),
+  CACHE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'use 1-64 letters, digits, "_", "." or "-"')
+    .default('fg'),
+  CACHE_TTL_SECONDS: intFrom(300, 1, 7 * 24 * 3600),
+  XFETCH_BETA: z.coerce.number().min(0).max(100).default(1),
+  CACHE_MODE: z.enum(['on', 'off']).default('on'),
+  CACHE_WRITE_RETRIES: intFrom(3, 0, 20),
+  CACHE_WRITE_BACKOFF_MS: intFrom(25, 1, 10_000),
+  REDIS_COMMAND_TIMEOUT_MS: intFrom(500, 10, 60_000),
+  REDIS_CONNECT_TIMEOUT_MS: intFrom(2000, 10, 60_000),
+  MEMORY_STORE_MAX_ENTRIES: intFrom(100_000, 100, 100_000_000),
+  DATA_DIR: z.string().min(1).default('.data/pglite'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  NODE_ENV: z.string().default('development'),
+});
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/**
+ * The only reader of the environment. Empty strings count as unset so that
+ * `DATABASE_URL= npm start` means "embedded", not "invalid URL".
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
+  );
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  return Object.freeze({
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    databasePoolMax: e.DATABASE_POOL_MAX,
+    redisUrl: e.REDIS_URL,
+    cachePrefix: e.CACHE_PREFIX,
+    cacheTtlSeconds: e.CACHE_TTL_SECONDS,
+    xfetchBeta: e.XFETCH_BETA,
+    cacheMode: e.CACHE_MODE,
+    cacheWriteRetries: e.CACHE_WRITE_RETRIES,
+    cacheWriteBackoffMs: e.CACHE_WRITE_BACKOFF_MS,
+    redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
+    redisConnectTimeoutMs: e.REDIS_CONNECT_TIMEOUT_MS,
+    memoryStoreMaxEntries: e.MEMORY_STORE_MAX_ENTRIES,
+    dataDir: e.DATA_DIR,
+    logLevel: e.LOG_LEVEL,
+    nodeEnv: e.NODE_ENV,
+  });
+}

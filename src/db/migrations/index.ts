@@ -1,0 +1,32 @@
+import type { Knex } from 'knex';
+import * as productsAndAccounts from './001-products-and-accounts.js';
+
+interface Migration {
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+/** In order; never rename or edit one that has shipped, add a new one instead. */
+const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
+  ['001-products-and-accounts', productsAndAccounts],
+];
+
+/**
+ * Migrations are compiled in rather than discovered on disk, so they run the
+ * same under tsx, a bundler or a test runner.
+ */
+const source: Knex.MigrationSource<string> = {
+  getMigrations: async () => MIGRATIONS.map(([name]) => name),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => {
+    const found = MIGRATIONS.find(([n]) => n === name);
+    if (!found) throw new Error(`Unknown migration ${name}`);
+    return found[1];
+  },
+};
+
+/** Applies pending migrations; returns the names applied. */
+export async function migrateToLatest(knex: Knex): Promise<string[]> {
+  const [, applied] = (await knex.migrate.latest({ migrationSource: source })) as [number, string[]];
+  return applied;
+}

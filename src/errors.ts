@@ -1,0 +1,108 @@
+import { GraphQLError } from 'graphql';
+
+/** Every code a client can see in `extensions.code`. */
+export const ErrorCode = {
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  NOT_FOUND: 'NOT_FOUND',
+  VERSION_CONFLICT: 'VERSION_CONFLICT',
+  INSUFFICIENT_STOCK: 'INSUFFICIENT_STOCK',
+  INSUFFICIENT_FUNDS: 'INSUFFICIENT_FUNDS',
+  ALREADY_EXISTS: 'ALREADY_EXISTS',
+  SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/**
+ * A failure the client caused or may act on. Only these (and GraphQL's own
+ * parse/validation errors) reach clients unmasked; see `formatError`.
+ */
+export class AppError extends GraphQLError {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}, cause?: unknown) {
+    super(message, { extensions: { ...details, code }, originalError: cause instanceof Error ? cause : undefined });
+    this.code = code;
+  }
+}
+
+export const badInput = (message: string, field?: string): AppError =>
+  new AppError(ErrorCode.BAD_USER_INPUT, message, field === undefined ? {} : { field });
+
+export const notFound = (type: string, id: string): AppError =>
+  new AppError(ErrorCode.NOT_FOUND, `${type} ${id} does not exist`, { type, id });
+
+export const versionConflict = (type: string, id: string, expected: number, actual: number): AppError =>
+  new AppError(
+    ErrorCode.VERSION_CONFLICT,
+    `${type} ${id} is at version ${actual}, not the expected ${expected}`,
+    { type, id, expectedVersion: expected, currentVersion: actual },
+  );
+
+export const insufficientStock = (id: string, stock: number, delta: number): AppError =>
+  new AppError(ErrorCode.INSUFFICIENT_STOCK, `Product ${id} has ${stock} in stock; cannot apply ${delta}`, {
+    id,
+    stock,
+    delta,
+  });
+
+export const insufficientFunds = (id: string, balanceCents: number, amountCents: number): AppError =>
+  new AppError(
+    ErrorCode.INSUFFICIENT_FUNDS,
+    `Account ${id} holds ${balanceCents} cents; cannot transfer ${amountCents}`,
+    { id, balanceCents, amountCents },
+  );
+
+export const alreadyExists = (type: string, field: string, value: string): AppError =>
+  new AppError(ErrorCode.ALREADY_EXISTS, `A ${type} with ${field} "${value}" already exists`, { type, field });
+
+export const serviceUnavailable = (message: string, cause?: unknown): AppError =>
+  new AppError(ErrorCode.SERVICE_UNAVAILABLE, message, {}, cause);
+
+/** Codes that GraphQL and Apollo Server themselves produce for bad requests; safe to show. */
+const REQUEST_ERROR_CODES = new Set([
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_USER_INPUT',
+  'BAD_REQUEST',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+  'OPERATION_RESOLUTION_FAILURE',
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+]);
+
+export interface FormattedErrorLike {
+  message: string;
+  locations?: readonly { line: number; column: number }[];
+  path?: readonly (string | number)[];
+  extensions?: Record<string, unknown>;
+}
+
+/**
+ * Masks everything that is not a deliberate, coded client error. The stack
+ * and the SQL text of an unknown failure go to the log, never to the client.
+ */
+export function maskError(
+  formatted: FormattedErrorLike,
+  error: unknown,
+  logUnknown: (err: unknown) => void,
+): FormattedErrorLike {
+  const cause = error instanceof GraphQLError ? (error.originalError ?? error) : error;
+  if (cause instanceof AppError) {
+    return { ...formatted, extensions: { ...cause.extensions } };
+  }
+  // GraphQL's and Apollo's own request errors carry no foreign cause.
+  const code = formatted.extensions?.['code'];
+  if (cause instanceof GraphQLError && typeof code === 'string' && REQUEST_ERROR_CODES.has(code)) {
+    const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
+    return { ...formatted, extensions };
+  }
+  logUnknown(cause);
+  return {
+    message: 'Internal server error',
+    ...(formatted.locations ? { locations: formatted.locations } : {}),
+    ...(formatted.path ? { path: formatted.path } : {}),
+    extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
+  };
+}

@@ -1,0 +1,10 @@
+import type { AccountResolvers } from '../__generated__/resolvers-types.js';
+import { canonicalId } from '../ids.js';
+
+export const Account: AccountResolvers = {
+  // A router's representation names only the key; a malformed or unknown id resolves to null.
+  __resolveReference: (ref, { loaders }) => {
+    const id = typeof ref.id === 'string' ? canonicalId(ref.id) : undefined;
+    return id === undefined ? null : loaders.accounts.load(id);
+  },
+};

@@ -1,0 +1,178 @@
+import { performance } from 'node:perf_hooks';
+import type { Knex } from 'knex';
+import type { CacheEntry, EntityCache } from '../cache/entity-cache.js';
+import { PRODUCT, type ProductChanges, type ProductRow, type ProductsRepository } from '../db/products-repository.js';
+import { inTransaction } from '../db/transaction.js';
+import { alreadyExists, badInput, insufficientStock, notFound, versionConflict } from '../errors.js';
+import { newId } from '../ids.js';
+import { toClientError } from './db-failures.js';
+import {
+  MAX_LIST_LENGTH,
+  requireId,
+  requireName,
+  requireNonNegative,
+  requireNonZero,
+  requireSku,
+} from './validation.js';
+
+export interface NewProductInput {
+  readonly sku: string;
+  readonly name: string;
+  readonly priceCents: number;
+  readonly stock: number;
+}
+
+/** GraphQL input: an absent field is undefined, an explicit null is null. */
+export interface ProductPatchInput {
+  readonly sku?: string | null;
+  readonly name?: string | null;
+  readonly priceCents?: number | null;
+}
+
+export interface StockChangeInput {
+  readonly id: string;
+  readonly delta: number;
+}
+
+/**
+ * The product write path: validate, change the row in a transaction (version + 1),
+ * and only after the commit write the new envelope through to the cache.
+ */
+export class ProductsService {
+  constructor(
+    private readonly knex: Knex,
+    private readonly repo: ProductsRepository,
+    private readonly cache: EntityCache,
+  ) {}
+
+  entityKey(id: string): string {
+    return this.cache.keys.entity(PRODUCT, id);
+  }
+
+  skuKey(sku: string): string {
+    return this.cache.keys.lookup(PRODUCT, 'sku', sku);
+  }
+
+  async create(input: NewProductInput): Promise<ProductRow> {
+    const row = {
+      id: newId(),
+      sku: requireSku(input.sku, 'input.sku'),
+      name: requireName(input.name, 'input.name'),
+      priceCents: requireNonNegative(input.priceCents, 'input.priceCents'),
+      stock: requireNonNegative(input.stock, 'input.stock'),
+    };
+    const started = performance.now();
+    const created = await this.transact((trx) => this.repo.insert(trx, row), row.sku);
+    await this.writeThrough([created], [this.skuKey(created.sku)], started);
+    return created;
+  }
+
+  async update(rawId: string, patch: ProductPatchInput, expectedVersion?: number | null): Promise<ProductRow> {
+    const id = requireId(rawId);
+    const changes = validatePatch(patch);
+    if (expectedVersion !== undefined && expectedVersion !== null) requireNonNegative(expectedVersion, 'expectedVersion');
+    const started = performance.now();
+    const result = await this.transact(
+      (trx) => this.repo.update(trx, id, changes, expectedVersion ?? undefined),
+      changes.sku,
+    );
+    if ('kind' in result) {
+      if (result.kind === 'not-found') throw notFound(PRODUCT, id);
+      throw versionConflict(PRODUCT, id, expectedVersion as number, result.version);
+    }
+    const { before, after } = result;
+    const stale = before.sku === after.sku ? [] : [this.skuKey(before.sku), this.skuKey(after.sku)];
+    await this.writeThrough([after], stale, started);
+    return after;
+  }
+
+  async adjustStock(rawId: string, delta: number): Promise<ProductRow> {
+    const id = requireId(rawId);
+    requireNonZero(delta, 'delta');
+    const started = performance.now();
+    const updated = await this.transact(async (trx) => {
+      const row = await this.repo.addStockIfEnough(trx, id, delta);
+      if (row) return row;
+      const stock = await this.repo.stockOf(trx, id);
+      if (stock === undefined) throw notFound(PRODUCT, id);
+      throw insufficientStock(id, stock, delta);
+    });
+    await this.writeThrough([updated], [], started);
+    return updated;
+  }
+
+  /** All or nothing: every row is locked, checked and changed in one transaction. */
+  async adjustStocks(changes: readonly StockChangeInput[]): Promise<ProductRow[]> {
+    if (changes.length === 0) throw badInput('changes must not be empty', 'changes');
+    if (changes.length > MAX_LIST_LENGTH) {
+      throw badInput(`changes has ${changes.length} entries; at most ${MAX_LIST_LENGTH} are allowed`, 'changes');
+    }
+    const wanted = changes.map((c, i) => ({
+      id: requireId(c.id, `changes[${i}].id`),
+      delta: requireNonZero(c.delta, `changes[${i}].delta`),
+    }));
+    const seen = new Set<string>();
+    for (const [i, c] of wanted.entries()) {
+      if (seen.has(c.id)) throw badInput(`changes[${i}].id names product ${c.id} a second time`, `changes[${i}].id`);
+      seen.add(c.id);
+    }
+    const started = performance.now();
+    const updated = await this.transact(async (trx) => {
+      const locked = new Map((await this.repo.lockStock(trx, wanted.map((c) => c.id))).map((r) => [r.id, r.stock]));
+      for (const c of wanted) {
+        const stock = locked.get(c.id);
+        if (stock === undefined) throw notFound(PRODUCT, c.id);
+        if (stock + c.delta < 0) throw insufficientStock(c.id, stock, c.delta);
+      }
+      return this.repo.addStock(trx, wanted);
+    });
+    await this.writeThrough(updated, [], started);
+    const byId = new Map(updated.map((r) => [r.id, r]));
+    return wanted.map((c) => byId.get(c.id) as ProductRow);
+  }
+
+  /** Leaves a tombstone one version above the deleted row, so no slow reader can resurrect it. */
+  async delete(rawId: string): Promise<boolean> {
+    const id = requireId(rawId);
+    const started = performance.now();
+    const deleted = await this.transact((trx) => this.repo.delete(trx, id));
+    if (!deleted) return false;
+    await this.cache.writeThrough(
+      [{ key: this.entityKey(id), version: deleted.version + 1, data: null }],
+      [this.skuKey(deleted.sku)],
+      performance.now() - started,
+    );
+    return true;
+  }
+
+  private async transact<T>(work: (trx: Knex.Transaction) => Promise<T>, sku?: string): Promise<T> {
+    try {
+      return await inTransaction(this.knex, work);
+    } catch (err) {
+      throw toClientError(err, () => alreadyExists(PRODUCT, 'sku', sku ?? ''));
+    }
+  }
+
+  private async writeThrough(rows: readonly ProductRow[], deletes: readonly string[], startedMs: number): Promise<void> {
+    const entries: CacheEntry<ProductRow>[] = rows.map((row) => ({
+      key: this.entityKey(row.id),
+      version: row.version,
+      data: row,
+    }));
+    await this.cache.writeThrough(entries, deletes, performance.now() - startedMs);
+  }
+}
+
+function validatePatch(patch: ProductPatchInput): ProductChanges {
+  const changes: { sku?: string; name?: string; priceCents?: number } = {};
+  for (const field of ['sku', 'name', 'priceCents'] as const) {
+    if (patch[field] === null) throw badInput(`patch.${field} cannot be null; leave it out to keep it`, `patch.${field}`);
+  }
+  if (patch.sku !== undefined && patch.sku !== null) changes.sku = requireSku(patch.sku, 'patch.sku');
+  if (patch.name !== undefined && patch.name !== null) changes.name = requireName(patch.name, 'patch.name');
+  if (patch.priceCents !== undefined && patch.priceCents !== null) {
+    changes.priceCents = requireNonNegative(patch.priceCents, 'patch.priceCents');
+  }
+  if (Object.keys(changes).length === 0) throw badInput('patch must change at least one field', 'patch');
+  return changes;
+}
