@@ -88,13 +88,13 @@ export function maskError(
   error: unknown,
   logUnknown: (err: unknown) => void,
 ): FormattedErrorLike {
-  const cause = error instanceof GraphQLError ? (error.originalError ?? error) : error;
+  const cause = innermost(error);
   if (cause instanceof AppError) {
     return { ...formatted, extensions: { ...cause.extensions } };
   }
-  // GraphQL's and Apollo's own request errors carry no foreign cause.
+  // GraphQL's and Apollo's own request errors have no foreign (non-GraphQL) cause.
   const code = formatted.extensions?.['code'];
-  if (cause instanceof GraphQLError && typeof code === 'string' && REQUEST_ERROR_CODES.has(code)) {
+  if (isGraphQLError(cause) && typeof code === 'string' && REQUEST_ERROR_CODES.has(code)) {
     const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
     return { ...formatted, extensions };
   }
@@ -105,4 +105,23 @@ export function maskError(
     ...(formatted.path ? { path: formatted.path } : {}),
     extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
   };
+}
+
+/**
+ * GraphQLError is checked by its tag, not instanceof: Apollo and graphql-js may
+ * load a different copy of the graphql package (CommonJS vs ESM) than ours.
+ */
+function isGraphQLError(value: unknown): boolean {
+  return Object.prototype.toString.call(value) === '[object GraphQLError]';
+}
+
+/** The error at the bottom of a chain of GraphQL wrappers (a resolver's own throw, or GraphQL's). */
+function innermost(error: unknown): unknown {
+  let current = error;
+  for (let depth = 0; depth < 5 && isGraphQLError(current); depth++) {
+    const inner = (current as { originalError?: unknown }).originalError;
+    if (inner === undefined || inner === null) break;
+    current = inner;
+  }
+  return current;
 }

@@ -1,0 +1,39 @@
+import type { Redis } from 'ioredis';
+import type { Knex } from 'knex';
+
+/**
+ * Counts network round trips of one ioredis connection by counting writes to
+ * its socket: a command, an auto-pipelined group or an explicit pipeline is
+ * written to the socket once and answered together.
+ */
+export function countRedisRoundTrips(client: Redis): { readonly count: number; reset(): void; stop(): void } {
+  const stream = (client as unknown as { stream: { write: (...args: unknown[]) => boolean } }).stream;
+  const original = stream.write;
+  let count = 0;
+  stream.write = function patchedWrite(this: unknown, ...args: unknown[]) {
+    count++;
+    return original.apply(this, args);
+  };
+  return {
+    get count() {
+      return count;
+    },
+    reset: () => void (count = 0),
+    stop: () => void (stream.write = original),
+  };
+}
+
+/** Counts SQL statements that this knex instance sends, with their text. */
+export function countSql(knex: Knex): { readonly count: number; readonly statements: string[]; reset(): void; stop(): void } {
+  const statements: string[] = [];
+  const onQuery = (q: { sql: string }) => void statements.push(q.sql);
+  knex.on('query', onQuery);
+  return {
+    get count() {
+      return statements.length;
+    },
+    statements,
+    reset: () => void (statements.length = 0),
+    stop: () => void knex.removeListener('query', onQuery),
+  };
+}
