@@ -49,6 +49,8 @@ export function createServer(deps: ServerDeps): FreshgraphServer {
     plugins: [...(deps.plugins ?? [])],
     introspection: deps.introspection ?? true,
     includeStacktraceInErrorResponses: false,
+    // main.ts owns shutdown: it drains HTTP first, then stops Apollo, then flushes cache work.
+    stopOnTerminationSignals: false,
     formatError: (formatted, error) =>
       maskError(formatted, error, (err) => logger.error({ err }, 'unexpected error while serving a request')),
   });

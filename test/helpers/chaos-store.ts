@@ -1,0 +1,45 @@
+import type { CacheStore, CasOutcome, StoreBatch } from '../../src/cache/store.js';
+
+/**
+ * Wraps a real store and makes chosen calls fail, as a dropped connection
+ * would. Faults are injected here, around the real driver, never by mocking it.
+ */
+export class ChaosStore implements CacheStore {
+  readonly kind: string;
+  /** Fail this many upcoming apply() calls; Infinity fails all of them. */
+  failApplies = 0;
+  /** Fail this many upcoming mget() calls. */
+  failReads = 0;
+  applyCalls = 0;
+  readCalls = 0;
+
+  constructor(private readonly inner: CacheStore) {
+    this.kind = `chaos(${inner.kind})`;
+  }
+
+  async mget(keys: readonly string[]): Promise<(string | null)[]> {
+    this.readCalls++;
+    if (this.failReads > 0) {
+      this.failReads--;
+      throw new Error('chaos: connection reset while reading');
+    }
+    return this.inner.mget(keys);
+  }
+
+  async apply(batch: StoreBatch): Promise<CasOutcome[]> {
+    this.applyCalls++;
+    if (this.failApplies > 0) {
+      this.failApplies--;
+      throw new Error('chaos: connection reset while writing');
+    }
+    return this.inner.apply(batch);
+  }
+
+  ping(): Promise<void> {
+    return this.inner.ping();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
