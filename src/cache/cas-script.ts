@@ -1,19 +1,19 @@
 /**
- * The compare-and-swap at the heart of the cache, run atomically inside Redis.
- *
- * KEYS[1]  the entity (or lookup) key
- * ARGV[1]  the new envelope, serialized
- * ARGV[2]  its version `v`
- * ARGV[3]  TTL in milliseconds (every write sets one)
- *
- * Returns 1 written, 2 refreshed (same version: rewritten to extend the TTL),
- * 0 rejected (a higher version is stored). A stored value that is not a
- * well-formed envelope (same checks as parseEnvelope in envelope.ts) counts as
- * missing, so garbage can never block a write. Because a higher version always
- * wins, replaying this command later (a client resend after a timeout) is
- * harmless; that is why the write path never uses a bare SET.
+ * The Lua scripts at the heart of the cache, each run atomically inside Redis.
+ * Every key passed alongside an entity key is its lease (`<key>:lease`), in the
+ * same hash slot.
  */
-export const CAS_ENVELOPE_LUA = `
+
+/**
+ * Shared body: compare-and-swap of KEYS[1] with ARGV[1] (envelope), ARGV[2]
+ * (its version), ARGV[3] (TTL ms). Returns 1 written, 2 refreshed (same
+ * version, rewritten to extend the TTL), 0 rejected (a higher version is
+ * stored). A stored value that is not a well-formed envelope (the same checks
+ * as parseEnvelope in envelope.ts) counts as missing, so garbage never blocks
+ * a write. Because a higher version always wins, a command replayed late by
+ * the client is harmless; that is why no write path uses a bare SET.
+ */
+const CAS_BODY = `
 local function stored_version(raw)
   local ok, e = pcall(cjson.decode, raw)
   if not ok or type(e) ~= 'table' then return nil end
@@ -38,4 +38,50 @@ if raw then
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 return result
+`;
+
+/**
+ * Write-through (mutations, repairs). KEYS[1] entity, KEYS[2] its lease.
+ * Cancels any outstanding fill lease first: a reader that loaded an older row
+ * before this write must not land its fill even if this value is evicted.
+ */
+export const WRITE_THROUGH_LUA = `redis.call('DEL', KEYS[2])\n${CAS_BODY}`;
+
+/**
+ * Fill after a read miss. KEYS[1] entity, KEYS[2] its lease, ARGV[4] the
+ * lease token. Lands only while the token still holds the lease (no write has
+ * cancelled it and it has not expired), then releases it. Returns 3 when the
+ * lease was lost, otherwise as CAS_BODY.
+ */
+export const FILL_LUA = `if redis.call('GET', KEYS[2]) ~= ARGV[4] then return 3 end
+redis.call('DEL', KEYS[2])
+${CAS_BODY}`;
+
+/**
+ * Batched read with fill leases ("MGET or lease"). KEYS[1..n] entity keys,
+ * KEYS[n+1..2n] their leases; ARGV[1] token, ARGV[2] lease TTL ms. Returns the
+ * MGET values, where each missing key is replaced by 1 when this caller took
+ * its lease or 0 when another holds it.
+ */
+export const READ_OR_LEASE_LUA = `
+local n = #KEYS / 2
+local values = redis.call('MGET', unpack(KEYS, 1, n))
+for i = 1, n do
+  if not values[i] then
+    if redis.call('SET', KEYS[n + i], ARGV[1], 'NX', 'PX', ARGV[2]) then values[i] = 1 else values[i] = 0 end
+  end
+end
+return values
+`;
+
+/**
+ * Takes leases regardless of the values (for early refreshes, and for keys
+ * whose value is malformed). KEYS are lease keys; returns 1 per lease taken.
+ */
+export const ACQUIRE_LEASES_LUA = `
+local taken = {}
+for i = 1, #KEYS do
+  if redis.call('SET', KEYS[i], ARGV[1], 'NX', 'PX', ARGV[2]) then taken[i] = 1 else taken[i] = 0 end
+end
+return taken
 `;

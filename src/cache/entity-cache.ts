@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { backoffDelayMs, sleep } from './backoff.js';
+import { CircuitBreaker } from './circuit-breaker.js';
 import { createEnvelope, parseEnvelope, serializeEnvelope, type Envelope } from './envelope.js';
 import type { KeySpace } from './keys.js';
 import { CacheCounters, type RequestCacheStats } from './stats.js';
-import type { CacheStore, CasOutcome, CasWrite } from './store.js';
+import { LEASE_GRANTED, type CacheStore, type CasOutcome, type CasWrite, type LeaseRequest } from './store.js';
 
 /** The subset of pino the engine uses, so the engine does not depend on a logger. */
 export interface CacheLogger {
@@ -18,7 +20,24 @@ export interface CacheEntry<T = unknown> {
   readonly data: T | null;
 }
 
-export type CacheRead<T> = { readonly hit: true; readonly envelope: Envelope<T> } | { readonly hit: false };
+/**
+ * What a read found for one key. On a miss, `lease` says who may fill it:
+ * `granted` to this reader, `held` by another, or `none` (the cache could not
+ * be asked, or must not be trusted for this key right now).
+ */
+export type CacheRead<T> =
+  | { readonly hit: true; readonly envelope: Envelope<T> }
+  | { readonly hit: false; readonly lease: 'granted' | 'held' | 'none' };
+
+export interface BatchRead<T> {
+  /** undefined when the store could not be read: serve everything from the source. */
+  readonly reads: CacheRead<T>[] | undefined;
+  /** The token of every lease granted by this read; a fill must present it. */
+  readonly token: string;
+}
+
+/** Called after every store call; for metrics. */
+export type StoreCallObserver = (op: string, durationMs: number, ok: boolean) => void;
 
 export interface EntityCacheOptions {
   readonly store: CacheStore;
@@ -33,7 +52,16 @@ export interface EntityCacheOptions {
   readonly writeRetries?: number;
   /** @default 25 */
   readonly writeBackoffMs?: number;
+  /** How long a fill lease lives; a load slower than this loses its fill (safely). @default 2000 */
+  readonly leaseTtlMs?: number;
+  /** How long a reader waits for another's fill before loading itself. @default 300 */
+  readonly leaseWaitMs?: number;
+  /** @default 3 consecutive failures */
+  readonly breakerFailureThreshold?: number;
+  /** @default 1000 */
+  readonly breakerOpenMs?: number;
   readonly logger: CacheLogger;
+  readonly onStoreCall?: StoreCallObserver;
   /** Wall clock in ms. @default Date.now */
   readonly now?: () => number;
   /** In (0, 1]. @default Math.random */
@@ -46,8 +74,9 @@ export class CacheUnavailableError extends Error {
 }
 
 /**
- * Policy over a CacheStore: envelopes, the write-through retry loop, fills,
- * and one guard around every store call. Knows nothing of GraphQL or tables.
+ * Policy over a CacheStore: envelopes, fill leases, the write-through retry
+ * loop, a circuit breaker, and one guard around every store call. Knows
+ * nothing of GraphQL or tables.
  */
 export class EntityCache {
   readonly counters = new CacheCounters();
@@ -56,13 +85,21 @@ export class EntityCache {
   readonly enabled: boolean;
   readonly ttlMs: number;
   readonly beta: number;
+  readonly leaseWaitMs: number;
+  readonly breaker: CircuitBreaker;
   readonly now: () => number;
   readonly random: () => number;
+  private readonly leaseTtlMs: number;
   private readonly writeRetries: number;
   private readonly writeBackoffMs: number;
   private readonly logger: CacheLogger;
+  private readonly onStoreCall: StoreCallObserver | undefined;
   private readonly background = new Set<Promise<unknown>>();
   private readonly lastLogged = new Map<string, number>();
+  /** Keys whose latest write-through failed: read from the source until repaired. */
+  private readonly suspect = new Set<string>();
+  private readonly instanceId = randomBytes(6).toString('base64url');
+  private leaseSeq = 0;
 
   constructor(options: EntityCacheOptions) {
     this.store = options.store;
@@ -72,59 +109,103 @@ export class EntityCache {
     this.beta = options.beta ?? 1;
     this.writeRetries = options.writeRetries ?? 3;
     this.writeBackoffMs = options.writeBackoffMs ?? 25;
+    this.leaseTtlMs = options.leaseTtlMs ?? 2000;
+    this.leaseWaitMs = options.leaseWaitMs ?? 300;
     this.logger = options.logger;
+    this.onStoreCall = options.onStoreCall;
     this.now = options.now ?? Date.now;
     this.random = options.random ?? (() => 1 - Math.random());
-  }
-
-  /**
-   * One round trip for all keys. Resolves to undefined when the store failed:
-   * the caller then serves from the source (the cache degrades, never fails a read).
-   */
-  async read<T>(keys: readonly string[], stats?: RequestCacheStats): Promise<CacheRead<T>[] | undefined> {
-    if (!this.enabled || keys.length === 0) return keys.map(() => ({ hit: false }));
-    if (stats) stats.redisRoundTrips++;
-    let raws: (string | null)[];
-    try {
-      raws = await this.guarded('mget', keys, () => this.store.mget(keys));
-    } catch {
-      this.counters.readFailures++;
-      return undefined;
-    }
-    return raws.map((raw, i) => {
-      if (raw === null) return { hit: false };
-      const envelope = parseEnvelope<T>(raw);
-      if (envelope === undefined) {
-        this.counters.invalidValues++;
-        this.logRateLimited('warn', 'invalid-value', { key: keys[i] }, 'cache: stored value is not an envelope; treating it as a miss');
-        return { hit: false };
-      }
-      return { hit: true, envelope };
+    this.breaker = new CircuitBreaker({
+      failureThreshold: options.breakerFailureThreshold,
+      openMs: options.breakerOpenMs,
+      now: this.now,
     });
   }
 
   /**
-   * The write path after a commit: every entry and every related delete in one
-   * round trip, retried with jittered exponential backoff. Never throws: the
-   * database already holds the truth, so a cache failure is logged and counted
-   * and the mutation is still acknowledged. Resolves to whether it landed.
+   * One round trip for all keys (two if a stored value is malformed). With
+   * `lease`, every missing key's fill lease is taken or found taken in the
+   * same round trip. `reads` is undefined when the store failed: the caller
+   * then serves from the source (the cache degrades, never fails a read).
    */
-  async writeThrough(entries: readonly CacheEntry[], deletes: readonly string[] = [], loadMs = 1): Promise<boolean> {
+  async read<T>(keys: readonly string[], stats?: RequestCacheStats, lease = true): Promise<BatchRead<T>> {
+    const token = this.newToken();
+    if (!this.enabled || keys.length === 0) return { reads: keys.map(() => ({ hit: false, lease: 'none' })), token };
+    const trusted = this.suspect.size === 0 ? keys : keys.filter((k) => !this.suspect.has(k));
+    const request: LeaseRequest | undefined = lease ? { token, ttlMs: this.leaseTtlMs } : undefined;
+    if (stats) stats.redisRoundTrips++;
+    let raws;
+    try {
+      raws = trusted.length === 0 ? [] : await this.guarded('read', trusted, () => this.store.read(trusted, request));
+    } catch {
+      this.counters.readFailures++;
+      return { reads: undefined, token };
+    }
+    const byKey = trusted === keys ? undefined : new Map(trusted.map((k, i) => [k, raws[i]]));
+    const malformed: number[] = [];
+    const reads = keys.map((key, i): CacheRead<T> => {
+      const raw = byKey === undefined ? raws[i] : byKey.has(key) ? byKey.get(key) : undefined;
+      if (raw === undefined) return { hit: false, lease: 'none' }; // suspect
+      if (raw === null) return { hit: false, lease: 'none' };
+      if (typeof raw === 'number') return { hit: false, lease: raw === LEASE_GRANTED ? 'granted' : 'held' };
+      const envelope = parseEnvelope<T>(raw);
+      if (envelope !== undefined) return { hit: true, envelope };
+      this.counters.invalidValues++;
+      this.logRateLimited('warn', 'invalid-value', { key }, 'cache: stored value is not an envelope; treating it as a miss');
+      malformed.push(i);
+      return { hit: false, lease: 'none' };
+    });
+    if (malformed.length > 0 && request) {
+      // A malformed value blocks no write, but a fill needs a lease like any other.
+      const granted = await this.acquireLeases(malformed.map((i) => keys[i] as string), token, stats);
+      malformed.forEach((slot, j) => (reads[slot] = { hit: false, lease: granted[j] ? 'granted' : 'held' }));
+    }
+    return { reads, token };
+  }
+
+  /** Takes fill leases (for an early refresh, or over a malformed value); false where another holds one. */
+  async acquireLeases(keys: readonly string[], token: string, stats?: RequestCacheStats): Promise<boolean[]> {
+    if (!this.enabled || keys.length === 0) return keys.map(() => false);
+    if (stats) stats.redisRoundTrips++;
+    try {
+      return await this.guarded('lease', keys, () => this.store.acquireLeases(keys, { token, ttlMs: this.leaseTtlMs }));
+    } catch {
+      return keys.map(() => false);
+    }
+  }
+
+  newToken(): string {
+    return `${this.instanceId}.${(this.leaseSeq++).toString(36)}`;
+  }
+
+  /**
+   * The write path after a commit: every entry and every related delete in one
+   * round trip, each entry cancelling its key's fill lease, retried with
+   * jittered exponential backoff while the circuit is closed. Never throws:
+   * the database already holds the truth. Resolves to whether it landed.
+   */
+  async writeThrough(
+    entries: readonly CacheEntry[],
+    deletes: readonly string[] = [],
+    loadMs = 1,
+    retries = this.writeRetries,
+  ): Promise<boolean> {
     if (!this.enabled || (entries.length === 0 && deletes.length === 0)) return true;
     const writes = entries.map((e) => this.toCasWrite(e, loadMs));
+    const keys = writes.map((w) => w.key);
     for (let attempt = 0; ; attempt++) {
       try {
-        const outcomes = await this.guarded('write-through', writes.map((w) => w.key), () =>
-          this.store.apply({ writes, deletes }),
-        );
+        const outcomes = await this.guarded('write-through', keys, () => this.store.apply({ writes, deletes }));
         this.countOutcomes(outcomes);
         return true;
       } catch (err) {
-        if (attempt >= this.writeRetries) {
+        if (attempt >= retries || this.breaker.state === 'open') {
           this.counters.writeFailures++;
-          this.logger.error(
-            { err, keys: writes.map((w) => w.key).slice(0, 10), attempts: attempt + 1 },
-            'cache: write-through failed after retries; entries stay stale until their TTL or repair',
+          this.logRateLimited(
+            'error',
+            'write-failure',
+            { err, keys: keys.slice(0, 10), attempts: attempt + 1 },
+            'cache: write-through failed; these keys are read from the database until repaired',
           );
           return false;
         }
@@ -134,13 +215,12 @@ export class EntityCache {
     }
   }
 
-  /** Backfill after a source load; best effort, one round trip, CAS-guarded like every write. */
-  async fill(entries: readonly CacheEntry[], loadMs: number, stats?: RequestCacheStats): Promise<CasOutcome[] | undefined> {
+  /** Backfill after a source load, landing only where `token` still holds the lease; one round trip. */
+  async fill(entries: readonly CacheEntry[], loadMs: number, token: string): Promise<CasOutcome[] | undefined> {
     if (!this.enabled || entries.length === 0) return [];
-    if (stats) stats.redisRoundTrips++;
     const writes = entries.map((e) => this.toCasWrite(e, loadMs));
     try {
-      const outcomes = await this.guarded('fill', writes.map((w) => w.key), () => this.store.apply({ writes }));
+      const outcomes = await this.guarded('fill', writes.map((w) => w.key), () => this.store.fill(writes, token));
       this.countOutcomes(outcomes);
       return outcomes;
     } catch {
@@ -157,6 +237,19 @@ export class EntityCache {
     } catch {
       // A stale hint is verified against the entity on every use; losing this delete is harmless.
     }
+  }
+
+  /** This instance's write to these keys failed: serve them from the source until they are repaired. */
+  markSuspect(keys: readonly string[]): void {
+    for (const key of keys) this.suspect.add(key);
+  }
+
+  clearSuspect(keys: readonly string[]): void {
+    for (const key of keys) this.suspect.delete(key);
+  }
+
+  get suspectCount(): number {
+    return this.suspect.size;
   }
 
   /** Keeps a background task (fill, early refresh) visible to idle() and shutdown. */
@@ -184,15 +277,29 @@ export class EntityCache {
     for (const outcome of outcomes) {
       if (outcome === 'written') this.counters.casWritten++;
       else if (outcome === 'refreshed') this.counters.casRefreshed++;
-      else this.counters.casRejected++;
+      else if (outcome === 'rejected') this.counters.casRejected++;
+      else this.counters.leaseLost++;
     }
   }
 
-  /** The one guard around every store call: names the operation and key, wraps the error. */
+  /**
+   * The one guard around every store call: honours the circuit breaker, times
+   * the call, names the operation and key in the log, and wraps the error.
+   */
   private async guarded<R>(op: string, keys: readonly string[], call: () => Promise<R>): Promise<R> {
+    if (!this.breaker.allow()) {
+      this.counters.breakerRejections++;
+      throw new CacheUnavailableError(`cache ${op} skipped: circuit open`);
+    }
+    const started = performance.now();
     try {
-      return await call();
+      const result = await call();
+      this.breaker.success();
+      this.onStoreCall?.(op, performance.now() - started, true);
+      return result;
     } catch (err) {
+      this.breaker.failure();
+      this.onStoreCall?.(op, performance.now() - started, false);
       this.logRateLimited('warn', op, { err, op, key: keys[0], keyCount: keys.length }, `cache: ${op} failed`);
       throw new CacheUnavailableError(`cache ${op} failed`, { cause: err });
     }

@@ -1,7 +1,7 @@
 /**
  * Cache key layout: `<prefix>:{<Type>:<id>}`. The braces are a Redis Cluster
- * hash tag, so every auxiliary key of one entity (its lease, for example)
- * shares a slot with it and one script can touch both.
+ * hash tag, so every auxiliary key of one entity (its fill lease) shares a
+ * slot with it and one script can touch both.
  */
 export interface KeySpace {
   readonly prefix: string;
@@ -17,6 +17,9 @@ export function createKeySpace(prefix: string): KeySpace {
     lookup: (type, field, value) => `${prefix}:{${type}.${field}:${encodeKeyPart(value)}}`,
   };
 }
+
+/** The fill lease of a key: same hash tag, so the CAS scripts can check and cancel it atomically. */
+export const leaseKeyOf = (key: string): string => `${key}:lease`;
 
 /**
  * Ids and lookup values are user-influenced text: percent-encoding keeps braces

@@ -1,5 +1,16 @@
 import { parseEnvelope } from './envelope.js';
-import { casDecision, type CacheStore, type CasOutcome, type StoreBatch } from './store.js';
+import { leaseKeyOf } from './keys.js';
+import {
+  LEASE_GRANTED,
+  LEASE_HELD,
+  casDecision,
+  type CacheStore,
+  type CasOutcome,
+  type CasWrite,
+  type LeaseRequest,
+  type StoreBatch,
+  type StoreRead,
+} from './store.js';
 
 interface Entry {
   readonly value: string;
@@ -14,9 +25,9 @@ export interface MemoryStoreOptions {
 }
 
 /**
- * The embedded default: the same CAS, TTL and tombstone semantics as the Redis
- * store, in the process. Operations complete synchronously, so each is atomic
- * exactly as a Lua script is; they return promises to keep the contract.
+ * The embedded default: the same CAS, lease, TTL and tombstone semantics as the
+ * Redis store, in the process. Each operation completes synchronously, so it is
+ * atomic exactly as a Lua script is; they return promises to keep the contract.
  */
 export class MemoryStore implements CacheStore {
   readonly kind = 'memory';
@@ -32,20 +43,34 @@ export class MemoryStore implements CacheStore {
     this.sweeper.unref();
   }
 
-  async mget(keys: readonly string[]): Promise<(string | null)[]> {
-    return keys.map((key) => this.get(key));
+  async read(keys: readonly string[], lease?: LeaseRequest): Promise<StoreRead[]> {
+    return keys.map((key) => {
+      const value = this.get(key);
+      if (value !== null || lease === undefined) return value;
+      return this.setIfAbsent(leaseKeyOf(key), lease.token, lease.ttlMs) ? LEASE_GRANTED : LEASE_HELD;
+    });
+  }
+
+  async acquireLeases(keys: readonly string[], lease: LeaseRequest): Promise<boolean[]> {
+    return keys.map((key) => this.setIfAbsent(leaseKeyOf(key), lease.token, lease.ttlMs));
   }
 
   async apply(batch: StoreBatch): Promise<CasOutcome[]> {
     const outcomes = batch.writes.map((w) => {
-      const current = this.get(w.key);
-      const storedVersion = current === null ? undefined : parseEnvelope(current)?.v;
-      const outcome = casDecision(storedVersion, w.version);
-      if (outcome !== 'rejected') this.set(w.key, w.value, w.ttlMs);
-      return outcome;
+      this.entries.delete(leaseKeyOf(w.key));
+      return this.cas(w);
     });
     for (const key of batch.deletes ?? []) this.entries.delete(key);
     return outcomes;
+  }
+
+  async fill(writes: readonly CasWrite[], token: string): Promise<CasOutcome[]> {
+    return writes.map((w) => {
+      const leaseKey = leaseKeyOf(w.key);
+      if (this.get(leaseKey) !== token) return 'lease-lost';
+      this.entries.delete(leaseKey);
+      return this.cas(w);
+    });
   }
 
   async ping(): Promise<void> {}
@@ -67,8 +92,27 @@ export class MemoryStore implements CacheStore {
     this.set(key, value, ttlMs);
   }
 
+  /** Removes a key as an eviction would; for tests. */
+  evict(key: string): void {
+    this.entries.delete(key);
+  }
+
   get size(): number {
     return this.entries.size;
+  }
+
+  private cas(w: CasWrite): CasOutcome {
+    const current = this.get(w.key);
+    const storedVersion = current === null ? undefined : parseEnvelope(current)?.v;
+    const outcome = casDecision(storedVersion, w.version);
+    if (outcome !== 'rejected') this.set(w.key, w.value, w.ttlMs);
+    return outcome;
+  }
+
+  private setIfAbsent(key: string, value: string, ttlMs: number): boolean {
+    if (this.get(key) !== null) return false;
+    this.set(key, value, ttlMs);
+    return true;
   }
 
   private get(key: string): string | null {

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { sleep } from './backoff.js';
 import { shouldRefreshEarly } from './envelope.js';
 import type { CacheEntry, EntityCache } from './entity-cache.js';
 import type { RequestCacheStats } from './stats.js';
@@ -29,23 +30,31 @@ interface Flight<T> {
   /** performance.now() just before the query was sent. */
   readonly startedAt: number;
   readonly value: Promise<SourceRecord<T> | undefined>;
-  /** Resolves once the value has been written back (or the write-back failed). */
+  /** Resolves once the value has been written back (or the write-back failed or was not allowed). */
   readonly settled: Promise<void>;
 }
 
 export type ReadResult<T> = T | null | Error;
 
+/** Delay before the n-th re-read of a key whose lease another reader holds. */
+const pollDelayMs = (attempt: number): number => Math.min(5 * 2 ** attempt, 100);
+
 /**
- * The read path, for any entity: one cache round trip for all keys, one source
- * load for the misses, one round trip of CAS fills.
+ * The read path, for any entity: one cache round trip for all keys (which also
+ * takes the fill leases of the misses), one source load for the misses, one
+ * round trip of lease-guarded CAS fills.
  *
- * Single flight with a freshness rule. A reader may take the value of a load
- * that is already in flight only if that load started after the reader began:
- * such a load saw every write acknowledged before the read began. A reader that
- * finds an older load waits for it to settle and then reads the cache again,
- * which by then holds that load's fill or a newer write-through. So a stampede
- * on one key costs one load per process, and no reader ever gets a value older
- * than a write acknowledged before it started.
+ * Freshness rules, in order:
+ * - A fill lands only while its lease holds; every write-through cancels the
+ *   leases on its keys. So a fill that loaded version N before a write of N+1
+ *   cannot land, even if N+1 was evicted meanwhile (Meta's stale-set race).
+ * - In-process single flight: a reader may take the value of a load that is
+ *   already in flight only if that load started after the reader began (it saw
+ *   every write acknowledged before the read). A reader that finds an older
+ *   load waits for it to settle and reads the cache again.
+ * - A reader that finds another process's lease waits briefly and reads
+ *   again; after `leaseWaitMs` it loads from the source itself, without filling.
+ * So a stampede on one key costs about one load in the whole fleet.
  */
 export class ReadThrough<T> {
   private readonly flights = new Map<string, Flight<T>>();
@@ -63,25 +72,32 @@ export class ReadThrough<T> {
 
   /** Values in id order: the row, null where none exists, or an Error where loading failed. */
   async loadMany(ids: readonly string[], stats?: RequestCacheStats): Promise<ReadResult<T>[]> {
-    return this.loadManyFrom(ids, stats, false);
+    if (!this.cache.enabled) return this.loadUncached(ids, stats);
+    return this.loadManyFrom(ids, stats, 0, performance.now() + this.cache.leaseWaitMs);
   }
 
   private async loadManyFrom(
     ids: readonly string[],
     stats: RequestCacheStats | undefined,
-    afterWaiting: boolean,
+    attempt: number,
+    waitDeadline: number,
   ): Promise<ReadResult<T>[]> {
     const began = performance.now();
     const { cache } = this;
     const keys = ids.map(this.keyOf);
-    const reads = await cache.read<T>(keys, stats);
+    const { reads, token } = await cache.read<T>(keys, stats);
     const results = new Array<ReadResult<T>>(ids.length);
     const pending: Promise<void>[] = [];
     const toLoad = new Map<string, number[]>();
+    const leased = new Set<string>();
     const toRefresh: string[] = [];
     const toAwait: number[] = [];
+    const toPoll: number[] = [];
     const now = cache.now();
+    const mayWait = performance.now() < waitDeadline;
 
+    // From the read's reply to registering this batch's flights, nothing awaits:
+    // another batch in this process cannot slip in between.
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i] as string;
       const key = keys[i] as string;
@@ -96,7 +112,10 @@ export class ReadThrough<T> {
       cache.counters.misses++;
       if (stats) stats.misses++;
       const flight = this.flights.get(key);
-      if (flight && flight.startedAt >= began) {
+      if (read?.lease === 'granted') {
+        leased.add(id);
+        addSlot(toLoad, id, i);
+      } else if (flight && flight.startedAt >= began) {
         cache.counters.singleFlightJoins++;
         pending.push(
           flight.value.then(
@@ -104,19 +123,20 @@ export class ReadThrough<T> {
             (err: unknown) => void (results[i] = asError(err)),
           ),
         );
-      } else if (flight && !afterWaiting && reads !== undefined) {
+      } else if (flight && attempt === 0 && reads !== undefined) {
         toAwait.push(i);
         pending.push(flight.settled);
+      } else if (read?.lease === 'held' && mayWait) {
+        toPoll.push(i);
       } else {
-        const slots = toLoad.get(id);
-        if (slots) slots.push(i);
-        else toLoad.set(id, [i]);
+        if (reads !== undefined) cache.counters.fallbacks++;
+        addSlot(toLoad, id, i);
       }
     }
 
     if (toLoad.size > 0) {
       pending.push(
-        this.startLoad([...toLoad.keys()], stats, reads !== undefined).then(
+        this.startLoad([...toLoad.keys()], leased, token, stats).then(
           (found) => {
             for (const [id, slots] of toLoad) {
               const record = found.get(id);
@@ -132,25 +152,34 @@ export class ReadThrough<T> {
     if (toRefresh.length > 0) this.refreshInBackground(toRefresh);
     await Promise.all(pending);
 
-    if (toAwait.length > 0) {
-      const again = await this.loadManyFrom(
-        toAwait.map((i) => ids[i] as string),
+    // Others are filling these keys: read them again once that has had time to land.
+    const again = [...toAwait, ...toPoll];
+    if (again.length > 0) {
+      if (toPoll.length > 0) {
+        cache.counters.leaseWaits += toPoll.length;
+        await sleep(pollDelayMs(attempt));
+      }
+      const reread = await this.loadManyFrom(
+        again.map((i) => ids[i] as string),
         stats,
-        true,
+        attempt + 1,
+        waitDeadline,
       );
-      toAwait.forEach((slot, j) => (results[slot] = again[j] as ReadResult<T>));
+      again.forEach((slot, j) => (results[slot] = reread[j] as ReadResult<T>));
     }
     return results;
   }
 
   /**
    * One source load for `ids`, registered as the flight of each key, then one
-   * round trip of CAS fills. Resolves with the loaded rows before the fill lands.
+   * round trip of fills for the keys whose lease this batch holds. Resolves
+   * with the loaded rows before the fill lands.
    */
   private startLoad(
     ids: readonly string[],
+    leased: ReadonlySet<string>,
+    token: string,
     stats: RequestCacheStats | undefined,
-    fill: boolean,
   ): Promise<ReadonlyMap<string, SourceRecord<T>>> {
     const { cache } = this;
     const startedAt = performance.now();
@@ -160,7 +189,8 @@ export class ReadThrough<T> {
     const settled = cache.track(
       loading.then(
         async (found) => {
-          if (fill) await cache.fill(this.fillEntries(ids, found), performance.now() - startedAt);
+          const toFill = leased.size === ids.length ? ids : ids.filter((id) => leased.has(id));
+          if (toFill.length > 0) await cache.fill(this.fillEntries(toFill, found), performance.now() - startedAt, token);
         },
         () => undefined,
       ),
@@ -178,12 +208,35 @@ export class ReadThrough<T> {
     return loading;
   }
 
-  /** XFetch fired for these keys: reload and rewrite them without making the reader wait. */
+  /** XFetch fired for these keys: take their leases, then reload and rewrite them without making the reader wait. */
   private refreshInBackground(ids: readonly string[]): void {
     const idle = ids.filter((id) => !this.flights.has(this.keyOf(id)));
     if (idle.length === 0) return;
-    this.cache.counters.earlyRefreshes += idle.length;
-    void this.startLoad(idle, undefined, true).catch(() => undefined);
+    const { cache } = this;
+    const token = cache.newToken();
+    void cache.track(
+      cache.acquireLeases(idle.map(this.keyOf), token).then((granted) => {
+        const mine = idle.filter((_, i) => granted[i]);
+        if (mine.length === 0) return;
+        cache.counters.earlyRefreshes += mine.length;
+        return this.startLoad(mine, new Set(mine), token, undefined).then(
+          () => undefined,
+          () => undefined,
+        );
+      }),
+    );
+  }
+
+  /** CACHE_MODE=off: straight to the source, one load per batch. */
+  private async loadUncached(ids: readonly string[], stats: RequestCacheStats | undefined): Promise<ReadResult<T>[]> {
+    if (stats) stats.sourceLoads++;
+    this.cache.counters.sourceLoads++;
+    try {
+      const found = await this.source([...new Set(ids)]);
+      return ids.map((id) => found.get(id)?.data ?? null);
+    } catch (err) {
+      return ids.map(() => asError(err));
+    }
   }
 
   private fillEntries(ids: readonly string[], found: ReadonlyMap<string, SourceRecord<T>>): CacheEntry<T>[] {
@@ -195,6 +248,12 @@ export class ReadThrough<T> {
     }
     return entries;
   }
+}
+
+function addSlot(map: Map<string, number[]>, id: string, slot: number): void {
+  const slots = map.get(id);
+  if (slots) slots.push(slot);
+  else map.set(id, [slot]);
 }
 
 const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));

@@ -1,11 +1,15 @@
 import { Redis, type RedisOptions, type Result } from 'ioredis';
-import { CAS_ENVELOPE_LUA } from './cas-script.js';
-import type { CacheStore, CasOutcome, StoreBatch } from './store.js';
+import { ACQUIRE_LEASES_LUA, FILL_LUA, READ_OR_LEASE_LUA, WRITE_THROUGH_LUA } from './cas-script.js';
+import { leaseKeyOf } from './keys.js';
+import type { CacheStore, CasOutcome, CasWrite, LeaseRequest, StoreBatch, StoreRead } from './store.js';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     /** See cas-script.ts. */
-    casEnvelope(key: string, value: string, version: number, ttlMs: number): Result<number, Context>;
+    writeThrough(key: string, leaseKey: string, value: string, version: number, ttlMs: number): Result<number, Context>;
+    fillWithLease(key: string, leaseKey: string, value: string, version: number, ttlMs: number, token: string): Result<number, Context>;
+    readOrLease(numKeys: number, ...args: (string | number)[]): Result<(string | number | null)[], Context>;
+    acquireLeases(numKeys: number, ...args: (string | number)[]): Result<number[], Context>;
   }
 }
 
@@ -19,7 +23,7 @@ export interface RedisStoreOptions {
   readonly onConnectionError?: (err: Error) => void;
 }
 
-const OUTCOMES: Record<number, CasOutcome> = { 0: 'rejected', 1: 'written', 2: 'refreshed' };
+const OUTCOMES: Record<number, CasOutcome> = { 0: 'rejected', 1: 'written', 2: 'refreshed', 3: 'lease-lost' };
 
 /** The only module that talks to Redis. */
 export class RedisStore implements CacheStore {
@@ -33,15 +37,18 @@ export class RedisStore implements CacheStore {
       // No unbounded queue while disconnected: callers fall back to the database instead.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
-      // Concurrent requests' MGETs share one write to the socket.
+      // Concurrent requests' reads share one write to the socket.
       enableAutoPipelining: true,
       retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 1000),
       lazyConnect: true,
     };
     this.client = new Redis(options.url, redisOptions);
-    this.client.defineCommand('casEnvelope', { numberOfKeys: 1, lua: CAS_ENVELOPE_LUA });
-    const onError = options.onConnectionError ?? (() => {});
-    this.client.on('error', onError);
+    this.client.defineCommand('writeThrough', { numberOfKeys: 2, lua: WRITE_THROUGH_LUA });
+    this.client.defineCommand('fillWithLease', { numberOfKeys: 2, lua: FILL_LUA });
+    // Variable key counts: the count is the first argument.
+    this.client.defineCommand('readOrLease', { lua: READ_OR_LEASE_LUA });
+    this.client.defineCommand('acquireLeases', { lua: ACQUIRE_LEASES_LUA });
+    this.client.on('error', options.onConnectionError ?? (() => {}));
   }
 
   /** Connects, or rejects after the connect timeout; the client keeps retrying in the background. */
@@ -60,26 +67,33 @@ export class RedisStore implements CacheStore {
     });
   }
 
-  async mget(keys: readonly string[]): Promise<(string | null)[]> {
+  async read(keys: readonly string[], lease?: LeaseRequest): Promise<StoreRead[]> {
     if (keys.length === 0) return [];
-    return this.client.mget(keys as string[]);
+    if (lease === undefined) return this.client.mget(keys as string[]);
+    const replies = await this.client.readOrLease(keys.length * 2, ...keys, ...keys.map(leaseKeyOf), lease.token, lease.ttlMs);
+    return replies.map((r) => (r === 1 || r === 0 || typeof r === 'string' ? r : null));
+  }
+
+  async acquireLeases(keys: readonly string[], lease: LeaseRequest): Promise<boolean[]> {
+    if (keys.length === 0) return [];
+    const taken = await this.client.acquireLeases(keys.length, ...keys.map(leaseKeyOf), lease.token, lease.ttlMs);
+    return taken.map((t) => t === 1);
   }
 
   async apply(batch: StoreBatch): Promise<CasOutcome[]> {
     const deletes = batch.deletes ?? [];
     if (batch.writes.length === 0 && deletes.length === 0) return [];
     const pipeline = this.client.pipeline();
-    for (const w of batch.writes) pipeline.casEnvelope(w.key, w.value, w.version, w.ttlMs);
+    for (const w of batch.writes) pipeline.writeThrough(w.key, leaseKeyOf(w.key), w.value, w.version, w.ttlMs);
     if (deletes.length > 0) pipeline.del(...deletes);
-    const replies = await pipeline.exec();
-    if (replies === null) throw new Error('Redis pipeline was discarded');
-    return batch.writes.map((_, i) => {
-      const [err, reply] = replies[i] ?? [new Error('missing pipeline reply'), null];
-      if (err) throw err;
-      const outcome = OUTCOMES[Number(reply)];
-      if (outcome === undefined) throw new Error(`Unexpected CAS reply ${String(reply)}`);
-      return outcome;
-    });
+    return outcomesOf(await pipeline.exec(), batch.writes.length);
+  }
+
+  async fill(writes: readonly CasWrite[], token: string): Promise<CasOutcome[]> {
+    if (writes.length === 0) return [];
+    const pipeline = this.client.pipeline();
+    for (const w of writes) pipeline.fillWithLease(w.key, leaseKeyOf(w.key), w.value, w.version, w.ttlMs, token);
+    return outcomesOf(await pipeline.exec(), writes.length);
   }
 
   async ping(): Promise<void> {
@@ -94,4 +108,15 @@ export class RedisStore implements CacheStore {
       this.client.disconnect();
     }
   }
+}
+
+function outcomesOf(replies: [Error | null, unknown][] | null, count: number): CasOutcome[] {
+  if (replies === null) throw new Error('Redis pipeline was discarded');
+  return Array.from({ length: count }, (_, i) => {
+    const [err, reply] = replies[i] ?? [new Error('missing pipeline reply'), null];
+    if (err) throw err;
+    const outcome = OUTCOMES[Number(reply)];
+    if (outcome === undefined) throw new Error(`Unexpected CAS reply ${String(reply)}`);
+    return outcome;
+  });
 }

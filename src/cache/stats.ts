@@ -30,6 +30,19 @@ export class CacheCounters {
   fillFailures = 0;
   singleFlightJoins = 0;
   sourceLoads = 0;
+  /** Fills refused because a write cancelled (or time expired) their lease. */
+  leaseLost = 0;
+  /** Times a reader waited for another's fill instead of loading. */
+  leaseWaits = 0;
+  /** Loads served without a lease (cache down, suspect key, or the wait ran out): no fill. */
+  fallbacks = 0;
+  /** Store calls skipped because the circuit was open. */
+  breakerRejections = 0;
+  /** Outbox rows whose cache write was replayed by the repair worker. */
+  repairs = 0;
+  /** Consistency sampler: keys compared, and those found older in the cache than in the database. */
+  consistencySamples = 0;
+  consistencyStale = 0;
 
   snapshot(): Record<string, number> {
     return Object.fromEntries(Object.entries(this).filter(([, v]) => typeof v === 'number')) as Record<string, number>;

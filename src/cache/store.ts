@@ -1,7 +1,7 @@
 /**
  * The storage driver contract: raw strings in, raw strings out. Policy
- * (envelopes, retries, early expiration) lives above this line; every
- * implementation must pass test/contract/cache-store.contract.ts.
+ * (envelopes, retries, leases' timing, early expiration) lives above this
+ * line; every implementation must pass test/contract/cache-store.test.ts.
  */
 
 /** One version-guarded write: lands only if the stored envelope's `v` is not higher. */
@@ -18,23 +18,46 @@ export interface CasWrite {
 /**
  * - `written`: the key was missing, invalid or held a lower version;
  * - `refreshed`: it held the same version, which was rewritten with a new TTL;
- * - `rejected`: it held a higher version and was left alone.
+ * - `rejected`: it held a higher version and was left alone;
+ * - `lease-lost`: a fill whose lease had been cancelled by a write, or had expired; nothing written.
  */
-export type CasOutcome = 'written' | 'refreshed' | 'rejected';
+export type CasOutcome = 'written' | 'refreshed' | 'rejected' | 'lease-lost';
 
 export interface StoreBatch {
+  /** Write-through CAS writes; each also cancels any fill lease on its key. */
   readonly writes: readonly CasWrite[];
   /** Related keys to drop in the same round trip (stale secondary lookups). */
   readonly deletes?: readonly string[];
 }
 
+/** A fill lease request: who asks, and for how long the lease may be held. */
+export interface LeaseRequest {
+  readonly token: string;
+  readonly ttlMs: number;
+}
+
+/** Per key: the stored value, or for a missing key whether its fill lease went to this caller. */
+export type StoreRead = string | typeof LEASE_GRANTED | typeof LEASE_HELD | null;
+/** The key is missing and the caller now holds its fill lease. */
+export const LEASE_GRANTED = 1;
+/** The key is missing and someone else is filling it. */
+export const LEASE_HELD = 0;
+
 export interface CacheStore {
   /** `redis` or `memory`, for logs. */
   readonly kind: string;
-  /** Values in key order, null where missing; one round trip. */
-  mget(keys: readonly string[]): Promise<(string | null)[]>;
+  /**
+   * Values in key order. With `lease`, each missing key's fill lease is taken
+   * (LEASE_GRANTED) or found taken (LEASE_HELD) in the same round trip;
+   * without, missing keys read as null.
+   */
+  read(keys: readonly string[], lease?: LeaseRequest): Promise<StoreRead[]>;
+  /** Takes the fill leases of keys that have none, whatever their values; one round trip. */
+  acquireLeases(keys: readonly string[], lease: LeaseRequest): Promise<boolean[]>;
   /** Every CAS and delete of the batch in one round trip; outcomes in write order. */
   apply(batch: StoreBatch): Promise<CasOutcome[]>;
+  /** CAS writes that land only while `token` still holds each key's lease, which they release; one round trip. */
+  fill(writes: readonly CasWrite[], token: string): Promise<CasOutcome[]>;
   /** Resolves when the store answers. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -45,7 +68,7 @@ export interface CacheStore {
  * from the Lua script: a stored value that is not a well-formed envelope has
  * no version and loses to any write.
  */
-export function casDecision(storedVersion: number | undefined, incoming: number): CasOutcome {
+export function casDecision(storedVersion: number | undefined, incoming: number): Exclude<CasOutcome, 'lease-lost'> {
   if (storedVersion === undefined || storedVersion < incoming) return 'written';
   if (storedVersion === incoming) return 'refreshed';
   return 'rejected';

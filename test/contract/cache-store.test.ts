@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEnvelope, parseEnvelope, serializeEnvelope } from '../../src/cache/envelope.js';
 import { MemoryStore } from '../../src/cache/memory-store.js';
 import { RedisStore } from '../../src/cache/redis-store.js';
-import type { CacheStore, CasWrite } from '../../src/cache/store.js';
+import { LEASE_GRANTED, LEASE_HELD, type CacheStore, type CasWrite } from '../../src/cache/store.js';
 import { deleteByPrefix, uniquePrefix } from '../helpers/app.js';
 import { countRedisRoundTrips } from '../helpers/counting.js';
 import { REDIS_URL } from '../helpers/services.js';
@@ -12,6 +12,8 @@ interface Harness {
   readonly store: CacheStore;
   rawSet(key: string, value: string, ttlMs?: number): Promise<void>;
   pttl(key: string): Promise<number>;
+  /** Removes a key as an eviction or expiry would. */
+  evict(key: string): Promise<void>;
   /** Network round trips made while `fn` runs; undefined where there is no network. */
   roundTrips?(fn: () => Promise<unknown>): Promise<number>;
   close(): Promise<void>;
@@ -28,6 +30,7 @@ const implementations: [string, () => Promise<Harness>][] = [
         store,
         rawSet: async (key, value, ttlMs = 60_000) => void (await store.client.set(key, value, 'PX', ttlMs)),
         pttl: (key) => store.client.pttl(key),
+        evict: async (key) => void (await store.client.del(key)),
         roundTrips: async (fn) => {
           const counter = countRedisRoundTrips(store.client);
           try {
@@ -52,6 +55,7 @@ const implementations: [string, () => Promise<Harness>][] = [
         store,
         rawSet: async (key, value, ttlMs = 60_000) => store.rawSet(key, value, ttlMs),
         pttl: async (key) => store.pttl(key),
+        evict: async (key) => store.evict(key),
         close: () => store.close(),
       };
     },
@@ -71,8 +75,8 @@ describe.each(implementations)('cache store contract: %s', (_name, create) => {
     ttlMs,
   });
   const storedVersion = async (k: string) => {
-    const [raw] = await h.store.mget([k]);
-    return raw === null || raw === undefined ? undefined : parseEnvelope(raw)?.v;
+    const [raw] = await h.store.read([k]);
+    return typeof raw === 'string' ? parseEnvelope(raw)?.v : undefined;
   };
 
   beforeAll(async () => {
@@ -115,7 +119,7 @@ describe.each(implementations)('cache store contract: %s', (_name, create) => {
     await h.store.apply({ writes: [cas(k, 5)] });
     expect(await h.store.apply({ writes: [cas(k, 6, 60_000, null)] })).toEqual(['written']);
     expect(await h.store.apply({ writes: [cas(k, 5)] })).toEqual(['rejected']);
-    const [raw] = await h.store.mget([k]);
+    const [raw] = await h.store.read([k]);
     expect(parseEnvelope(raw as string)).toMatchObject({ v: 6, data: null });
   });
 
@@ -144,7 +148,7 @@ describe.each(implementations)('cache store contract: %s', (_name, create) => {
     expect(ttl).toBeGreaterThan(50_000);
     expect(ttl).toBeLessThanOrEqual(60_000);
     await new Promise((r) => setTimeout(r, 200));
-    expect(await h.store.mget([k2])).toEqual([null]);
+    expect(await h.store.read([k2])).toEqual([null]);
     // An expired key is missing, so a lower version than before may land again.
     expect(await h.store.apply({ writes: [cas(k2, 1)] })).toEqual(['written']);
   });
@@ -152,9 +156,9 @@ describe.each(implementations)('cache store contract: %s', (_name, create) => {
   it('reads a batch in key order, with null where missing', async () => {
     const ks = [key(), key(), key(), key()];
     await h.store.apply({ writes: [cas(ks[2] as string, 3), cas(ks[0] as string, 1)] });
-    const raws = await h.store.mget(ks);
-    expect(raws.map((r) => (r === null ? null : parseEnvelope(r)?.v))).toEqual([1, null, 3, null]);
-    expect(await h.store.mget([])).toEqual([]);
+    const raws = await h.store.read(ks);
+    expect(raws.map((r) => (typeof r === 'string' ? parseEnvelope(r)?.v : r))).toEqual([1, null, 3, null]);
+    expect(await h.store.read([])).toEqual([]);
   });
 
   it('applies a batch of writes and deletes with outcomes in write order', async () => {
@@ -162,15 +166,75 @@ describe.each(implementations)('cache store contract: %s', (_name, create) => {
     await h.store.apply({ writes: [cas(b, 9), cas(gone, 1)] });
     const outcomes = await h.store.apply({ writes: [cas(a, 1), cas(b, 2), cas(c, 1)], deletes: [gone] });
     expect(outcomes).toEqual(['written', 'rejected', 'written']);
-    expect(await h.store.mget([gone])).toEqual([null]);
+    expect(await h.store.read([gone])).toEqual([null]);
   });
 
   it('sends a batch of 50 CAS writes, and a 100-key read, in one round trip each', async (ctx) => {
     if (!h.roundTrips) return ctx.skip('no network round trips in the in-process store');
     const writes = Array.from({ length: 50 }, () => cas(key(), 1));
-    await h.store.mget(['warm-up']); // the connection is ready before counting
+    await h.store.read(['warm-up']); // the connection is ready before counting
     expect(await h.roundTrips(() => h.store.apply({ writes, deletes: [key()] }))).toBe(1);
-    expect(await h.roundTrips(() => h.store.mget(writes.map((w) => w.key).concat(writes.map((w) => w.key))))).toBe(1);
-    expect((await h.store.mget(writes.map((w) => w.key))).every((r) => r !== null)).toBe(true);
+    expect(await h.roundTrips(() => h.store.read(writes.map((w) => w.key).concat(writes.map((w) => w.key))))).toBe(1);
+    expect((await h.store.read(writes.map((w) => w.key))).every((r) => typeof r === 'string')).toBe(true);
+    expect(await h.roundTrips(() => h.store.read(writes.map((w) => w.key).concat([key(), key()]), { token: 't', ttlMs: 1000 }))).toBe(1);
+    expect(await h.roundTrips(() => h.store.fill([cas(key(), 1)], 't'))).toBe(1);
+  });
+
+  describe('fill leases', () => {
+    const lease = (token: string, ttlMs = 5_000) => ({ token, ttlMs });
+
+    it('grants the lease of a missing key to the first reader only, in the same read', async () => {
+      const [present, missing] = [key(), key()];
+      await h.store.apply({ writes: [cas(present, 4)] });
+      const first = await h.store.read([present, missing], lease('a'));
+      expect(typeof first[0]).toBe('string');
+      expect(first[1]).toBe(LEASE_GRANTED);
+      expect((await h.store.read([missing], lease('b')))[0]).toBe(LEASE_HELD);
+      expect((await h.store.read([missing]))[0]).toBeNull();
+    });
+
+    it('lets the lease holder fill, and releases the lease', async () => {
+      const k = key();
+      await h.store.read([k], lease('a'));
+      expect(await h.store.fill([cas(k, 3)], 'a')).toEqual(['written']);
+      expect(await storedVersion(k)).toBe(3);
+      expect(await h.store.acquireLeases([k], lease('b'))).toEqual([true]);
+    });
+
+    it('refuses a fill from a reader that does not hold the lease', async () => {
+      const k = key();
+      await h.store.read([k], lease('a'));
+      expect(await h.store.fill([cas(k, 3)], 'b')).toEqual(['lease-lost']);
+      expect(await h.store.read([k])).toEqual([null]);
+      expect(await h.store.fill([cas(key(), 1)], 'nobody')).toEqual(['lease-lost']);
+    });
+
+    it('a write-through cancels the lease: the older fill cannot land even after the newer value is evicted', async () => {
+      const k = key();
+      await h.store.read([k], lease('slow-reader')); // the reader misses and will load version 1
+      await h.store.apply({ writes: [cas(k, 2)] }); // a mutation commits version 2 and writes it
+      await h.evict(k); // ...which is then evicted
+      expect(await h.store.fill([cas(k, 1)], 'slow-reader')).toEqual(['lease-lost']);
+      expect(await h.store.read([k])).toEqual([null]);
+    });
+
+    it('expires a lease after its TTL, so a crashed reader blocks nobody for long', async () => {
+      const k = key();
+      await h.store.read([k], lease('crashed', 60));
+      expect((await h.store.read([k], lease('b')))[0]).toBe(LEASE_HELD);
+      await new Promise((r) => setTimeout(r, 150));
+      expect((await h.store.read([k], lease('b')))[0]).toBe(LEASE_GRANTED);
+      expect(await h.store.fill([cas(k, 1)], 'crashed')).toEqual(['lease-lost']);
+    });
+
+    it('takes leases over present values on request (early refresh) and still guards by version', async () => {
+      const k = key();
+      await h.store.apply({ writes: [cas(k, 5)] });
+      expect(await h.store.acquireLeases([k], lease('refresher'))).toEqual([true]);
+      expect(await h.store.acquireLeases([k], lease('other'))).toEqual([false]);
+      expect(await h.store.fill([cas(k, 5, 120_000)], 'refresher')).toEqual(['refreshed']);
+      await h.store.acquireLeases([k], lease('lagging'));
+      expect(await h.store.fill([cas(k, 4)], 'lagging')).toEqual(['rejected']);
+    });
   });
 });

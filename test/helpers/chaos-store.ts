@@ -1,4 +1,4 @@
-import type { CacheStore, CasOutcome, StoreBatch } from '../../src/cache/store.js';
+import type { CacheStore, CasOutcome, CasWrite, LeaseRequest, StoreBatch, StoreRead } from '../../src/cache/store.js';
 
 /**
  * Wraps a real store and makes chosen calls fail, as a dropped connection
@@ -8,7 +8,7 @@ export class ChaosStore implements CacheStore {
   readonly kind: string;
   /** Fail this many upcoming apply() calls; Infinity fails all of them. */
   failApplies = 0;
-  /** Fail this many upcoming mget() calls. */
+  /** Fail this many upcoming read() calls. */
   failReads = 0;
   applyCalls = 0;
   readCalls = 0;
@@ -17,13 +17,17 @@ export class ChaosStore implements CacheStore {
     this.kind = `chaos(${inner.kind})`;
   }
 
-  async mget(keys: readonly string[]): Promise<(string | null)[]> {
+  async read(keys: readonly string[], lease?: LeaseRequest): Promise<StoreRead[]> {
     this.readCalls++;
     if (this.failReads > 0) {
       this.failReads--;
       throw new Error('chaos: connection reset while reading');
     }
-    return this.inner.mget(keys);
+    return this.inner.read(keys, lease);
+  }
+
+  acquireLeases(keys: readonly string[], lease: LeaseRequest): Promise<boolean[]> {
+    return this.inner.acquireLeases(keys, lease);
   }
 
   async apply(batch: StoreBatch): Promise<CasOutcome[]> {
@@ -33,6 +37,10 @@ export class ChaosStore implements CacheStore {
       throw new Error('chaos: connection reset while writing');
     }
     return this.inner.apply(batch);
+  }
+
+  fill(writes: readonly CasWrite[], token: string): Promise<CasOutcome[]> {
+    return this.inner.fill(writes, token);
   }
 
   ping(): Promise<void> {

@@ -76,8 +76,10 @@ describe('probabilistic early expiration (XFetch) on real Redis', () => {
     await deps.products.adjustStock(id, 1);
     await deps.products.adjustStock(id, 1);
     const key = deps.cache.keys.entity('Product', id);
-    // An older envelope, as a lagging refresh would bring it.
-    const outcomes = await deps.cache.fill([{ key, version: 1, data: null }], 1);
+    // An older envelope, as a lagging refresh would bring it (holding a lease).
+    const token = deps.cache.newToken();
+    expect(await deps.cache.acquireLeases([key], token)).toEqual([true]);
+    const outcomes = await deps.cache.fill([{ key, version: 1, data: null }], 1, token);
     expect(outcomes).toEqual(['rejected']);
     expect(parseEnvelope((await app.redis.get(key)) as string)?.v).toBe(3);
   });

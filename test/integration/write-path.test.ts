@@ -70,6 +70,37 @@ describe('write path', () => {
     expect(res.product).toEqual({ version: 2, stock: 105 });
   });
 
+  it('...and cannot land either when N+1 was evicted before the slow fill arrived (lease cancelled)', async () => {
+    const { deps } = app.running;
+    const [id] = (await insertProducts(deps.db.knex, 1)) as [string];
+    const loaded = deferred();
+    const release = deferred();
+    const slowReader = new ReadThrough<ProductRow>({
+      cache: deps.cache,
+      keyOf: productKey,
+      load: async (ids) => {
+        const rows = await deps.productsRepo.findByIds(ids);
+        loaded.resolve();
+        await release.promise;
+        return new Map<string, SourceRecord<ProductRow>>(rows.map((r) => [r.id, { version: r.version, data: r }]));
+      },
+      cacheAbsent: true,
+    });
+    const read = slowReader.loadMany([id]);
+    await loaded.promise;
+    await deps.products.adjustStock(id, 5); // version 2 written through, cancelling the reader's lease
+    await app.redis.del(productKey(id)); // evicted
+    release.resolve();
+    await read;
+    await deps.cache.idle();
+    expect(await cachedVersion(productKey(id))).toBeUndefined(); // the stale fill did not land
+    expect(deps.cache.counters.leaseLost).toBeGreaterThan(0);
+    const res = dataOf(await app.gql<{ product: { version: number } }>(`query($id: ID!) { product(id: $id) { version } }`, { id }));
+    expect(res.product.version).toBe(2);
+    await deps.cache.idle();
+    expect(await cachedVersion(productKey(id))).toBe(2);
+  });
+
   it('writes all 50 envelopes of adjustStocks in one round trip', async () => {
     const ids = await insertProducts(app.running.deps.db.knex, 50);
     trips.reset();
