@@ -30,6 +30,20 @@ export interface Config {
   readonly redisCommandTimeoutMs: number;
   /** Bound on (re)connecting to Redis. @default 2000 */
   readonly redisConnectTimeoutMs: number;
+  /** How long a fill lease lives. @default 2000 */
+  readonly leaseTtlMs: number;
+  /** How long a reader waits for another's fill before loading itself. @default 300 */
+  readonly leaseWaitMs: number;
+  /** Consecutive Redis failures that open the circuit breaker. @default 3 */
+  readonly breakerFailures: number;
+  /** How long the open circuit skips Redis before probing again. @default 1000 */
+  readonly breakerOpenMs: number;
+  /** Pause between passes of the outbox repair worker. @default 250 */
+  readonly repairIntervalMs: number;
+  /** Outbox rows older than this are replayed by any instance. @default 1000 */
+  readonly repairAfterMs: number;
+  /** Pause between consistency samples; 0 turns the sampler off. @default 1000 */
+  readonly consistencySampleIntervalMs: number;
   /** Entries the in-process store keeps before evicting the oldest. @default 100000 */
   readonly memoryStoreMaxEntries: number;
   /** Data directory of the embedded database. @default '.data/pglite' */
@@ -59,6 +73,13 @@ const schema = z.object({
   CACHE_WRITE_BACKOFF_MS: intFrom(25, 1, 10_000),
   REDIS_COMMAND_TIMEOUT_MS: intFrom(500, 10, 60_000),
   REDIS_CONNECT_TIMEOUT_MS: intFrom(2000, 10, 60_000),
+  LEASE_TTL_MS: intFrom(2000, 10, 60_000),
+  LEASE_WAIT_MS: intFrom(300, 0, 60_000),
+  CACHE_BREAKER_FAILURES: intFrom(3, 1, 1000),
+  CACHE_BREAKER_OPEN_MS: intFrom(1000, 10, 600_000),
+  OUTBOX_REPAIR_INTERVAL_MS: intFrom(250, 10, 600_000),
+  OUTBOX_REPAIR_AFTER_MS: intFrom(1000, 0, 3_600_000),
+  CONSISTENCY_SAMPLE_INTERVAL_MS: intFrom(1000, 0, 3_600_000),
   MEMORY_STORE_MAX_ENTRIES: intFrom(100_000, 100, 100_000_000),
   DATA_DIR: z.string().min(1).default('.data/pglite'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -97,6 +118,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cacheWriteBackoffMs: e.CACHE_WRITE_BACKOFF_MS,
     redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
     redisConnectTimeoutMs: e.REDIS_CONNECT_TIMEOUT_MS,
+    leaseTtlMs: e.LEASE_TTL_MS,
+    leaseWaitMs: e.LEASE_WAIT_MS,
+    breakerFailures: e.CACHE_BREAKER_FAILURES,
+    breakerOpenMs: e.CACHE_BREAKER_OPEN_MS,
+    repairIntervalMs: e.OUTBOX_REPAIR_INTERVAL_MS,
+    repairAfterMs: e.OUTBOX_REPAIR_AFTER_MS,
+    consistencySampleIntervalMs: e.CONSISTENCY_SAMPLE_INTERVAL_MS,
     memoryStoreMaxEntries: e.MEMORY_STORE_MAX_ENTRIES,
     dataDir: e.DATA_DIR,
     logLevel: e.LOG_LEVEL,

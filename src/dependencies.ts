@@ -9,10 +9,15 @@ import { createContextFactory, type RequestContext } from './context.js';
 import { AccountsRepository } from './db/accounts-repository.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrateToLatest } from './db/migrations/index.js';
+import { OutboxRepository } from './db/outbox-repository.js';
 import { ProductsRepository } from './db/products-repository.js';
 import { createReaders, type Readers } from './loaders/readers.js';
 import { AccountsService } from './services/accounts-service.js';
+import { CacheRepair } from './services/cache-repair.js';
+import { ConsistencySampler } from './services/consistency-sampler.js';
+import { OutboxClearer } from './services/outbox-clearer.js';
 import { ProductsService } from './services/products-service.js';
+import { WriteThrough } from './services/write-through.js';
 
 /** Everything a running server holds, built once from the config. */
 export interface Dependencies {
@@ -23,11 +28,18 @@ export interface Dependencies {
   readonly cache: EntityCache;
   readonly productsRepo: ProductsRepository;
   readonly accountsRepo: AccountsRepository;
+  readonly outbox: OutboxRepository;
+  readonly repair: CacheRepair;
+  readonly sampler: ConsistencySampler;
   readonly products: ProductsService;
   readonly accounts: AccountsService;
   readonly readers: Readers;
   readonly createContext: () => RequestContext;
-  /** Waits for background cache work, then closes the cache store and the database pool. */
+  /**
+   * After the last request: stops the background workers, deletes the outbox
+   * rows of writes that landed, gives this instance's failed writes one last
+   * repair, waits for fills, and closes the cache store and the database pool.
+   */
   close(): Promise<void>;
 }
 
@@ -41,11 +53,18 @@ export async function createDependencies(
   logger: Logger,
   options: DependencyOptions = {},
 ): Promise<Dependencies> {
-  const db = openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolMax: config.databasePoolMax });
+  const dbLogger = logger.child({ component: 'database' });
+  const db = openDatabase({
+    url: config.databaseUrl,
+    dataDir: config.dataDir,
+    poolMax: config.databasePoolMax,
+    log: { warn: (message) => dbLogger.warn(message), error: (message) => dbLogger.error(message) },
+  });
   if (options.migrate ?? true) {
     const applied = await migrateToLatest(db.knex);
     if (applied.length > 0) logger.info({ applied }, 'database migrations applied');
   }
+  const cacheLogger = logger.child({ component: 'cache' });
   const store = await openStore(config, logger);
   const cache = new EntityCache({
     store,
@@ -55,14 +74,38 @@ export async function createDependencies(
     enabled: config.cacheMode === 'on',
     writeRetries: config.cacheWriteRetries,
     writeBackoffMs: config.cacheWriteBackoffMs,
-    logger: logger.child({ component: 'cache' }),
+    leaseTtlMs: config.leaseTtlMs,
+    leaseWaitMs: config.leaseWaitMs,
+    breakerFailureThreshold: config.breakerFailures,
+    breakerOpenMs: config.breakerOpenMs,
+    logger: cacheLogger,
   });
   const productsRepo = new ProductsRepository(db.knex);
   const accountsRepo = new AccountsRepository(db.knex);
-  const products = new ProductsService(db.knex, productsRepo, cache);
-  const accounts = new AccountsService(db.knex, accountsRepo, cache);
+  const outbox = new OutboxRepository(db.knex);
   const readers = createReaders(cache, productsRepo, accountsRepo);
+  const repair = new CacheRepair({
+    knex: db.knex,
+    outbox,
+    cache,
+    sources: readers.sources,
+    logger: cacheLogger,
+    intervalMs: config.repairIntervalMs,
+    repairAfterMs: config.repairAfterMs,
+  });
+  const sampler = new ConsistencySampler({
+    cache,
+    sources: readers.sources,
+    logger: cacheLogger,
+    intervalMs: config.consistencySampleIntervalMs,
+  });
+  const clearer = new OutboxClearer(outbox, { onError: (err) => cacheLogger.warn({ err }, 'clearing outbox rows failed; they will be replayed') });
+  const writes = new WriteThrough({ knex: db.knex, cache, outbox, clearer, repair, sampler });
+  const products = new ProductsService(productsRepo, writes, cache.keys);
+  const accounts = new AccountsService(accountsRepo, writes);
   const createContext = createContextFactory({ readers, cache, productsRepo, products, accounts });
+  repair.start();
+  sampler.start();
   return {
     config,
     logger,
@@ -71,11 +114,20 @@ export async function createDependencies(
     cache,
     productsRepo,
     accountsRepo,
+    outbox,
+    repair,
+    sampler,
     products,
     accounts,
     readers,
     createContext,
     async close() {
+      await sampler.stop();
+      await repair.stop();
+      await clearer.flush();
+      if (cache.suspectCount > 0) {
+        await repair.runOnce().catch((err: unknown) => cacheLogger.warn({ err }, 'last repair pass failed; another instance will replay'));
+      }
       await cache.idle();
       await store.close();
       await db.close();
@@ -87,11 +139,17 @@ async function openStore(config: Config, logger: Logger): Promise<CacheStore> {
   if (config.redisUrl === undefined) {
     return new MemoryStore({ maxEntries: config.memoryStoreMaxEntries });
   }
+  let lastLogged = 0;
   const store = new RedisStore({
     url: config.redisUrl,
     commandTimeoutMs: config.redisCommandTimeoutMs,
     connectTimeoutMs: config.redisConnectTimeoutMs,
-    onConnectionError: (err) => logger.warn({ err: err.message }, 'redis connection error'),
+    onConnectionError: (err) => {
+      // ioredis reports every reconnection attempt; one line per 5 s tells the story.
+      if (Date.now() - lastLogged < 5000) return;
+      lastLogged = Date.now();
+      logger.warn({ err: err.message }, 'redis connection error');
+    },
   });
   try {
     await store.connect();

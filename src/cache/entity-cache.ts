@@ -163,6 +163,17 @@ export class EntityCache {
     return { reads, token };
   }
 
+  /** The envelopes stored now, without leases or suspicion (for monitoring); undefined if unreadable. */
+  async peek<T>(keys: readonly string[]): Promise<(Envelope<T> | null)[] | undefined> {
+    if (!this.enabled || keys.length === 0) return keys.map(() => null);
+    try {
+      const raws = await this.guarded('peek', keys, () => this.store.read(keys));
+      return raws.map((raw) => (typeof raw === 'string' ? (parseEnvelope<T>(raw) ?? null) : null));
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Takes fill leases (for an early refresh, or over a malformed value); false where another holds one. */
   async acquireLeases(keys: readonly string[], token: string, stats?: RequestCacheStats): Promise<boolean[]> {
     if (!this.enabled || keys.length === 0) return keys.map(() => false);

@@ -30,9 +30,10 @@ function toRow(r: Record<string, unknown>): AccountRow {
 export class AccountsRepository {
   constructor(private readonly knex: Knex) {}
 
-  async findByIds(ids: readonly string[]): Promise<AccountRow[]> {
+  /** `db` may be a transaction, to read inside it. */
+  async findByIds(ids: readonly string[], db: Knex | Knex.Transaction = this.knex): Promise<AccountRow[]> {
     if (ids.length === 0) return [];
-    const result = await this.knex.raw(`select ${COLUMNS} from accounts where id = any(?::uuid[])`, [[...ids]]);
+    const result = await db.raw(`select ${COLUMNS} from accounts where id = any(?::uuid[])`, [[...ids]]);
     return rowsOf(result).map(toRow);
   }
 

@@ -10,6 +10,8 @@ export interface DatabaseOptions {
   readonly dataDir: string;
   /** @default 10 */
   readonly poolMax?: number;
+  /** Where knex's own warnings go (a dropped pooled connection, say); console by default. */
+  readonly log?: { warn(message: string): void; error(message: string): void };
 }
 
 export interface Database {
@@ -27,9 +29,13 @@ export function openDatabase(options: DatabaseOptions): Database {
   if (options.url !== undefined) {
     const knex = knexPkg.knex({
       client: 'pg',
-      connection: { connectionString: options.url, application_name: 'freshgraph' },
+      // An application_name in the URL wins; operators use it to tell instances apart.
+      connection: new URL(options.url).searchParams.has('application_name')
+        ? { connectionString: options.url }
+        : { connectionString: options.url, application_name: 'freshgraph' },
       pool: { min: 0, max: options.poolMax ?? 10 },
-      acquireConnectionTimeout: 10_000,
+      ...(options.log ? { log: { warn: options.log.warn, error: options.log.error, deprecate: options.log.warn, debug: () => {} } } : {}),
+      acquireConnectionTimeout: 5_000,
     });
     return { knex, kind: 'postgres', location: redactUrl(options.url), close: () => knex.destroy() };
   }

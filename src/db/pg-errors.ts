@@ -3,7 +3,8 @@ export type DbFailure =
   | { readonly kind: 'unique-violation'; readonly constraint: string | undefined }
   | { readonly kind: 'out-of-range' }
   | { readonly kind: 'retryable' }
-  | { readonly kind: 'unavailable' }
+  /** `connectionLost`: this connection died (retrying on a fresh one may work); else the database is unreachable or saturated. */
+  | { readonly kind: 'unavailable'; readonly connectionLost: boolean }
   | { readonly kind: 'other' };
 
 const CONNECTION_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH']);
@@ -16,16 +17,16 @@ export function classifyDbError(err: unknown): DbFailure {
   if (code === '22003') return { kind: 'out-of-range' };
   // serialization_failure, deadlock_detected: the transaction did nothing and may simply run again.
   if (code === '40001' || code === '40P01') return { kind: 'retryable' };
-  // connection_exception (08xxx), admin/crash shutdown (57P0x), too many connections, pool timeouts.
-  if (code.startsWith('08') || code.startsWith('57P') || code === '53300' || CONNECTION_ERRNOS.has(code)) {
-    return { kind: 'unavailable' };
+  // admin_shutdown / crash_shutdown / cannot_connect_now: the server ended this session.
+  if (code.startsWith('57P') || code.startsWith('08') || code === 'ECONNRESET' || code === 'EPIPE') {
+    return { kind: 'unavailable', connectionLost: true };
   }
   const message = typeof e.message === 'string' ? e.message : '';
-  if (
-    e.name === 'KnexTimeoutError' ||
-    /Connection terminated|Client has encountered a connection error|connection is closed|terminating connection/i.test(message)
-  ) {
-    return { kind: 'unavailable' };
+  if (/Connection terminated|connection is closed|terminating connection|Client has encountered a connection error/i.test(message)) {
+    return { kind: 'unavailable', connectionLost: true };
+  }
+  if (CONNECTION_ERRNOS.has(code) || code === '53300' || e.name === 'KnexTimeoutError') {
+    return { kind: 'unavailable', connectionLost: false };
   }
   return { kind: 'other' };
 }

@@ -56,9 +56,10 @@ function toRow(r: Record<string, unknown>): ProductRow {
 export class ProductsRepository {
   constructor(private readonly knex: Knex) {}
 
-  async findByIds(ids: readonly string[]): Promise<ProductRow[]> {
+  /** `db` may be a transaction, to read inside it. */
+  async findByIds(ids: readonly string[], db: Knex | Knex.Transaction = this.knex): Promise<ProductRow[]> {
     if (ids.length === 0) return [];
-    const result = await this.knex.raw(`select ${COLUMNS} from products where id = any(?::uuid[])`, [[...ids]]);
+    const result = await db.raw(`select ${COLUMNS} from products where id = any(?::uuid[])`, [[...ids]]);
     return rowsOf(result).map(toRow);
   }
 

@@ -1,11 +1,7 @@
-import { performance } from 'node:perf_hooks';
-import type { Knex } from 'knex';
-import type { CacheEntry, EntityCache } from '../cache/entity-cache.js';
+import type { KeySpace } from '../cache/keys.js';
 import { PRODUCT, type ProductChanges, type ProductRow, type ProductsRepository } from '../db/products-repository.js';
-import { inTransaction } from '../db/transaction.js';
 import { alreadyExists, badInput, insufficientStock, notFound, versionConflict } from '../errors.js';
 import { newId } from '../ids.js';
-import { toClientError } from './db-failures.js';
 import {
   MAX_LIST_LENGTH,
   requireId,
@@ -14,6 +10,7 @@ import {
   requireNonZero,
   requireSku,
 } from './validation.js';
+import type { Committed, EntityChange, WriteThrough } from './write-through.js';
 
 export interface NewProductInput {
   readonly sku: string;
@@ -34,23 +31,21 @@ export interface StockChangeInput {
   readonly delta: number;
 }
 
+const changed = (row: ProductRow): EntityChange<ProductRow> => ({ type: PRODUCT, id: row.id, version: row.version, data: row });
+
 /**
  * The product write path: validate, change the row in a transaction (version + 1),
- * and only after the commit write the new envelope through to the cache.
+ * and only after the commit write the new envelope through to the cache (see WriteThrough).
  */
 export class ProductsService {
   constructor(
-    private readonly knex: Knex,
     private readonly repo: ProductsRepository,
-    private readonly cache: EntityCache,
+    private readonly writes: WriteThrough,
+    private readonly keys: KeySpace,
   ) {}
 
-  entityKey(id: string): string {
-    return this.cache.keys.entity(PRODUCT, id);
-  }
-
   skuKey(sku: string): string {
-    return this.cache.keys.lookup(PRODUCT, 'sku', sku);
+    return this.keys.lookup(PRODUCT, 'sku', sku);
   }
 
   async create(input: NewProductInput): Promise<ProductRow> {
@@ -61,44 +56,38 @@ export class ProductsService {
       priceCents: requireNonNegative(input.priceCents, 'input.priceCents'),
       stock: requireNonNegative(input.stock, 'input.stock'),
     };
-    const started = performance.now();
-    const created = await this.transact((trx) => this.repo.insert(trx, row), row.sku);
-    await this.writeThrough([created], [this.skuKey(created.sku)], started);
-    return created;
+    return this.writes.commit(async (trx): Promise<Committed<ProductRow>> => {
+      const created = await this.repo.insert(trx, row);
+      return { result: created, changes: [changed(created)], invalidate: [this.skuKey(created.sku)] };
+    }, () => alreadyExists(PRODUCT, 'sku', row.sku));
   }
 
   async update(rawId: string, patch: ProductPatchInput, expectedVersion?: number | null): Promise<ProductRow> {
     const id = requireId(rawId);
     const changes = validatePatch(patch);
     if (expectedVersion !== undefined && expectedVersion !== null) requireNonNegative(expectedVersion, 'expectedVersion');
-    const started = performance.now();
-    const result = await this.transact(
-      (trx) => this.repo.update(trx, id, changes, expectedVersion ?? undefined),
-      changes.sku,
-    );
-    if ('kind' in result) {
-      if (result.kind === 'not-found') throw notFound(PRODUCT, id);
-      throw versionConflict(PRODUCT, id, expectedVersion as number, result.version);
-    }
-    const { before, after } = result;
-    const stale = before.sku === after.sku ? [] : [this.skuKey(before.sku), this.skuKey(after.sku)];
-    await this.writeThrough([after], stale, started);
-    return after;
+    return this.writes.commit(async (trx): Promise<Committed<ProductRow>> => {
+      const result = await this.repo.update(trx, id, changes, expectedVersion ?? undefined);
+      if ('kind' in result) {
+        if (result.kind === 'not-found') throw notFound(PRODUCT, id);
+        throw versionConflict(PRODUCT, id, expectedVersion as number, result.version);
+      }
+      const { before, after } = result;
+      const stale = before.sku === after.sku ? [] : [this.skuKey(before.sku), this.skuKey(after.sku)];
+      return { result: after, changes: [changed(after)], invalidate: stale };
+    }, () => alreadyExists(PRODUCT, 'sku', changes.sku ?? ''));
   }
 
   async adjustStock(rawId: string, delta: number): Promise<ProductRow> {
     const id = requireId(rawId);
     requireNonZero(delta, 'delta');
-    const started = performance.now();
-    const updated = await this.transact(async (trx) => {
+    return this.writes.commit(async (trx): Promise<Committed<ProductRow>> => {
       const row = await this.repo.addStockIfEnough(trx, id, delta);
-      if (row) return row;
+      if (row) return { result: row, changes: [changed(row)] };
       const stock = await this.repo.stockOf(trx, id);
       if (stock === undefined) throw notFound(PRODUCT, id);
       throw insufficientStock(id, stock, delta);
     });
-    await this.writeThrough([updated], [], started);
-    return updated;
   }
 
   /** All or nothing: every row is locked, checked and changed in one transaction. */
@@ -116,50 +105,31 @@ export class ProductsService {
       if (seen.has(c.id)) throw badInput(`changes[${i}].id names product ${c.id} a second time`, `changes[${i}].id`);
       seen.add(c.id);
     }
-    const started = performance.now();
-    const updated = await this.transact(async (trx) => {
+    return this.writes.commit(async (trx): Promise<Committed<ProductRow[]>> => {
       const locked = new Map((await this.repo.lockStock(trx, wanted.map((c) => c.id))).map((r) => [r.id, r.stock]));
       for (const c of wanted) {
         const stock = locked.get(c.id);
         if (stock === undefined) throw notFound(PRODUCT, c.id);
         if (stock + c.delta < 0) throw insufficientStock(c.id, stock, c.delta);
       }
-      return this.repo.addStock(trx, wanted);
+      const updated = await this.repo.addStock(trx, wanted);
+      const byId = new Map(updated.map((r) => [r.id, r]));
+      return { result: wanted.map((c) => byId.get(c.id) as ProductRow), changes: updated.map(changed) };
     });
-    await this.writeThrough(updated, [], started);
-    const byId = new Map(updated.map((r) => [r.id, r]));
-    return wanted.map((c) => byId.get(c.id) as ProductRow);
   }
 
   /** Leaves a tombstone one version above the deleted row, so no slow reader can resurrect it. */
   async delete(rawId: string): Promise<boolean> {
     const id = requireId(rawId);
-    const started = performance.now();
-    const deleted = await this.transact((trx) => this.repo.delete(trx, id));
-    if (!deleted) return false;
-    await this.cache.writeThrough(
-      [{ key: this.entityKey(id), version: deleted.version + 1, data: null }],
-      [this.skuKey(deleted.sku)],
-      performance.now() - started,
-    );
-    return true;
-  }
-
-  private async transact<T>(work: (trx: Knex.Transaction) => Promise<T>, sku?: string): Promise<T> {
-    try {
-      return await inTransaction(this.knex, work);
-    } catch (err) {
-      throw toClientError(err, () => alreadyExists(PRODUCT, 'sku', sku ?? ''));
-    }
-  }
-
-  private async writeThrough(rows: readonly ProductRow[], deletes: readonly string[], startedMs: number): Promise<void> {
-    const entries: CacheEntry<ProductRow>[] = rows.map((row) => ({
-      key: this.entityKey(row.id),
-      version: row.version,
-      data: row,
-    }));
-    await this.cache.writeThrough(entries, deletes, performance.now() - startedMs);
+    return this.writes.commit(async (trx): Promise<Committed<boolean>> => {
+      const deleted = await this.repo.delete(trx, id);
+      if (!deleted) return { result: false, changes: [] };
+      return {
+        result: true,
+        changes: [{ type: PRODUCT, id, version: deleted.version + 1, data: null }],
+        invalidate: [this.skuKey(deleted.sku)],
+      };
+    });
   }
 }
 

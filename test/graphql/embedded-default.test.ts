@@ -14,8 +14,9 @@ afterAll(async () => {
 });
 
 describe('the embedded default', () => {
-  it('starts with no DATABASE_URL or REDIS_URL, says so, and serves a create followed by a read', async () => {
-    server = await spawnServer({ DATA_DIR: join(dataDir, 'pglite') });
+  // Starting tsx and PGlite's WebAssembly takes seconds, more on a busy machine.
+  it('starts with no DATABASE_URL or REDIS_URL, says so, and serves a create followed by a read', { timeout: 180_000 }, async () => {
+    server = await spawnServer({ DATA_DIR: join(dataDir, 'pglite') }, 120_000);
     const modeLine = server.logLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => typeof l['database'] === 'string');
     expect(modeLine?.['database']).toMatch(/embedded PGlite/);
     expect(modeLine?.['cache']).toMatch(/in-process store/);
@@ -45,14 +46,14 @@ describe('the embedded default', () => {
     server = undefined;
   });
 
-  it('keeps its data across restarts in the data directory', async () => {
-    server = await spawnServer({ DATA_DIR: join(dataDir, 'pglite') });
+  it('keeps its data across restarts in the data directory', { timeout: 240_000 }, async () => {
+    server = await spawnServer({ DATA_DIR: join(dataDir, 'pglite') }, 120_000);
     const sku = uniqueSku('PERSIST');
     const { createProduct } = dataOf(
       await postGraphql<{ createProduct: { id: string } }>(server.url, `mutation($s: String!) { createProduct(input: { sku: $s, name: "P", priceCents: 1, stock: 1 }) { id } }`, { s: sku }),
     );
     await server.stop();
-    server = await spawnServer({ DATA_DIR: join(dataDir, 'pglite') });
+    server = await spawnServer({ DATA_DIR: join(dataDir, 'pglite') }, 120_000);
     const read = dataOf(await postGraphql<{ product: { sku: string } }>(server.url, `query($id: ID!) { product(id: $id) { sku } }`, { id: createProduct.id }));
     expect(read.product.sku).toBe(sku);
   });

@@ -15,7 +15,8 @@ const keyOf = (id: string) => `${app.prefix}:{Product:${id}}`;
 const listQuery = 'query($ids: [ID!]!) { products(ids: $ids) { id version stock } }';
 
 beforeAll(async () => {
-  app = await startTestApp();
+  // No background repair passes or consistency samples while statements are counted.
+  app = await startTestApp({ OUTBOX_REPAIR_INTERVAL_MS: '600000', CONSISTENCY_SAMPLE_INTERVAL_MS: '0' });
   ids = await insertProducts(app.running.deps.db.knex, 100);
   redisTrips = countRedisRoundTrips((app.running.deps.store as RedisStore).client);
   sql = countSql(app.running.deps.db.knex);

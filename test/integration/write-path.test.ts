@@ -7,7 +7,10 @@ import { ReadThrough, type SourceRecord } from '../../src/cache/read-through.js'
 import type { RedisStore } from '../../src/cache/redis-store.js';
 import type { ProductRow } from '../../src/db/products-repository.js';
 import { AppError } from '../../src/errors.js';
+import { CacheRepair } from '../../src/services/cache-repair.js';
+import { OutboxClearer } from '../../src/services/outbox-clearer.js';
 import { ProductsService } from '../../src/services/products-service.js';
+import { WriteThrough } from '../../src/services/write-through.js';
 import { codesOf, dataOf, startTestApp, uniqueSku, type TestApp } from '../helpers/app.js';
 import { ChaosStore } from '../helpers/chaos-store.js';
 import { countRedisRoundTrips } from '../helpers/counting.js';
@@ -32,6 +35,14 @@ afterAll(async () => {
   await app?.close();
 });
 beforeEach(() => trips.reset());
+
+/** The production write path over a different cache (a chaos-wrapped store). */
+function productsServiceOver(cache: EntityCache): { service: ProductsService; repair: CacheRepair } {
+  const { deps } = app.running;
+  const repair = new CacheRepair({ knex: deps.db.knex, outbox: deps.outbox, cache, sources: deps.readers.sources, logger: silent });
+  const writes = new WriteThrough({ knex: deps.db.knex, cache, outbox: deps.outbox, clearer: new OutboxClearer(deps.outbox), repair });
+  return { service: new ProductsService(deps.productsRepo, writes, cache.keys), repair };
+}
 
 function deferred() {
   let resolve!: () => void;
@@ -168,7 +179,7 @@ describe('write path', () => {
     const { deps } = app.running;
     const chaos = new ChaosStore(deps.store);
     const cache = new EntityCache({ store: chaos, keys: createKeySpace(app.prefix), logger: silent, writeRetries: 3, writeBackoffMs: 5 });
-    const service = new ProductsService(deps.db.knex, deps.productsRepo, cache);
+    const { service } = productsServiceOver(cache);
     const [id] = (await insertProducts(deps.db.knex, 1)) as [string];
     chaos.failApplies = 2;
     const row = await service.adjustStock(id, 1);
@@ -182,7 +193,7 @@ describe('write path', () => {
     const { deps } = app.running;
     const chaos = new ChaosStore(deps.store);
     const cache = new EntityCache({ store: chaos, keys: createKeySpace(app.prefix), logger: silent, writeRetries: 2, writeBackoffMs: 1 });
-    const service = new ProductsService(deps.db.knex, deps.productsRepo, cache);
+    const { service } = productsServiceOver(cache);
     const [id] = (await insertProducts(deps.db.knex, 1)) as [string];
     chaos.failApplies = Infinity;
     const started = performance.now();

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as productsAndAccounts from './001-products-and-accounts.js';
+import * as cacheOutbox from './002-cache-outbox.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -9,6 +10,7 @@ interface Migration {
 /** In order; never rename or edit one that has shipped, add a new one instead. */
 const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['001-products-and-accounts', productsAndAccounts],
+  ['002-cache-outbox', cacheOutbox],
 ];
 
 /**

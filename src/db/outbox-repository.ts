@@ -1,0 +1,75 @@
+import type { Knex } from 'knex';
+import { rowsOf, toInt } from './rows.js';
+
+/** One cache write a committed mutation owes: the entity and the version it must reach. */
+export interface OutboxEntry {
+  readonly entity: string;
+  readonly id: string;
+  readonly version: number;
+}
+
+export interface OutboxRow extends OutboxEntry {
+  readonly outboxId: string;
+}
+
+/** All SQL about the cache outbox. Row ids are bigint, handled as strings. */
+export class OutboxRepository {
+  constructor(private readonly knex: Knex) {}
+
+  /** Inside the mutation's transaction: one statement for all entries. */
+  async record(trx: Knex.Transaction, entries: readonly OutboxEntry[]): Promise<string[]> {
+    if (entries.length === 0) return [];
+    const result = await trx.raw(
+      `insert into cache_outbox (entity, entity_id, version)
+       select * from unnest(?::text[], ?::text[], ?::int[]) returning id`,
+      [entries.map((e) => e.entity), entries.map((e) => e.id), entries.map((e) => e.version)],
+    );
+    return rowsOf(result).map((r) => String(r['id']));
+  }
+
+  async deleteIds(ids: readonly string[], trx?: Knex.Transaction): Promise<void> {
+    if (ids.length === 0) return;
+    await (trx ?? this.knex).raw('delete from cache_outbox where id = any(?::bigint[])', [[...ids]]);
+  }
+
+  /**
+   * Locks up to `limit` rows that are older than `olderThanMs` or named in
+   * `ids`, skipping rows another instance is repairing right now.
+   */
+  async claim(trx: Knex.Transaction, olderThanMs: number, ids: readonly string[], limit: number): Promise<OutboxRow[]> {
+    const result = await trx.raw(
+      `select id, entity, entity_id, version from cache_outbox
+       where created_at < now() - make_interval(secs => ?::float8 / 1000) or id = any(?::bigint[])
+       order by id limit ? for update skip locked`,
+      [olderThanMs, [...ids], limit],
+    );
+    return rowsOf(result).map((r) => ({
+      outboxId: String(r['id']),
+      entity: String(r['entity']),
+      id: String(r['entity_id']),
+      version: toInt(r['version']),
+    }));
+  }
+
+  /** Whether claim() would find anything; one cheap statement, no locks. */
+  async hasWork(olderThanMs: number, ids: readonly string[]): Promise<boolean> {
+    const result = await this.knex.raw(
+      `select exists (select 1 from cache_outbox
+         where created_at < now() - make_interval(secs => ?::float8 / 1000) or id = any(?::bigint[])) as found`,
+      [olderThanMs, [...ids]],
+    );
+    return (rowsOf(result)[0] as Record<string, unknown>)['found'] === true;
+  }
+
+  /** Which of `ids` are still waiting for repair. */
+  async pending(ids: readonly string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const result = await this.knex.raw('select id from cache_outbox where id = any(?::bigint[])', [[...ids]]);
+    return new Set(rowsOf(result).map((r) => String(r['id'])));
+  }
+
+  async count(): Promise<number> {
+    const result = await this.knex.raw('select count(*) as n from cache_outbox');
+    return toInt((rowsOf(result)[0] as Record<string, unknown>)['n']);
+  }
+}

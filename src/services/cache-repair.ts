@@ -1,0 +1,145 @@
+import type { Knex } from 'knex';
+import type { CacheEntry, CacheLogger, EntityCache } from '../cache/entity-cache.js';
+import type { OutboxRepository, OutboxRow } from '../db/outbox-repository.js';
+import type { EntitySources } from './entity-sources.js';
+
+export interface CacheRepairOptions {
+  readonly knex: Knex;
+  readonly outbox: OutboxRepository;
+  readonly cache: EntityCache;
+  readonly sources: EntitySources;
+  readonly logger: CacheLogger;
+  /** Pause between passes. @default 250 */
+  readonly intervalMs?: number;
+  /** Rows younger than this belong to a mutation still writing; leave them. @default 1000 */
+  readonly repairAfterMs?: number;
+  /** Rows per pass. @default 500 */
+  readonly batchSize?: number;
+}
+
+/** The keys one failed write-through left stale, and the outbox rows that will repair them. */
+interface WatchedWrite {
+  readonly outboxIds: readonly string[];
+  readonly keys: readonly string[];
+}
+
+/**
+ * The durable half of the write path. Runs on every instance: each pass locks
+ * a batch of outbox rows (`FOR UPDATE SKIP LOCKED`, so instances share the
+ * work without waiting on each other), reloads the current rows and writes
+ * them through with the same CAS as a mutation, then deletes the outbox rows.
+ * Replaying is idempotent: a lower version never replaces a higher one.
+ */
+export class CacheRepair {
+  private readonly watched = new Set<WatchedWrite>();
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> | undefined;
+  private stopped = true;
+  private readonly intervalMs: number;
+  private readonly repairAfterMs: number;
+  private readonly batchSize: number;
+
+  constructor(private readonly options: CacheRepairOptions) {
+    this.intervalMs = options.intervalMs ?? 250;
+    this.repairAfterMs = options.repairAfterMs ?? 1000;
+    this.batchSize = options.batchSize ?? 500;
+  }
+
+  /** This instance's write-through failed for these rows: repair them first, without waiting for them to age. */
+  watch(outboxIds: readonly string[], keys: readonly string[]): void {
+    if (outboxIds.length > 0) this.watched.add({ outboxIds, keys });
+  }
+
+  start(): void {
+    if (!this.options.cache.enabled || !this.stopped) return;
+    this.stopped = false;
+    const loop = () => {
+      if (this.stopped) return;
+      this.running = this.runOnce()
+        .catch((err: unknown) => this.options.logger.warn({ err }, 'cache repair pass failed'))
+        .finally(() => {
+          if (!this.stopped) this.timer = setTimeout(loop, this.intervalMs);
+        });
+    };
+    this.timer = setTimeout(loop, this.intervalMs);
+  }
+
+  /** Finishes the pass under way and stops. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** One pass; resolves to the number of outbox rows replayed. */
+  async runOnce(): Promise<number> {
+    const { cache, outbox, knex } = this.options;
+    if (!cache.enabled) return 0;
+    await this.forgetRepairedElsewhere();
+    const watchedIds = [...this.watched].flatMap((w) => w.outboxIds);
+    if (!(await outbox.hasWork(this.repairAfterMs, watchedIds))) return 0;
+    return knex.transaction(async (trx) => {
+      const rows = await outbox.claim(trx, this.repairAfterMs, watchedIds, this.batchSize);
+      if (rows.length === 0) return 0;
+      const entries = await this.currentEntries(rows, trx);
+      // No retries: the rows stay locked meanwhile, and the next pass comes soon.
+      if (!(await cache.writeThrough(entries, [], 1, 0))) return 0;
+      await outbox.deleteIds(
+        rows.map((r) => r.outboxId),
+        trx,
+      );
+      cache.counters.repairs += rows.length;
+      this.forget(new Set(rows.map((r) => r.outboxId)));
+      return rows.length;
+    });
+  }
+
+  /** The database's current state of every entity the rows name; a row that is gone becomes a tombstone. */
+  private async currentEntries(rows: readonly OutboxRow[], trx: Knex.Transaction): Promise<CacheEntry[]> {
+    const { cache, sources, logger } = this.options;
+    const byEntity = new Map<string, Map<string, number>>();
+    for (const row of rows) {
+      const ids = byEntity.get(row.entity) ?? byEntity.set(row.entity, new Map()).get(row.entity);
+      ids?.set(row.id, Math.max(row.version, ids.get(row.id) ?? 0));
+    }
+    const entries: CacheEntry[] = [];
+    for (const [entity, versions] of byEntity) {
+      const load = sources.get(entity);
+      if (!load) {
+        logger.warn({ entity }, 'cache repair: outbox names an unknown entity; dropping its rows');
+        continue;
+      }
+      const found = await load([...versions.keys()], trx);
+      for (const [id, recorded] of versions) {
+        const current = found.get(id);
+        entries.push({
+          key: cache.keys.entity(entity, id),
+          version: current ? current.version : recorded,
+          data: current ? current.data : null,
+        });
+      }
+    }
+    return entries;
+  }
+
+  /** Another instance may have replayed our rows: once none is left, our keys are trustworthy again. */
+  private async forgetRepairedElsewhere(): Promise<void> {
+    if (this.watched.size === 0) return;
+    const pending = await this.options.outbox.pending([...this.watched].flatMap((w) => w.outboxIds));
+    for (const w of this.watched) {
+      if (w.outboxIds.every((id) => !pending.has(id))) {
+        this.watched.delete(w);
+        this.options.cache.clearSuspect(w.keys);
+      }
+    }
+  }
+
+  private forget(repaired: ReadonlySet<string>): void {
+    for (const w of this.watched) {
+      if (w.outboxIds.every((id) => repaired.has(id))) {
+        this.watched.delete(w);
+        this.options.cache.clearSuspect(w.keys);
+      }
+    }
+  }
+}

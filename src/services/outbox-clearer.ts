@@ -1,0 +1,49 @@
+import type { OutboxRepository } from '../db/outbox-repository.js';
+
+export interface OutboxClearerOptions {
+  /** Flush once this many ids wait. @default 500 */
+  readonly batchSize?: number;
+  /** Flush at the latest this long after the first id arrived. @default 50 */
+  readonly maxDelayMs?: number;
+  readonly onError?: (err: unknown) => void;
+}
+
+/**
+ * Deletes outbox rows whose cache write landed, many per statement, off the
+ * mutation's critical path. A row that is never deleted (a crash, a failed
+ * delete) is only replayed by the repair worker, which the CAS makes harmless.
+ */
+export class OutboxClearer {
+  private pending: string[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<void> = Promise.resolve();
+  private readonly batchSize: number;
+  private readonly maxDelayMs: number;
+
+  constructor(
+    private readonly outbox: OutboxRepository,
+    private readonly options: OutboxClearerOptions = {},
+  ) {
+    this.batchSize = options.batchSize ?? 500;
+    this.maxDelayMs = options.maxDelayMs ?? 50;
+  }
+
+  enqueue(ids: readonly string[]): void {
+    if (ids.length === 0) return;
+    this.pending.push(...ids);
+    if (this.pending.length >= this.batchSize) void this.flush();
+    else this.timer ??= setTimeout(() => void this.flush(), this.maxDelayMs);
+  }
+
+  /** Deletes everything enqueued so far; resolves when done. */
+  flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const ids = this.pending;
+    this.pending = [];
+    if (ids.length > 0) {
+      this.inFlight = this.inFlight.then(() => this.outbox.deleteIds(ids)).catch((err: unknown) => this.options.onError?.(err));
+    }
+    return this.inFlight;
+  }
+}

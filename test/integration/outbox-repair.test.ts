@@ -1,0 +1,174 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { EntityCache } from '../../src/cache/entity-cache.js';
+import { parseEnvelope } from '../../src/cache/envelope.js';
+import { ReadThrough } from '../../src/cache/read-through.js';
+import type { ProductRow } from '../../src/db/products-repository.js';
+import { CacheRepair } from '../../src/services/cache-repair.js';
+import { OutboxClearer } from '../../src/services/outbox-clearer.js';
+import { ProductsService } from '../../src/services/products-service.js';
+import { WriteThrough } from '../../src/services/write-through.js';
+import { dataOf, startTestApp, type TestApp } from '../helpers/app.js';
+import { ChaosStore } from '../helpers/chaos-store.js';
+import { insertProducts } from '../helpers/products.js';
+
+let app: TestApp;
+const appName = `fg-outbox-${randomBytes(4).toString('hex')}`;
+const silent = { debug() {}, warn() {}, error() {} };
+
+beforeAll(async () => {
+  const url = new URL(inject('databaseUrl'));
+  url.searchParams.set('application_name', appName);
+  // The app's own repair worker stays idle here; each test drives repairs itself.
+  app = await startTestApp({ DATABASE_URL: url.toString(), OUTBOX_REPAIR_INTERVAL_MS: '600000', CONSISTENCY_SAMPLE_INTERVAL_MS: '0' });
+});
+afterAll(async () => {
+  await app?.close();
+});
+
+const keyOf = (id: string) => `${app.prefix}:{Product:${id}}`;
+const cachedVersion = async (id: string) => {
+  const raw = await app.redis.get(keyOf(id));
+  return raw === null ? undefined : parseEnvelope(raw)?.v;
+};
+const outboxRowsFor = async (id: string) =>
+  Number(((await app.running.deps.db.knex('cache_outbox').where({ entity_id: id }).count({ n: '*' })) as [{ n: string }])[0].n);
+
+/** A second "instance" over the same database whose Redis writes can be made to fail. */
+function flakyInstance() {
+  const { deps } = app.running;
+  const chaos = new ChaosStore(deps.store);
+  const cache = new EntityCache({ store: chaos, keys: deps.cache.keys, logger: silent, writeRetries: 1, writeBackoffMs: 1 });
+  const repair = new CacheRepair({ knex: deps.db.knex, outbox: deps.outbox, cache, sources: deps.readers.sources, logger: silent, repairAfterMs: 60_000 });
+  const clearer = new OutboxClearer(deps.outbox, { maxDelayMs: 1 });
+  const writes = new WriteThrough({ knex: deps.db.knex, cache, outbox: deps.outbox, clearer, repair });
+  return { chaos, cache, repair, clearer, service: new ProductsService(deps.productsRepo, writes, cache.keys) };
+}
+
+describe('transactional outbox', () => {
+  it('records each mutation in the outbox inside its transaction, and clears it once the cache has it', async () => {
+    const [id] = (await insertProducts(app.running.deps.db.knex, 1)) as [string];
+    const flaky = flakyInstance();
+    await flaky.service.adjustStock(id, 1);
+    await flaky.clearer.flush();
+    expect(await outboxRowsFor(id)).toBe(0);
+    expect(await cachedVersion(id)).toBe(2);
+  });
+
+  it('after a failed cache write: the writer reads the key from the database, and the repair lands the version', async () => {
+    const { deps } = app.running;
+    const [id] = (await insertProducts(deps.db.knex, 1)) as [string];
+    dataOf(await app.gql(`query($id: ID!) { product(id: $id) { id } }`, { id }));
+    await deps.cache.idle();
+    expect(await cachedVersion(id)).toBe(1);
+
+    const flaky = flakyInstance();
+    flaky.chaos.failApplies = Infinity;
+    const row = await flaky.service.adjustStock(id, 7); // acknowledged although Redis refused the write
+    expect(row.version).toBe(2);
+    expect(await cachedVersion(id)).toBe(1); // the cache is behind...
+    expect(await outboxRowsFor(id)).toBe(1); // ...and the outbox knows it
+    expect(flaky.cache.suspectCount).toBe(1);
+
+    // The instance that failed reads that key from the database meanwhile.
+    const viaFlaky = new ReadThrough<ProductRow>({
+      cache: flaky.cache,
+      keyOf,
+      load: async (ids) => new Map((await deps.productsRepo.findByIds(ids)).map((r) => [r.id, { version: r.version, data: r }])),
+      cacheAbsent: true,
+    });
+    expect(((await viaFlaky.loadMany([id]))[0] as ProductRow).version).toBe(2);
+
+    // Redis is back: the repair replays the write, clears the outbox and trusts the key again.
+    flaky.chaos.failApplies = 0;
+    expect(await flaky.repair.runOnce()).toBe(1);
+    expect(await cachedVersion(id)).toBe(2);
+    expect(await outboxRowsFor(id)).toBe(0);
+    expect(flaky.cache.suspectCount).toBe(0);
+    expect(flaky.cache.counters.repairs).toBe(1);
+  });
+
+  it('replays, on any instance, what an instance that died after its commit never wrote', async () => {
+    const { deps } = app.running;
+    const [id] = (await insertProducts(deps.db.knex, 1)) as [string];
+    dataOf(await app.gql(`query($id: ID!) { product(id: $id) { id } }`, { id }));
+    await deps.cache.idle();
+    // What a crash between commit and cache write leaves behind: the row changed, the outbox row, no cache write.
+    await deps.db.knex.transaction(async (trx) => {
+      await trx('products').where({ id }).update({ stock: 1, version: 2 });
+      await deps.outbox.record(trx, [{ entity: 'Product', id, version: 2 }]);
+    });
+    const repair = new CacheRepair({ knex: deps.db.knex, outbox: deps.outbox, cache: deps.cache, sources: deps.readers.sources, logger: silent, repairAfterMs: 300 });
+    expect(await repair.runOnce()).toBe(0); // too young: its writer may still be at work
+    await new Promise((r) => setTimeout(r, 400));
+    expect(await repair.runOnce()).toBe(1);
+    expect(await cachedVersion(id)).toBe(2);
+    expect(await outboxRowsFor(id)).toBe(0);
+  });
+
+  it('repairs a deletion as a tombstone', async () => {
+    const { deps } = app.running;
+    const [id] = (await insertProducts(deps.db.knex, 1)) as [string];
+    dataOf(await app.gql(`query($id: ID!) { product(id: $id) { id } }`, { id }));
+    await deps.cache.idle();
+    const flaky = flakyInstance();
+    flaky.chaos.failApplies = Infinity;
+    expect(await flaky.service.delete(id)).toBe(true);
+    expect(await cachedVersion(id)).toBe(1);
+    flaky.chaos.failApplies = 0;
+    await flaky.repair.runOnce();
+    expect(parseEnvelope((await app.redis.get(keyOf(id))) as string)).toMatchObject({ v: 2, data: null });
+  });
+
+  it('two instances repairing at once share the rows (SKIP LOCKED) and write each once', async () => {
+    const { deps } = app.running;
+    const ids = await insertProducts(deps.db.knex, 40);
+    await deps.db.knex.transaction(async (trx) => {
+      await trx('products').whereIn('id', ids).update({ version: 2 });
+      await deps.outbox.record(trx, ids.map((id) => ({ entity: 'Product', id, version: 2 })));
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    const make = () => new CacheRepair({ knex: deps.db.knex, outbox: deps.outbox, cache: deps.cache, sources: deps.readers.sources, logger: silent, repairAfterMs: 0, batchSize: 25 });
+    const [a, b] = [make(), make()];
+    const counts = await Promise.all([a.runOnce(), b.runOnce(), a.runOnce(), b.runOnce()]);
+    expect(counts.reduce((x, y) => x + y, 0)).toBe(40);
+    expect((await app.redis.mget(...ids.map(keyOf))).map((raw) => parseEnvelope(raw as string)?.v)).toEqual(ids.map(() => 2));
+  });
+});
+
+describe('database faults', () => {
+  const terminateOurConnections = async () => {
+    const { knex } = app.running.deps.db;
+    // From a connection of our own pool: end every other backend this app holds.
+    await knex.raw(`select pg_terminate_backend(pid) from pg_stat_activity where application_name = ? and pid <> pg_backend_pid()`, [appName]);
+  };
+
+  it('retries a mutation whose connection was terminated before it committed, and loses nothing', async () => {
+    const { knex } = app.running.deps.db;
+    const [id] = (await insertProducts(knex, 1)) as [string];
+    // Warm the pool so that it holds several idle connections, then kill them.
+    await Promise.all(Array.from({ length: 5 }, () => knex.raw('select pg_sleep(0.05)')));
+    await terminateOurConnections();
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => app.gql<{ adjustStock: { version: number } }>(`mutation($id: ID!) { adjustStock(id: $id, delta: 1) { version } }`, { id })),
+    );
+    const acknowledged = results.filter((r) => r.data?.adjustStock).length;
+    for (const r of results) if (r.errors) expect(r.errors[0]?.extensions?.['code']).toBe('SERVICE_UNAVAILABLE');
+    expect(acknowledged).toBeGreaterThanOrEqual(4);
+    const [row] = (await knex('products').where({ id }).select('version', 'stock')) as [{ version: number; stock: number }];
+    // Every acknowledged change is in the database, exactly once.
+    expect(row.version).toBeGreaterThanOrEqual(1 + acknowledged);
+    expect(row.stock - 100).toBe(row.version - 1);
+  });
+
+  it('serves reads after its connections were terminated', async () => {
+    const { knex } = app.running.deps.db;
+    const ids = await insertProducts(knex, 3);
+    await Promise.all(Array.from({ length: 5 }, () => knex.raw('select pg_sleep(0.05)')));
+    await terminateOurConnections();
+    const res = await app.gql<{ products: { id: string }[] }>(`query($ids: [ID!]!) { products(ids: $ids) { id } }`, { ids });
+    expect(res.errors).toBeUndefined();
+    expect(dataOf(res).products.map((p) => p.id)).toEqual(ids);
+  });
+});
