@@ -96,8 +96,10 @@ export class EntityCache {
   private readonly onStoreCall: StoreCallObserver | undefined;
   private readonly background = new Set<Promise<unknown>>();
   private readonly lastLogged = new Map<string, number>();
-  /** Keys whose latest write-through failed: read from the source until repaired. */
+  /** Keys whose latest write-through failed here: read from the source until repaired. */
   private readonly suspect = new Set<string>();
+  /** Keys whose write-through failed on some instance (as the outbox shows): likewise. */
+  private pendingElsewhere: ReadonlySet<string> = new Set();
   private readonly instanceId = randomBytes(6).toString('base64url');
   private leaseSeq = 0;
 
@@ -131,7 +133,10 @@ export class EntityCache {
   async read<T>(keys: readonly string[], stats?: RequestCacheStats, lease = true): Promise<BatchRead<T>> {
     const token = this.newToken();
     if (!this.enabled || keys.length === 0) return { reads: keys.map(() => ({ hit: false, lease: 'none' })), token };
-    const trusted = this.suspect.size === 0 ? keys : keys.filter((k) => !this.suspect.has(k));
+    const trusted =
+      this.suspect.size === 0 && this.pendingElsewhere.size === 0
+        ? keys
+        : keys.filter((k) => !this.suspect.has(k) && !this.pendingElsewhere.has(k));
     const request: LeaseRequest | undefined = lease ? { token, ttlMs: this.leaseTtlMs } : undefined;
     if (stats) stats.redisRoundTrips++;
     let raws;
@@ -259,8 +264,17 @@ export class EntityCache {
     for (const key of keys) this.suspect.delete(key);
   }
 
+  /** Replaces the set of keys with a write pending repair anywhere in the fleet. */
+  setPendingElsewhere(keys: ReadonlySet<string>): void {
+    this.pendingElsewhere = keys;
+  }
+
   get suspectCount(): number {
     return this.suspect.size;
+  }
+
+  get pendingElsewhereCount(): number {
+    return this.pendingElsewhere.size;
   }
 
   /** Keeps a background task (fill, early refresh) visible to idle() and shutdown. */

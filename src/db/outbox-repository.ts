@@ -51,14 +51,21 @@ export class OutboxRepository {
     }));
   }
 
-  /** Whether claim() would find anything; one cheap statement, no locks. */
-  async hasWork(olderThanMs: number, ids: readonly string[]): Promise<boolean> {
+  /** Rows older than `olderThanMs`, oldest first, with their age; no locks. */
+  async listOlderThan(olderThanMs: number, limit: number): Promise<(OutboxRow & { readonly ageMs: number })[]> {
     const result = await this.knex.raw(
-      `select exists (select 1 from cache_outbox
-         where created_at < now() - make_interval(secs => ?::float8 / 1000) or id = any(?::bigint[])) as found`,
-      [olderThanMs, [...ids]],
+      `select id, entity, entity_id, version, (extract(epoch from (now() - created_at)) * 1000)::float8 as age_ms
+       from cache_outbox where created_at < now() - make_interval(secs => ?::float8 / 1000)
+       order by id limit ?`,
+      [olderThanMs, limit],
     );
-    return (rowsOf(result)[0] as Record<string, unknown>)['found'] === true;
+    return rowsOf(result).map((r) => ({
+      outboxId: String(r['id']),
+      entity: String(r['entity']),
+      id: String(r['entity_id']),
+      version: toInt(r['version']),
+      ageMs: Number(r['age_ms']),
+    }));
   }
 
   /** Which of `ids` are still waiting for repair. */

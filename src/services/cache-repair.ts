@@ -15,7 +15,16 @@ export interface CacheRepairOptions {
   readonly repairAfterMs?: number;
   /** Rows per pass. @default 500 */
   readonly batchSize?: number;
+  /**
+   * An outbox row older than this is not a write in progress but a write that
+   * failed: every instance then reads its key from the database until it is
+   * repaired. @default 200
+   */
+  readonly suspectAfterMs?: number;
 }
+
+/** Bound on the outbox rows one pass looks at. */
+const SCAN_LIMIT = 5000;
 
 /** The keys one failed write-through left stale, and the outbox rows that will repair them. */
 interface WatchedWrite {
@@ -24,11 +33,15 @@ interface WatchedWrite {
 }
 
 /**
- * The durable half of the write path. Runs on every instance: each pass locks
- * a batch of outbox rows (`FOR UPDATE SKIP LOCKED`, so instances share the
- * work without waiting on each other), reloads the current rows and writes
- * them through with the same CAS as a mutation, then deletes the outbox rows.
- * Replaying is idempotent: a lower version never replaces a higher one.
+ * The durable half of the write path. Runs on every instance; each pass:
+ * 1. lists outbox rows old enough to be failed writes rather than writes in
+ *    progress, and tells the cache to serve their keys from the database, so
+ *    an instance learns within one pass of a write that failed on another;
+ * 2. locks a batch of rows due for repair (`FOR UPDATE SKIP LOCKED`, so
+ *    instances share the work without waiting on each other), reloads the
+ *    current rows and writes them through with the same CAS as a mutation,
+ *    then deletes the outbox rows. Replaying is idempotent: a lower version
+ *    never replaces a higher one.
  */
 export class CacheRepair {
   private readonly watched = new Set<WatchedWrite>();
@@ -76,8 +89,10 @@ export class CacheRepair {
     const { cache, outbox, knex } = this.options;
     if (!cache.enabled) return 0;
     await this.forgetRepairedElsewhere();
+    const overdue = await outbox.listOlderThan(this.options.suspectAfterMs ?? 200, SCAN_LIMIT);
+    cache.setPendingElsewhere(new Set(overdue.map((r) => cache.keys.entity(r.entity, r.id))));
     const watchedIds = [...this.watched].flatMap((w) => w.outboxIds);
-    if (!(await outbox.hasWork(this.repairAfterMs, watchedIds))) return 0;
+    if (watchedIds.length === 0 && !overdue.some((r) => r.ageMs >= this.repairAfterMs)) return 0;
     return knex.transaction(async (trx) => {
       const rows = await outbox.claim(trx, this.repairAfterMs, watchedIds, this.batchSize);
       if (rows.length === 0) return 0;
@@ -90,6 +105,8 @@ export class CacheRepair {
       );
       cache.counters.repairs += rows.length;
       this.forget(new Set(rows.map((r) => r.outboxId)));
+      const repairedKeys = new Set(entries.map((e) => e.key));
+      cache.setPendingElsewhere(new Set(overdue.map((r) => cache.keys.entity(r.entity, r.id)).filter((k) => !repairedKeys.has(k))));
       return rows.length;
     });
   }

@@ -89,6 +89,31 @@ describe('transactional outbox', () => {
     expect(flaky.cache.counters.repairs).toBe(1);
   });
 
+  it('tells every instance within one pass to read a key from the database while its write awaits repair', async () => {
+    const { deps } = app.running;
+    const [id] = (await insertProducts(deps.db.knex, 1)) as [string];
+    const read = async () => ((await deps.readers.products.loadMany([id]))[0] as ProductRow).version;
+    expect(await read()).toBe(1);
+    await deps.cache.idle();
+    const flaky = flakyInstance();
+    flaky.chaos.failApplies = Infinity;
+    await flaky.service.adjustStock(id, 1); // acknowledged; Redis still says version 1
+    expect(await read()).toBe(1); // this instance does not know yet...
+    await new Promise((r) => setTimeout(r, 250));
+    // ...until its repair worker's next pass sees the overdue outbox row (repair itself not yet due).
+    const otherInstancesWorker = new CacheRepair({ knex: deps.db.knex, outbox: deps.outbox, cache: deps.cache, sources: deps.readers.sources, logger: silent, repairAfterMs: 60_000 });
+    expect(await otherInstancesWorker.runOnce()).toBe(0);
+    expect(deps.cache.pendingElsewhereCount).toBeGreaterThanOrEqual(1);
+    expect(await read()).toBe(2);
+    expect(await cachedVersion(id)).toBe(1);
+    // Once repaired (here by the instance that failed), the key is served from the cache again.
+    flaky.chaos.failApplies = 0;
+    await flaky.repair.runOnce();
+    await otherInstancesWorker.runOnce();
+    expect(deps.cache.pendingElsewhereCount).toBe(0);
+    expect(await cachedVersion(id)).toBe(2);
+  });
+
   it('replays, on any instance, what an instance that died after its commit never wrote', async () => {
     const { deps } = app.running;
     const [id] = (await insertProducts(deps.db.knex, 1)) as [string];
@@ -129,7 +154,7 @@ describe('transactional outbox', () => {
       await deps.outbox.record(trx, ids.map((id) => ({ entity: 'Product', id, version: 2 })));
     });
     await new Promise((r) => setTimeout(r, 50));
-    const make = () => new CacheRepair({ knex: deps.db.knex, outbox: deps.outbox, cache: deps.cache, sources: deps.readers.sources, logger: silent, repairAfterMs: 0, batchSize: 25 });
+    const make = () => new CacheRepair({ knex: deps.db.knex, outbox: deps.outbox, cache: deps.cache, sources: deps.readers.sources, logger: silent, repairAfterMs: 0, suspectAfterMs: 0, batchSize: 25 });
     const [a, b] = [make(), make()];
     const counts = await Promise.all([a.runOnce(), b.runOnce(), a.runOnce(), b.runOnce()]);
     expect(counts.reduce((x, y) => x + y, 0)).toBe(40);
