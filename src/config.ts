@@ -51,6 +51,10 @@ export interface Config {
   /** @default 'info' */
   readonly logLevel: string;
   readonly nodeEnv: string;
+  /** Answer introspection queries. @default true, except false when NODE_ENV=production; INTROSPECTION overrides */
+  readonly introspection: boolean;
+  /** Serve Apollo Sandbox to browsers at GET / and /graphql. @default true, except false when NODE_ENV=production */
+  readonly sandbox: boolean;
 }
 
 const intFrom = (def: number, min: number, max: number) =>
@@ -84,6 +88,7 @@ const schema = z.object({
   DATA_DIR: z.string().min(1).default('.data/pglite'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NODE_ENV: z.string().default('development'),
+  INTROSPECTION: z.enum(['true', 'false'], { message: 'use "true" or "false"' }).optional(),
 });
 
 export class ConfigError extends Error {
@@ -104,6 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
+  const production = e.NODE_ENV === 'production';
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
@@ -129,5 +135,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: e.DATA_DIR,
     logLevel: e.LOG_LEVEL,
     nodeEnv: e.NODE_ENV,
+    introspection: e.INTROSPECTION === undefined ? !production : e.INTROSPECTION === 'true',
+    sandbox: !production,
   });
 }

@@ -36,6 +36,8 @@ export async function start(env: NodeJS.ProcessEnv = process.env): Promise<Runni
   const server = createServer({
     logger,
     createContext: deps.createContext,
+    introspection: config.introspection,
+    sandbox: config.sandbox,
     routes: (req, res, path) => {
       if (path === '/healthz') {
         res.setHeader('content-type', 'application/json');

@@ -6,8 +6,11 @@ import type { Logger } from 'pino';
 import type { RequestContext } from './context.js';
 import { maskError } from './errors.js';
 import { createHttpHandler } from './http/handler.js';
+import { entitiesLimitPlugin } from './plugins/entities-limit.js';
+import { landingPagePlugin } from './plugins/landing-page.js';
 import { resolvers } from './resolvers/index.js';
 import { readSchemaSdl } from './schema-sdl.js';
+import { MAX_LIST_LENGTH } from './services/validation.js';
 
 export interface ServerDeps {
   readonly logger: Logger;
@@ -17,7 +20,10 @@ export interface ServerDeps {
   readonly routes?: Parameters<typeof createHttpHandler<RequestContext>>[0]['routes'];
   /** @default 1048576 */
   readonly maxBodyBytes?: number;
+  /** @default true */
   readonly introspection?: boolean;
+  /** Serve Apollo Sandbox to browsers at GET / and /graphql; otherwise no landing page at all. @default false */
+  readonly sandbox?: boolean;
 }
 
 export interface FreshgraphServer {
@@ -31,11 +37,16 @@ type SubgraphModule = Exclude<Extract<Parameters<typeof buildSubgraphSchema>[0],
 
 /** The subgraph schema from schema/ with our resolvers. */
 export function buildSchema() {
+  const sdl = readSchemaSdl();
   return buildSubgraphSchema([
     {
-      typeDefs: parse(readSchemaSdl()),
+      typeDefs: parse(sdl),
       // The generated Resolvers type and the subgraph's resolver map differ only in how they type __resolveReference.
-      resolvers: resolvers as SubgraphModule['resolvers'],
+      resolvers: {
+        ...resolvers,
+        // `_service { sdl }` answers the files under schema/ as written, not federation's expanded reprint of them.
+        Query: { ...resolvers.Query, _service: () => ({ sdl }) },
+      } as SubgraphModule['resolvers'],
     },
   ]);
 }
@@ -46,7 +57,11 @@ export function createServer(deps: ServerDeps): FreshgraphServer {
   const apollo = new ApolloServer<RequestContext>({
     schema: buildSchema(),
     logger: logger.child({ component: 'apollo' }),
-    plugins: [...(deps.plugins ?? [])],
+    plugins: [
+      entitiesLimitPlugin({ maxRepresentations: MAX_LIST_LENGTH }),
+      landingPagePlugin(deps.sandbox ?? false),
+      ...(deps.plugins ?? []),
+    ],
     introspection: deps.introspection ?? true,
     includeStacktraceInErrorResponses: false,
     // main.ts owns shutdown: it drains HTTP first, then stops Apollo, then flushes cache work.
