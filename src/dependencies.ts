@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
-import { EntityCache } from './cache/entity-cache.js';
+import { EntityCache, type StoreCallObserver } from './cache/entity-cache.js';
 import { createKeySpace } from './cache/keys.js';
 import { MemoryStore } from './cache/memory-store.js';
 import { RedisStore } from './cache/redis-store.js';
 import type { CacheStore } from './cache/store.js';
 import type { Config } from './config.js';
-import { createContextFactory, type RequestContext } from './context.js';
+import { createContextFactory, type RequestContext, type RequestMeta } from './context.js';
 import { AccountsRepository } from './db/accounts-repository.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrateToLatest } from './db/migrations/index.js';
@@ -26,7 +26,7 @@ export interface Dependencies {
   readonly products: ProductsService;
   readonly accounts: AccountsService;
   readonly readers: Readers;
-  readonly createContext: () => RequestContext;
+  readonly createContext: (meta?: RequestMeta) => RequestContext;
   /** Waits for background cache work, then closes the cache store and the database pool. */
   close(): Promise<void>;
 }
@@ -34,6 +34,8 @@ export interface Dependencies {
 export interface DependencyOptions {
   /** Apply pending migrations before serving. @default true */
   readonly migrate?: boolean;
+  /** Sees every cache store call (for the Redis latency metrics). @default undefined */
+  readonly onStoreCall?: StoreCallObserver;
 }
 
 export async function createDependencies(
@@ -56,6 +58,7 @@ export async function createDependencies(
     writeRetries: config.cacheWriteRetries,
     writeBackoffMs: config.cacheWriteBackoffMs,
     logger: logger.child({ component: 'cache' }),
+    onStoreCall: options.onStoreCall,
   });
   const productsRepo = new ProductsRepository(db.knex);
   const accountsRepo = new AccountsRepository(db.knex);

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { backoffDelayMs, sleep } from './backoff.js';
 import { createEnvelope, parseEnvelope, serializeEnvelope, type Envelope } from './envelope.js';
 import type { KeySpace } from './keys.js';
@@ -17,6 +18,15 @@ export interface CacheEntry<T = unknown> {
   readonly version: number;
   readonly data: T | null;
 }
+
+/** The store calls the engine makes, as named in logs and to `onStoreCall`. */
+export type StoreOp = 'mget' | 'write-through' | 'fill' | 'invalidate';
+
+/**
+ * Sees every store call after it settles: its name, how long it took, whether it
+ * succeeded and how many keys it named. For metrics; it runs on the hot path, so keep it cheap.
+ */
+export type StoreCallObserver = (op: StoreOp, durationMs: number, ok: boolean, keyCount: number) => void;
 
 export type CacheRead<T> = { readonly hit: true; readonly envelope: Envelope<T> } | { readonly hit: false };
 
@@ -38,6 +48,8 @@ export interface EntityCacheOptions {
   readonly now?: () => number;
   /** In (0, 1]. @default Math.random */
   readonly random?: () => number;
+  /** @default undefined (nothing observes store calls) */
+  readonly onStoreCall?: StoreCallObserver;
 }
 
 /** Thrown by guarded store calls; `cause` holds the driver's error. */
@@ -61,6 +73,7 @@ export class EntityCache {
   private readonly writeRetries: number;
   private readonly writeBackoffMs: number;
   private readonly logger: CacheLogger;
+  private readonly onStoreCall: StoreCallObserver | undefined;
   private readonly background = new Set<Promise<unknown>>();
   private readonly lastLogged = new Map<string, number>();
 
@@ -75,6 +88,7 @@ export class EntityCache {
     this.logger = options.logger;
     this.now = options.now ?? Date.now;
     this.random = options.random ?? (() => 1 - Math.random());
+    this.onStoreCall = options.onStoreCall;
   }
 
   /**
@@ -188,14 +202,20 @@ export class EntityCache {
     }
   }
 
-  /** The one guard around every store call: names the operation and key, wraps the error. */
-  private async guarded<R>(op: string, keys: readonly string[], call: () => Promise<R>): Promise<R> {
+  /** The one guard around every store call: names the operation and key, wraps the error, reports to the observer. */
+  private async guarded<R>(op: StoreOp, keys: readonly string[], call: () => Promise<R>): Promise<R> {
+    const observe = this.onStoreCall;
+    const began = observe === undefined ? 0 : performance.now();
+    let result: R;
     try {
-      return await call();
+      result = await call();
     } catch (err) {
+      observe?.(op, performance.now() - began, false, keys.length);
       this.logRateLimited('warn', op, { err, op, key: keys[0], keyCount: keys.length }, `cache: ${op} failed`);
       throw new CacheUnavailableError(`cache ${op} failed`, { cause: err });
     }
+    observe?.(op, performance.now() - began, true, keys.length);
+    return result;
   }
 
   /** A dead Redis fails every request; one line per second per kind is enough to see it. */
