@@ -51,14 +51,51 @@ export interface Config {
   /** @default 'info' */
   readonly logLevel: string;
   readonly nodeEnv: string;
-  /** Answer introspection queries. @default true, except false when NODE_ENV=production; INTROSPECTION overrides */
-  readonly introspection: boolean;
   /** Serve Apollo Sandbox to browsers at GET / and /graphql. @default true, except false when NODE_ENV=production */
   readonly sandbox: boolean;
+
+  // Limits: every refusal happens before any database or cache work.
+  /** Deepest field nesting of an operation (fragments expanded; introspection fields exempt). @default 8 */
+  readonly maxDepth: number;
+  /** Aliased fields in one operation (fragments expanded). @default 15 */
+  readonly maxAliases: number;
+  /** Directive uses in one operation (fragments expanded). @default 50 */
+  readonly maxDirectives: number;
+  /** Lexical tokens in one document; the parser stops past it. @default 1000 */
+  readonly maxTokens: number;
+  /** Cost of one operation: 1 per field, or the total length of its list arguments. @default 1000 */
+  readonly maxCost: number;
+  /** Request bodies above this are refused with 413. @default 1048576 */
+  readonly maxBodyBytes: number;
+  /** Schema introspection; also shows field suggestions in errors when on. @default NODE_ENV !== 'production'; INTROSPECTION overrides */
+  readonly introspection: boolean;
+
+  // Access control: unset means open (said once at start).
+  /** Required in `x-router-secret` on every GraphQL request when set. @default undefined */
+  readonly routerSecret: string | undefined;
+  /** Bearer tokens that may run mutations; empty means mutations are open. @default [] */
+  readonly writeTokens: readonly string[];
+
+  // Operations.
+  /** `extensions.cache` for requests with `x-freshgraph-debug: 1`; always off in production. @default false */
+  readonly debugExtensions: boolean;
+  /** Bound on each /readyz check (Postgres, Redis). @default 1000 */
+  readonly readyTimeoutMs: number;
+  /** Sliding window of the cache write-share gauge. @default 60 */
+  readonly writeShareWindowSeconds: number;
+  /** Warn when the write share stays above this for a whole window. @default 0.25 */
+  readonly writeShareWarn: number;
 }
 
 const intFrom = (def: number, min: number, max: number) =>
   z.coerce.number().int().min(min).max(max).default(def);
+
+const bool = z
+  .enum(['true', 'false', '1', '0'], { message: 'use true or false' })
+  .transform((value) => value === 'true' || value === '1');
+
+const SECRET_MIN = 16;
+const secret = z.string().min(SECRET_MIN, `use at least ${SECRET_MIN} characters`).regex(/^[!-~]+$/, 'use printable ASCII without spaces');
 
 const schema = z.object({
   PORT: intFrom(4000, 0, 65535),
@@ -88,7 +125,23 @@ const schema = z.object({
   DATA_DIR: z.string().min(1).default('.data/pglite'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NODE_ENV: z.string().default('development'),
-  INTROSPECTION: z.enum(['true', 'false'], { message: 'use "true" or "false"' }).optional(),
+  MAX_DEPTH: intFrom(8, 1, 1000),
+  MAX_ALIASES: intFrom(15, 0, 10_000),
+  MAX_DIRECTIVES: intFrom(50, 0, 10_000),
+  MAX_TOKENS: intFrom(1000, 10, 1_000_000),
+  MAX_COST: intFrom(1000, 1, 100_000_000),
+  MAX_BODY_BYTES: intFrom(1024 * 1024, 1024, 100 * 1024 * 1024),
+  INTROSPECTION: bool.optional(),
+  ROUTER_SECRET: secret.optional(),
+  WRITE_TOKENS: z
+    .string()
+    .transform((value) => value.split(',').map((token) => token.trim()).filter((token) => token.length > 0))
+    .pipe(z.array(secret).min(1, 'name at least one token'))
+    .optional(),
+  DEBUG_EXTENSIONS: bool.default(false),
+  READY_TIMEOUT_MS: intFrom(1000, 10, 60_000),
+  WRITE_SHARE_WINDOW_SECONDS: intFrom(60, 5, 3600),
+  WRITE_SHARE_WARN: z.coerce.number().min(0).max(1).default(0.25),
 });
 
 export class ConfigError extends Error {
@@ -135,7 +188,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: e.DATA_DIR,
     logLevel: e.LOG_LEVEL,
     nodeEnv: e.NODE_ENV,
-    introspection: e.INTROSPECTION === undefined ? !production : e.INTROSPECTION === 'true',
     sandbox: !production,
+    maxDepth: e.MAX_DEPTH,
+    maxAliases: e.MAX_ALIASES,
+    maxDirectives: e.MAX_DIRECTIVES,
+    maxTokens: e.MAX_TOKENS,
+    maxCost: e.MAX_COST,
+    maxBodyBytes: e.MAX_BODY_BYTES,
+    introspection: e.INTROSPECTION ?? !production,
+    routerSecret: e.ROUTER_SECRET,
+    writeTokens: Object.freeze(e.WRITE_TOKENS ?? []),
+    // The debug view shows what a request cost; production never serves it, whatever the variable says.
+    debugExtensions: e.DEBUG_EXTENSIONS && !production,
+    readyTimeoutMs: e.READY_TIMEOUT_MS,
+    writeShareWindowSeconds: e.WRITE_SHARE_WINDOW_SECONDS,
+    writeShareWarn: e.WRITE_SHARE_WARN,
   });
 }

@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
-import { EntityCache } from './cache/entity-cache.js';
+import { EntityCache, type StoreCallObserver } from './cache/entity-cache.js';
 import { createKeySpace } from './cache/keys.js';
 import { MemoryStore } from './cache/memory-store.js';
 import { RedisStore } from './cache/redis-store.js';
 import type { CacheStore } from './cache/store.js';
 import type { Config } from './config.js';
-import { createContextFactory, type RequestContext } from './context.js';
+import { createContextFactory, type RequestContext, type RequestMeta } from './context.js';
 import { AccountsRepository } from './db/accounts-repository.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrateToLatest } from './db/migrations/index.js';
@@ -34,7 +34,7 @@ export interface Dependencies {
   readonly products: ProductsService;
   readonly accounts: AccountsService;
   readonly readers: Readers;
-  readonly createContext: () => RequestContext;
+  readonly createContext: (meta?: RequestMeta) => RequestContext;
   /**
    * After the last request: stops the background workers, deletes the outbox
    * rows of writes that landed, gives this instance's failed writes one last
@@ -46,6 +46,10 @@ export interface Dependencies {
 export interface DependencyOptions {
   /** Apply pending migrations before serving. @default true */
   readonly migrate?: boolean;
+  /** Sees every cache store call (for the Redis latency metrics). @default undefined */
+  readonly onStoreCall?: StoreCallObserver;
+  /** Called with the age of each stale key the consistency sampler confirms; for metrics. */
+  readonly onStaleSample?: (ageMs: number) => void;
 }
 
 export async function createDependencies(
@@ -79,6 +83,7 @@ export async function createDependencies(
     breakerFailureThreshold: config.breakerFailures,
     breakerOpenMs: config.breakerOpenMs,
     logger: cacheLogger,
+    onStoreCall: options.onStoreCall,
   });
   const productsRepo = new ProductsRepository(db.knex);
   const accountsRepo = new AccountsRepository(db.knex);
@@ -98,6 +103,7 @@ export async function createDependencies(
     sources: readers.sources,
     logger: cacheLogger,
     intervalMs: config.consistencySampleIntervalMs,
+    onStale: options.onStaleSample,
   });
   const clearer = new OutboxClearer(outbox, { onError: (err) => cacheLogger.warn({ err }, 'clearing outbox rows failed; they will be replayed') });
   const writes = new WriteThrough({ knex: db.knex, cache, outbox, clearer, repair, sampler });

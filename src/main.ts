@@ -1,7 +1,12 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { ConfigError, loadConfig } from './config.js';
+import type { DestinationStream } from 'pino';
+import { ConfigError, loadConfig, type Config } from './config.js';
 import { createDependencies, type Dependencies } from './dependencies.js';
-import { createLogger } from './logger.js';
+import { createOpsRoutes } from './http/ops-routes.js';
+import { createLogger, type Logger } from './logger.js';
+import { Metrics } from './ops/metrics.js';
+import { checkReadiness, type ReadinessCheck } from './ops/readiness.js';
+import { watchWriteShare } from './ops/write-share.js';
 import { createServer, type FreshgraphServer } from './server.js';
 
 export interface Running {
@@ -9,15 +14,32 @@ export interface Running {
   readonly deps: Dependencies;
   readonly server: FreshgraphServer;
   readonly http: Server;
+  readonly metrics: Metrics;
   /** Stops accepting, finishes in-flight requests and their cache writes, closes pools. */
   shutdown(): Promise<void>;
 }
 
+export interface StartOptions {
+  /** Where log lines go. @default stdout */
+  readonly logDestination?: DestinationStream;
+}
+
 /** Config -> clients -> server -> listen. Exported so tests can run the real thing in-process. */
-export async function start(env: NodeJS.ProcessEnv = process.env): Promise<Running> {
+export async function start(env: NodeJS.ProcessEnv = process.env, options: StartOptions = {}): Promise<Running> {
   const config = loadConfig(env);
-  const logger = createLogger(config.logLevel);
-  const deps = await createDependencies(config, logger);
+  const logger = createLogger(config.logLevel, options.logDestination);
+  const metrics = new Metrics({ writeShareWindowSeconds: config.writeShareWindowSeconds });
+  const deps = await createDependencies(config, logger, {
+    onStoreCall: metrics.observeStoreCall,
+    onStaleSample: metrics.observeStaleSample,
+  });
+  metrics.watchCache(deps.cache.counters);
+  metrics.watchCacheHealth(deps.cache, () => deps.outbox.count());
+  metrics.watchDatabase(deps.db.knex);
+  const stopWriteShareWatch = watchWriteShare(metrics.writeShare, {
+    threshold: config.writeShareWarn,
+    logger: logger.child({ component: 'cache' }),
+  });
   logger.info(
     {
       database: deps.db.kind === 'pglite' ? `embedded PGlite (${deps.db.location})` : `postgres (${deps.db.location})`,
@@ -33,19 +55,33 @@ export async function start(env: NodeJS.ProcessEnv = process.env): Promise<Runni
       : 'running on Postgres and Redis',
   );
 
+  logAccessControl(config, logger);
+  if (config.debugExtensions) logger.info('DEBUG_EXTENSIONS: requests with x-freshgraph-debug: 1 get extensions.cache');
+
+  const readinessChecks: ReadinessCheck[] = [{ name: 'database', run: () => deps.db.knex.raw('select 1') }];
+  if (config.cacheMode === 'on') readinessChecks.push({ name: 'cache', run: () => deps.store.ping() });
   const server = createServer({
     logger,
     createContext: deps.createContext,
+    routes: createOpsRoutes({
+      readiness: () => checkReadiness(readinessChecks, config.readyTimeoutMs),
+      metrics,
+      logger: logger.child({ component: 'readiness' }),
+    }),
+    maxBodyBytes: config.maxBodyBytes,
     introspection: config.introspection,
     sandbox: config.sandbox,
-    routes: (req, res, path) => {
-      if (path === '/healthz') {
-        res.setHeader('content-type', 'application/json');
-        res.end('{"status":"ok"}');
-        return true;
-      }
-      return false;
+    limits: {
+      maxDepth: config.maxDepth,
+      maxAliases: config.maxAliases,
+      maxDirectives: config.maxDirectives,
+      maxTokens: config.maxTokens,
+      maxCost: config.maxCost,
     },
+    routerSecret: config.routerSecret,
+    writeTokens: config.writeTokens,
+    debugExtensions: config.debugExtensions,
+    metrics,
   });
   await server.start();
   const http = createHttpServer(server.handler);
@@ -69,10 +105,29 @@ export async function start(env: NodeJS.ProcessEnv = process.env): Promise<Runni
       await closed;
       clearTimeout(force);
       await server.stop();
+      stopWriteShareWatch();
       await deps.close();
+      metrics.close();
       logger.info('shut down cleanly');
     })());
-  return { url, deps, server, http, shutdown };
+  return { url, deps, server, http, metrics, shutdown };
+}
+
+/** Says once, at start, who may call this server; an open server says so as a warning. */
+function logAccessControl(config: Config, logger: Logger): void {
+  const routerOpen = config.routerSecret === undefined;
+  const writesOpen = config.writeTokens.length === 0;
+  if (routerOpen && writesOpen) {
+    logger.warn(
+      'access control is off: any client that reaches this port may run queries and mutations (set ROUTER_SECRET and WRITE_TOKENS)',
+    );
+  } else if (routerOpen) {
+    logger.warn('ROUTER_SECRET is unset: any client that reaches this port may run queries; mutations need a write token');
+  } else if (writesOpen) {
+    logger.warn('WRITE_TOKENS is unset: every caller with the router secret may run mutations');
+  } else {
+    logger.info('access control: GraphQL requests need the router secret, mutations a write token');
+  }
 }
 
 const isEntryPoint = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/\\/g, '/'));

@@ -1,29 +1,45 @@
-import type { IncomingMessage } from 'node:http';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse, type DocumentNode } from 'graphql';
 import type { Logger } from 'pino';
-import type { RequestContext } from './context.js';
+import { newRequestMeta, type RequestContext, type RequestMeta } from './context.js';
 import { maskError } from './errors.js';
 import { createHttpHandler } from './http/handler.js';
 import { entitiesLimitPlugin } from './plugins/entities-limit.js';
 import { landingPagePlugin } from './plugins/landing-page.js';
+import type { Metrics } from './ops/metrics.js';
+import { createRequestObserver } from './ops/request-log.js';
+import { secretMatcher, writeAccessPlugin } from './plugins/access-control.js';
+import { costLimitPlugin } from './plugins/cost-limit.js';
+import { debugExtensionsPlugin } from './plugins/debug-extensions.js';
+import { DEFAULT_QUERY_LIMITS, recodeTokenLimit, shapeLimitsRule, type QueryLimits } from './plugins/query-limits.js';
+import { requestMetaPlugin } from './plugins/request-meta.js';
 import { resolvers } from './resolvers/index.js';
 import { readSchemaSdl } from './schema-sdl.js';
 import { MAX_LIST_LENGTH } from './services/validation.js';
 
 export interface ServerDeps {
   readonly logger: Logger;
-  readonly createContext: () => RequestContext;
+  readonly createContext: (meta?: RequestMeta) => RequestContext;
   readonly plugins?: readonly ApolloServerPlugin<RequestContext>[];
-  /** Health and metrics routes, served before GraphQL. */
+  /** Health and metrics routes, served before GraphQL and outside the router secret. */
   readonly routes?: Parameters<typeof createHttpHandler<RequestContext>>[0]['routes'];
   /** @default 1048576 */
   readonly maxBodyBytes?: number;
-  /** @default true */
+  /** Schema introspection; when off, error messages do not suggest field names either. @default true */
   readonly introspection?: boolean;
   /** Serve Apollo Sandbox to browsers at GET / and /graphql; otherwise no landing page at all. @default false */
   readonly sandbox?: boolean;
+  /** Depth, aliases, directives, tokens, cost. @default DEFAULT_QUERY_LIMITS */
+  readonly limits?: QueryLimits;
+  /** Every GraphQL request must carry it in `x-router-secret`. @default undefined (open) */
+  readonly routerSecret?: string;
+  /** Mutations need one of these as a bearer token. @default [] (mutations open) */
+  readonly writeTokens?: readonly string[];
+  /** Serve `extensions.cache` to requests with `x-freshgraph-debug: 1`. @default false */
+  readonly debugExtensions?: boolean;
+  /** Request count and latency go here when given. @default undefined */
+  readonly metrics?: Metrics;
 }
 
 export interface FreshgraphServer {
@@ -51,29 +67,53 @@ export function buildSchema() {
   ]);
 }
 
-/** Apollo Server plus a node:http handler; listening is the caller's business. */
+/**
+ * Apollo Server plus a node:http handler; listening is the caller's business.
+ * Everything that can refuse a request does so before any resolver runs: the
+ * router secret and body checks in the handler, the shape limits in validation,
+ * cost and write access in `didResolveOperation`.
+ */
 export function createServer(deps: ServerDeps): FreshgraphServer {
   const { logger } = deps;
+  const limits = deps.limits ?? DEFAULT_QUERY_LIMITS;
+  const introspection = deps.introspection ?? true;
+  const writeTokens = deps.writeTokens ?? [];
+  const debugExtensions = deps.debugExtensions ?? false;
+  const plugins: ApolloServerPlugin<RequestContext>[] = [
+    requestMetaPlugin(),
+    costLimitPlugin({ maxCost: limits.maxCost }),
+    entitiesLimitPlugin({ maxRepresentations: MAX_LIST_LENGTH }),
+    landingPagePlugin(deps.sandbox ?? false),
+  ];
+  if (writeTokens.length > 0) plugins.push(writeAccessPlugin(writeTokens));
+  if (debugExtensions) plugins.push(debugExtensionsPlugin());
+  plugins.push(...(deps.plugins ?? []));
+
   const apollo = new ApolloServer<RequestContext>({
     schema: buildSchema(),
     logger: logger.child({ component: 'apollo' }),
-    plugins: [
-      entitiesLimitPlugin({ maxRepresentations: MAX_LIST_LENGTH }),
-      landingPagePlugin(deps.sandbox ?? false),
-      ...(deps.plugins ?? []),
-    ],
-    introspection: deps.introspection ?? true,
+    plugins,
+    introspection,
+    // "Did you mean ...?" would name fields that introspection is meant to hide.
+    hideSchemaDetailsFromClientErrors: !introspection,
+    validationRules: [shapeLimitsRule(limits)],
+    parseOptions: { maxTokens: limits.maxTokens },
+    allowBatchedHttpRequests: false,
     includeStacktraceInErrorResponses: false,
     // main.ts owns shutdown: it drains HTTP first, then stops Apollo, then flushes cache work.
     stopOnTerminationSignals: false,
     formatError: (formatted, error) =>
-      maskError(formatted, error, (err) => logger.error({ err }, 'unexpected error while serving a request')),
+      maskError(recodeTokenLimit(formatted), error, (err) => logger.error({ err }, 'unexpected error while serving a request')),
   });
+  const routerSecretMatches = deps.routerSecret === undefined ? undefined : secretMatcher([deps.routerSecret]);
   const handler = createHttpHandler<RequestContext>({
     apollo,
-    context: async (_req: IncomingMessage) => deps.createContext(),
+    context: async (req, requestId) =>
+      deps.createContext(newRequestMeta(requestId, debugExtensions && req.headers['x-freshgraph-debug'] === '1')),
     routes: deps.routes,
     maxBodyBytes: deps.maxBodyBytes,
+    authenticate: routerSecretMatches && ((req) => routerSecretMatches(singleHeader(req.headers['x-router-secret']))),
+    onFinished: createRequestObserver(logger, deps.metrics),
     onError: (err) => logger.error({ err }, 'request failed outside GraphQL'),
   });
   return {
@@ -83,3 +123,5 @@ export function createServer(deps: ServerDeps): FreshgraphServer {
     stop: () => apollo.stop(),
   };
 }
+
+const singleHeader = (value: string | string[] | undefined): string | undefined => (typeof value === 'string' ? value : undefined);

@@ -36,8 +36,14 @@ export interface BatchRead<T> {
   readonly token: string;
 }
 
-/** Called after every store call; for metrics. */
-export type StoreCallObserver = (op: string, durationMs: number, ok: boolean) => void;
+/** The store calls the engine makes, as named in logs and to `onStoreCall`. */
+export type StoreOp = 'read' | 'lease' | 'peek' | 'write-through' | 'fill' | 'invalidate';
+
+/**
+ * Sees every store call after it settles: its name, how long it took, whether it
+ * succeeded and how many keys it named. For metrics; it runs on the hot path, so keep it cheap.
+ */
+export type StoreCallObserver = (op: StoreOp, durationMs: number, ok: boolean, keyCount: number) => void;
 
 export interface EntityCacheOptions {
   readonly store: CacheStore;
@@ -311,20 +317,21 @@ export class EntityCache {
    * The one guard around every store call: honours the circuit breaker, times
    * the call, names the operation and key in the log, and wraps the error.
    */
-  private async guarded<R>(op: string, keys: readonly string[], call: () => Promise<R>): Promise<R> {
+  private async guarded<R>(op: StoreOp, keys: readonly string[], call: () => Promise<R>): Promise<R> {
     if (!this.breaker.allow()) {
       this.counters.breakerRejections++;
       throw new CacheUnavailableError(`cache ${op} skipped: circuit open`);
     }
-    const started = performance.now();
+    const observe = this.onStoreCall;
+    const started = observe === undefined ? 0 : performance.now();
     try {
       const result = await call();
       this.breaker.success();
-      this.onStoreCall?.(op, performance.now() - started, true);
+      observe?.(op, performance.now() - started, true, keys.length);
       return result;
     } catch (err) {
       this.breaker.failure();
-      this.onStoreCall?.(op, performance.now() - started, false);
+      observe?.(op, performance.now() - started, false, keys.length);
       this.logRateLimited('warn', op, { err, op, key: keys[0], keyCount: keys.length }, `cache: ${op} failed`);
       throw new CacheUnavailableError(`cache ${op} failed`, { cause: err });
     }

@@ -1,39 +1,83 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { HeaderMap, type ApolloServer, type HTTPGraphQLRequest } from '@apollo/server';
 import { BodyTooLargeError, readBody } from './read-body.js';
 
+/** What the request log and the metrics learn about one GraphQL request once it is answered. */
+export interface FinishedRequest<TContext> {
+  readonly requestId: string;
+  readonly status: number;
+  readonly durationMs: number;
+  /** The request's context, when it got as far as creating one. */
+  readonly context: TContext | undefined;
+  /** The code of a refusal the handler sent itself, before GraphQL (401, 413, malformed JSON...). */
+  readonly refusal: string | undefined;
+}
+
 export interface HandlerOptions<TContext extends object> {
   readonly apollo: ApolloServer<TContext>;
-  readonly context: (req: IncomingMessage) => Promise<TContext>;
+  readonly context: (req: IncomingMessage, requestId: string) => Promise<TContext>;
   /** @default 1048576 (1 MB) */
   readonly maxBodyBytes?: number;
   /** Extra routes served before GraphQL (health, metrics); return true when handled. */
   readonly routes?: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<boolean> | boolean;
+  /**
+   * When given, a GraphQL request for which it answers false is refused with 401
+   * UNAUTHENTICATED before its body is read. @default undefined (open)
+   */
+  readonly authenticate?: (req: IncomingMessage) => boolean;
+  /** Called once per GraphQL request, after its response was handed to the socket. */
+  readonly onFinished?: (finished: FinishedRequest<TContext>) => void;
   readonly onError?: (err: unknown) => void;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
 const GRAPHQL_PATHS = new Set(['/', '/graphql']);
+const JSON_TYPE = /^application\/(graphql-response\+)?json\b/i;
+// A caller's request id is echoed and logged: keep it short and printable.
+const REQUEST_ID = /^[A-Za-z0-9._:/+=-]{1,128}$/;
+
+/** The caller's `x-request-id` when it is sane, else a new UUID. */
+export function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+}
 
 /** Serves GraphQL over node:http through Apollo's transport-neutral entry point. */
 export function createHttpHandler<TContext extends object>(options: HandlerOptions<TContext>): Handler {
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   const onError = options.onError ?? (() => {});
+  const { authenticate, onFinished } = options;
 
   return (req, res) => {
+    const began = performance.now();
+    let requestId: string | undefined;
+    let context: TContext | undefined;
+    let refusal: string | undefined;
+    const refuse = (status: number, code: string, message: string): void => {
+      refusal = code;
+      sendError(res, status, code, message);
+    };
+
     void (async () => {
       const url = req.url ?? '/';
       const q = url.indexOf('?');
       const path = q === -1 ? url : url.slice(0, q);
       const search = q === -1 ? '' : url.slice(q);
       if (options.routes && (await options.routes(req, res, path))) return;
-      if (!GRAPHQL_PATHS.has(path)) return sendError(res, 404, 'NOT_FOUND', `Nothing is served at ${path}; try /graphql`);
+      requestId = requestIdOf(req);
+      res.setHeader('x-request-id', requestId);
+      if (!GRAPHQL_PATHS.has(path)) return refuse(404, 'NOT_FOUND', `Nothing is served at ${path}; try /graphql`);
       setCors(req, res);
       if (req.method === 'OPTIONS') {
         res.statusCode = 204;
         res.end();
         return;
+      }
+      if (authenticate && !authenticate(req)) {
+        return refuse(401, 'UNAUTHENTICATED', 'This subgraph answers only its router: the x-router-secret header is missing or wrong');
       }
 
       let body: unknown;
@@ -42,18 +86,19 @@ export function createHttpHandler<TContext extends object>(options: HandlerOptio
         try {
           text = await readBody(req, maxBodyBytes);
         } catch (err) {
-          if (err instanceof BodyTooLargeError) return sendError(res, 413, 'BAD_REQUEST', err.message);
+          if (err instanceof BodyTooLargeError) return refuse(413, 'BAD_REQUEST', err.message);
           throw err;
         }
-        const type = req.headers['content-type'] ?? '';
-        if (/^application\/(graphql-response\+)?json\b/i.test(type)) {
-          try {
-            body = text.length === 0 ? undefined : JSON.parse(text);
-          } catch {
-            return sendError(res, 400, 'BAD_REQUEST', 'The request body is not valid JSON');
-          }
-        } else {
-          body = text;
+        if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) {
+          return refuse(415, 'BAD_REQUEST', 'Send POST bodies as application/json (content-type: application/json)');
+        }
+        try {
+          body = text.length === 0 ? undefined : JSON.parse(text);
+        } catch {
+          return refuse(400, 'BAD_REQUEST', 'The request body is not valid JSON');
+        }
+        if (Array.isArray(body)) {
+          return refuse(400, 'BAD_REQUEST', 'Batched requests (a JSON array body) are not accepted; send one operation per request');
         }
       }
 
@@ -67,9 +112,10 @@ export function createHttpHandler<TContext extends object>(options: HandlerOptio
         search,
         body,
       };
+      const id = requestId;
       const response = await options.apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest,
-        context: () => options.context(req),
+        context: async () => (context = await options.context(req, id)),
       });
       for (const [name, value] of response.headers) res.setHeader(name, value);
       res.statusCode = response.status ?? 200;
@@ -79,11 +125,20 @@ export function createHttpHandler<TContext extends object>(options: HandlerOptio
       }
       for await (const chunk of response.body.asyncIterator) res.write(chunk);
       res.end();
-    })().catch((err: unknown) => {
-      onError(err);
-      if (!res.headersSent) sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
-      else res.destroy();
-    });
+    })()
+      .catch((err: unknown) => {
+        onError(err);
+        if (!res.headersSent) refuse(500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
+        else res.destroy();
+      })
+      .then(() => {
+        if (requestId === undefined || onFinished === undefined) return;
+        try {
+          onFinished({ requestId, status: res.statusCode, durationMs: performance.now() - began, context, refusal });
+        } catch (err) {
+          onError(err);
+        }
+      });
   };
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
-import { start, type Running } from '../../src/main.js';
+import { start, type Running, type StartOptions } from '../../src/main.js';
 import { REDIS_URL } from './services.js';
 
 export interface GqlResponse<T = Record<string, unknown>> {
@@ -24,7 +24,7 @@ export interface TestApp {
 export const uniquePrefix = (): string => `fgtest-${randomBytes(5).toString('hex')}`;
 
 /** The real server, in this process, on an ephemeral loopback port, with its own key prefix. */
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(env: Record<string, string> = {}, options: StartOptions = {}): Promise<TestApp> {
   const prefix = env['CACHE_PREFIX'] ?? uniquePrefix();
   const running = await start({
     PORT: '0',
@@ -35,7 +35,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     LOG_LEVEL: 'silent',
     NODE_ENV: 'test',
     ...env,
-  });
+  }, options);
   const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
   await redis.connect();
   return {

@@ -1,0 +1,259 @@
+import { performance } from 'node:perf_hooks';
+import type { Knex } from 'knex';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { EntityCache, StoreOp } from '../cache/entity-cache.js';
+import type { CacheCounters } from '../cache/stats.js';
+import { WriteShareWindow } from './write-share.js';
+
+/**
+ * The engine's process-wide counters, exported as Prometheus counters read at
+ * scrape time (collect callbacks), so the engine stays free of prom-client.
+ * A counter added to CacheCounters needs one line here to be exported.
+ */
+const CACHE_COUNTERS: readonly { field: keyof CacheCounters; name: string; help: string }[] = [
+  { field: 'hits', name: 'freshgraph_cache_hits_total', help: 'Entity reads answered by the cache' },
+  { field: 'misses', name: 'freshgraph_cache_misses_total', help: 'Entity reads the cache could not answer' },
+  { field: 'earlyRefreshes', name: 'freshgraph_cache_early_refreshes_total', help: 'Keys reloaded before expiry by probabilistic early refresh (XFetch)' },
+  { field: 'writeRetries', name: 'freshgraph_cache_write_retries_total', help: 'Retries of a failed write-through after a commit' },
+  { field: 'writeFailures', name: 'freshgraph_cache_write_failures_total', help: 'Write-throughs given up after all retries (entries stale until TTL or repair)' },
+  { field: 'readFailures', name: 'freshgraph_cache_read_failures_total', help: 'Cache reads that failed and were served from Postgres' },
+  { field: 'fillFailures', name: 'freshgraph_cache_fill_failures_total', help: 'Backfills after a miss that did not reach the cache' },
+  { field: 'invalidValues', name: 'freshgraph_cache_invalid_values_total', help: 'Stored values that were not envelopes (treated as misses)' },
+  { field: 'singleFlightJoins', name: 'freshgraph_cache_single_flight_joins_total', help: 'Misses that shared a database load already in flight' },
+  { field: 'sourceLoads', name: 'freshgraph_cache_source_loads_total', help: 'Batched loads from Postgres on behalf of the cache' },
+  { field: 'leaseLost', name: 'freshgraph_cache_lease_lost_total', help: 'Fills refused because a write cancelled their lease (or it expired): stale sets stopped' },
+  { field: 'leaseWaits', name: 'freshgraph_cache_lease_waits_total', help: 'Times a reader waited for another reader\'s fill instead of loading' },
+  { field: 'fallbacks', name: 'freshgraph_cache_fallbacks_total', help: 'Misses served from Postgres without a fill (cache unreadable or untrusted for the key, or the lease wait ran out)' },
+  { field: 'breakerRejections', name: 'freshgraph_cache_breaker_rejections_total', help: 'Cache calls skipped because the circuit breaker was open' },
+  { field: 'repairs', name: 'freshgraph_cache_repairs_total', help: 'Outbox rows whose cache write the repair worker replayed' },
+  { field: 'consistencySamples', name: 'freshgraph_consistency_samples_total', help: 'Recently written keys the consistency sampler compared with Postgres' },
+  { field: 'consistencyStale', name: 'freshgraph_consistency_stale_total', help: 'Sampled keys whose cached version was behind Postgres' },
+];
+
+const REQUEST_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+const REDIS_BUCKETS = [0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+const DB_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+export interface MetricsOptions {
+  /** Sliding window of the write-share gauge. @default 60 */
+  readonly writeShareWindowSeconds?: number;
+  /** Node process metrics (CPU, memory, event loop, GC). @default true */
+  readonly processMetrics?: boolean;
+  /** @default Date.now */
+  readonly now?: () => number;
+}
+
+/**
+ * Every freshgraph_* series of one server instance, in its own registry (never
+ * prom-client's global one), so several servers can live in one process.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly writeShare: WriteShareWindow;
+  private readonly now: () => number;
+  private readonly requests: Counter<'operation_type' | 'status'>;
+  private readonly requestSeconds: Histogram<'operation_type'>;
+  private readonly redisSeconds: Histogram<'op' | 'result'>;
+  private readonly dbSeconds: Histogram<'result'>;
+  private readonly staleAge: Histogram;
+  private readonly unwatch: (() => void)[] = [];
+
+  constructor(options: MetricsOptions = {}) {
+    const registers = [this.registry];
+    this.now = options.now ?? Date.now;
+    this.writeShare = new WriteShareWindow(options.writeShareWindowSeconds ?? 60);
+    this.requests = new Counter({
+      name: 'freshgraph_requests_total',
+      help: 'GraphQL HTTP requests by operation type (none: refused before an operation was known) and HTTP status',
+      labelNames: ['operation_type', 'status'],
+      registers,
+    });
+    this.requestSeconds = new Histogram({
+      name: 'freshgraph_request_duration_seconds',
+      help: 'GraphQL HTTP request latency, from the first byte read to the response handed to the socket',
+      labelNames: ['operation_type'],
+      buckets: REQUEST_BUCKETS,
+      registers,
+    });
+    this.redisSeconds = new Histogram({
+      name: 'freshgraph_redis_duration_seconds',
+      help: 'Cache store calls (one network round trip each with Redis) by operation and result',
+      labelNames: ['op', 'result'],
+      buckets: REDIS_BUCKETS,
+      registers,
+    });
+    this.dbSeconds = new Histogram({
+      name: 'freshgraph_db_query_duration_seconds',
+      help: 'SQL statements sent through knex, by result',
+      labelNames: ['result'],
+      buckets: DB_BUCKETS,
+      registers,
+    });
+    this.staleAge = new Histogram({
+      name: 'freshgraph_consistency_stale_age_seconds',
+      help: 'For each sampled key found behind Postgres: seconds since this instance last wrote it',
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+      registers,
+    });
+    const window = this.writeShare;
+    const now = this.now;
+    new Gauge({
+      name: 'freshgraph_cache_write_share',
+      help: `Share of cache entity operations that are writes (write-through) over the last ${window.windowMs / 1000} s: writes / (reads + writes)`,
+      registers,
+      collect() {
+        this.set(window.totals(now()).share);
+      },
+    });
+    new Gauge({
+      name: 'freshgraph_cache_window_operations',
+      help: `Cache entity operations over the last ${window.windowMs / 1000} s, by kind (read: keys looked up; write: keys written through)`,
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        const totals = window.totals(now());
+        this.set({ kind: 'read' }, totals.reads);
+        this.set({ kind: 'write' }, totals.writes);
+      },
+    });
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'freshgraph_' });
+  }
+
+  /** One GraphQL HTTP request, when its response has been handed to the socket. */
+  observeRequest(operationType: string, status: number, seconds: number): void {
+    this.requests.inc({ operation_type: operationType, status: String(status) });
+    this.requestSeconds.observe({ operation_type: operationType }, seconds);
+  }
+
+  /** Pass as EntityCache's `onStoreCall`: Redis latency, and the write-share window. */
+  readonly observeStoreCall = (op: StoreOp, durationMs: number, ok: boolean, keyCount: number): void => {
+    this.redisSeconds.observe({ op, result: ok ? 'ok' : 'error' }, durationMs / 1000);
+    if (op === 'read') this.writeShare.record(keyCount, 0, this.now());
+    else if (op === 'write-through') this.writeShare.record(0, keyCount, this.now());
+  };
+
+  /** Exports the engine's counters, read at each scrape. */
+  watchCache(counters: CacheCounters): void {
+    const registers = [this.registry];
+    for (const { field, name, help } of CACHE_COUNTERS) {
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(counters[field] as number);
+        },
+      });
+    }
+    new Counter({
+      name: 'freshgraph_cache_cas_writes_total',
+      help: 'Version-guarded cache writes by outcome: written and refreshed were applied, rejected met a higher version',
+      labelNames: ['outcome'],
+      registers,
+      collect() {
+        this.reset();
+        this.inc({ outcome: 'written' }, counters.casWritten);
+        this.inc({ outcome: 'refreshed' }, counters.casRefreshed);
+        this.inc({ outcome: 'rejected' }, counters.casRejected);
+      },
+    });
+  }
+
+  /**
+   * The reliability machinery's state: the circuit breaker, the keys read from
+   * Postgres while their write awaits repair, the outbox backlog, and the
+   * consistency sampler's stale ages (fed through `observeStaleSample`).
+   */
+  watchCacheHealth(cache: EntityCache, outboxPending: () => Promise<number>): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'freshgraph_cache_breaker_open',
+      help: '1 while the circuit breaker skips the cache (open or probing), else 0',
+      registers,
+      collect() {
+        this.set(cache.breaker.state === 'closed' ? 0 : 1);
+      },
+    });
+    new Counter({
+      name: 'freshgraph_cache_breaker_opens_total',
+      help: 'Times the circuit breaker opened',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(cache.breaker.opens);
+      },
+    });
+    new Gauge({
+      name: 'freshgraph_cache_untrusted_keys',
+      help: 'Keys served from Postgres until their failed write is repaired: own (this instance failed) or fleet (the outbox shows it)',
+      labelNames: ['scope'],
+      registers,
+      collect() {
+        this.set({ scope: 'own' }, cache.suspectCount);
+        this.set({ scope: 'fleet' }, cache.pendingElsewhereCount);
+      },
+    });
+    new Gauge({
+      name: 'freshgraph_cache_outbox_pending',
+      help: 'Outbox rows not yet cleared: cache writes in flight or awaiting repair, fleet-wide',
+      registers,
+      async collect() {
+        try {
+          this.set(await outboxPending());
+        } catch {
+          // The database is down: /readyz says so; keep the last value.
+        }
+      },
+    });
+    new Gauge({
+      name: 'freshgraph_consistency_ratio',
+      help: 'Share of sampled keys whose cached version matched Postgres, since start (1 before any sample)',
+      registers,
+      collect() {
+        const { consistencySamples: n, consistencyStale: stale } = cache.counters;
+        this.set(n === 0 ? 1 : 1 - stale / n);
+      },
+    });
+  }
+
+  /** Pass as the consistency sampler's `onStale`: how long a stale key had been behind. */
+  readonly observeStaleSample = (ageMs: number): void => {
+    this.staleAge.observe(ageMs / 1000);
+  };
+
+  /** Times every SQL statement through knex's query events; stops with close(). */
+  watchDatabase(knex: Knex): void {
+    const started = new Map<string, number>();
+    const onQuery = (query: { __knexQueryUid?: string }) => {
+      if (query.__knexQueryUid === undefined) return;
+      // Statements outside the query runner (a transaction's BEGIN) have no uid and no response event;
+      // this bound is only a guard against a leak if some other path never answers.
+      if (started.size > 10_000) started.clear();
+      started.set(query.__knexQueryUid, performance.now());
+    };
+    const finish = (query: { __knexQueryUid?: string } | undefined, result: 'ok' | 'error') => {
+      const uid = query?.__knexQueryUid;
+      if (uid === undefined) return;
+      const began = started.get(uid);
+      if (began === undefined) return;
+      started.delete(uid);
+      this.dbSeconds.observe({ result }, (performance.now() - began) / 1000);
+    };
+    const onResponse = (_response: unknown, query?: { __knexQueryUid?: string }) => finish(query, 'ok');
+    const onError = (_err: unknown, query?: { __knexQueryUid?: string }) => finish(query, 'error');
+    knex.on('query', onQuery);
+    knex.on('query-response', onResponse);
+    knex.on('query-error', onError);
+    this.unwatch.push(() => {
+      knex.removeListener('query', onQuery);
+      knex.removeListener('query-response', onResponse);
+      knex.removeListener('query-error', onError);
+    });
+  }
+
+  /** Detaches from knex; the registry stays readable. */
+  close(): void {
+    for (const stop of this.unwatch.splice(0)) stop();
+  }
+}

@@ -1,0 +1,32 @@
+import type { Logger } from 'pino';
+import type { RequestContext } from '../context.js';
+import type { FinishedRequest } from '../http/handler.js';
+import type { Metrics } from './metrics.js';
+
+/**
+ * What happens when a GraphQL request has been answered: it is counted and
+ * timed by operation type, and logged as one JSON line with its request id,
+ * operation, status, duration and cache hits and misses. Never its variables,
+ * its query text or its headers.
+ */
+export function createRequestObserver(logger: Logger, metrics: Metrics | undefined) {
+  return (finished: FinishedRequest<RequestContext>): void => {
+    const meta = finished.context?.meta;
+    metrics?.observeRequest(meta?.operationType ?? 'none', finished.status, finished.durationMs / 1000);
+    if (!logger.isLevelEnabled('info')) return;
+    const stats = finished.context?.loaders.stats;
+    logger.info(
+      {
+        reqId: finished.requestId,
+        operation: meta?.operationName,
+        type: meta?.operationType,
+        status: finished.status,
+        durationMs: Math.round(finished.durationMs * 100) / 100,
+        cacheHits: stats?.hits,
+        cacheMisses: stats?.misses,
+        errors: meta?.errorCodes ?? (finished.refusal === undefined ? undefined : [finished.refusal]),
+      },
+      'request',
+    );
+  };
+}
