@@ -9,7 +9,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RedisStore } from '../../src/cache/redis-store.js';
 import { newId } from '../../src/ids.js';
 import { readSchemaSdl } from '../../src/schema-sdl.js';
-import { codesOf, dataOf, postGraphql, startTestApp, type TestApp } from '../helpers/app.js';
+import { codesOf, dataOf, postGraphql, startTestApp, type TestApp, QUIET_BACKGROUND } from '../helpers/app.js';
 import { countRedisRoundTrips, countSql } from '../helpers/counting.js';
 import { insertProducts } from '../helpers/products.js';
 
@@ -57,7 +57,7 @@ const freshgraphCalls = () => calls.filter((c) => c.service === 'freshgraph');
 const representationsOf = (call: SubgraphCall | undefined) => call?.variables['representations'] as { __typename: string; id: string }[];
 
 beforeAll(async () => {
-  app = await startTestApp();
+  app = await startTestApp(QUIET_BACKGROUND);
   ids = await insertProducts(app.running.deps.db.knex, 100);
   topProductIds = ids;
   reviews = ids.flatMap((productId, i) => [

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RedisStore } from '../../src/cache/redis-store.js';
 import { newId } from '../../src/ids.js';
-import { startTestApp, uniqueSku, type TestApp } from '../helpers/app.js';
+import { QUIET_BACKGROUND, startTestApp, uniqueSku, type TestApp } from '../helpers/app.js';
 import { countRedisRoundTrips, countSql } from '../helpers/counting.js';
 import { rawFetch } from '../helpers/http.js';
 
@@ -30,7 +30,7 @@ describe('with ROUTER_SECRET and WRITE_TOKENS', () => {
 
   beforeAll(async () => {
     app = await startTestApp(
-      { ROUTER_SECRET, WRITE_TOKENS: `${WRITE_TOKEN_A}, ${WRITE_TOKEN_B}`, LOG_LEVEL: 'trace' },
+      { ...QUIET_BACKGROUND, ROUTER_SECRET, WRITE_TOKENS: `${WRITE_TOKEN_A}, ${WRITE_TOKEN_B}`, LOG_LEVEL: 'trace' },
       { logDestination: logs.destination },
     );
     redisTrips = countRedisRoundTrips((app.running.deps.store as RedisStore).client);

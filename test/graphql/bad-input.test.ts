@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RedisStore } from '../../src/cache/redis-store.js';
 import { newId } from '../../src/ids.js';
-import { dataOf, startTestApp, uniqueSku, type TestApp } from '../helpers/app.js';
+import { dataOf, startTestApp, uniqueSku, type TestApp, QUIET_BACKGROUND } from '../helpers/app.js';
 import { countRedisRoundTrips, countSql } from '../helpers/counting.js';
 import { postChunked, rawFetch, type RawResponse } from '../helpers/http.js';
 
@@ -25,7 +25,7 @@ const keyCount = async () => {
 };
 
 beforeAll(async () => {
-  app = await startTestApp();
+  app = await startTestApp(QUIET_BACKGROUND);
   redisTrips = countRedisRoundTrips((app.running.deps.store as RedisStore).client);
   sql = countSql(app.running.deps.db.knex);
 });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RedisStore } from '../../src/cache/redis-store.js';
 import { newId } from '../../src/ids.js';
-import { codesOf, dataOf, startTestApp, type TestApp } from '../helpers/app.js';
+import { codesOf, dataOf, startTestApp, type TestApp, QUIET_BACKGROUND } from '../helpers/app.js';
 import { countRedisRoundTrips, countSql } from '../helpers/counting.js';
 import { insertProducts } from '../helpers/products.js';
 
@@ -26,7 +26,7 @@ const productRefs = (list: readonly string[]) => list.map((id) => ({ __typename:
 const entities = (representations: unknown) => app.gql<{ _entities: Entity[] }>(ENTITIES, { representations });
 
 beforeAll(async () => {
-  app = await startTestApp();
+  app = await startTestApp(QUIET_BACKGROUND);
   ids = await insertProducts(app.running.deps.db.knex, 100);
   redisTrips = countRedisRoundTrips((app.running.deps.store as RedisStore).client);
   sql = countSql(app.running.deps.db.knex);

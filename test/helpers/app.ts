@@ -21,6 +21,15 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/**
+ * For tests that count Redis round trips or SQL statements: no repair passes or
+ * consistency samples in the background while they count.
+ */
+export const QUIET_BACKGROUND: Readonly<Record<string, string>> = {
+  OUTBOX_REPAIR_INTERVAL_MS: '600000',
+  CONSISTENCY_SAMPLE_INTERVAL_MS: '0',
+};
+
 export const uniquePrefix = (): string => `fgtest-${randomBytes(5).toString('hex')}`;
 
 /** The real server, in this process, on an ephemeral loopback port, with its own key prefix. */

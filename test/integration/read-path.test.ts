@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseEnvelope } from '../../src/cache/envelope.js';
 import type { RedisStore } from '../../src/cache/redis-store.js';
 import { newId } from '../../src/ids.js';
-import { dataOf, startTestApp, type TestApp } from '../helpers/app.js';
+import { dataOf, startTestApp, type TestApp, QUIET_BACKGROUND } from '../helpers/app.js';
 import { countRedisRoundTrips, countSql } from '../helpers/counting.js';
 import { insertProducts } from '../helpers/products.js';
 
@@ -16,7 +16,7 @@ const listQuery = 'query($ids: [ID!]!) { products(ids: $ids) { id version stock 
 
 beforeAll(async () => {
   // No background repair passes or consistency samples while statements are counted.
-  app = await startTestApp({ OUTBOX_REPAIR_INTERVAL_MS: '600000', CONSISTENCY_SAMPLE_INTERVAL_MS: '0' });
+  app = await startTestApp(QUIET_BACKGROUND);
   ids = await insertProducts(app.running.deps.db.knex, 100);
   redisTrips = countRedisRoundTrips((app.running.deps.store as RedisStore).client);
   sql = countSql(app.running.deps.db.knex);

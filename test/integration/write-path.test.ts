@@ -11,7 +11,7 @@ import { CacheRepair } from '../../src/services/cache-repair.js';
 import { OutboxClearer } from '../../src/services/outbox-clearer.js';
 import { ProductsService } from '../../src/services/products-service.js';
 import { WriteThrough } from '../../src/services/write-through.js';
-import { codesOf, dataOf, startTestApp, uniqueSku, type TestApp } from '../helpers/app.js';
+import { codesOf, dataOf, startTestApp, uniqueSku, type TestApp, QUIET_BACKGROUND } from '../helpers/app.js';
 import { ChaosStore } from '../helpers/chaos-store.js';
 import { countRedisRoundTrips } from '../helpers/counting.js';
 import { dbVersions, insertProducts } from '../helpers/products.js';
@@ -27,7 +27,7 @@ const cachedVersion = async (key: string) => {
 };
 
 beforeAll(async () => {
-  app = await startTestApp();
+  app = await startTestApp(QUIET_BACKGROUND);
   trips = countRedisRoundTrips((app.running.deps.store as RedisStore).client);
 });
 afterAll(async () => {
