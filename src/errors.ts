@@ -118,7 +118,7 @@ function isGraphQLError(value: unknown): boolean {
 /** The error at the bottom of a chain of GraphQL wrappers (a resolver's own throw, or GraphQL's). */
 function innermost(error: unknown): unknown {
   let current = error;
-  for (let depth = 0; depth < 5 && isGraphQLError(current); depth++) {
+  for (let depth = 0; depth < 5 && isGraphQLError(current) && !(current instanceof AppError); depth++) {
     const inner = (current as { originalError?: unknown }).originalError;
     if (inner === undefined || inner === null) break;
     current = inner;

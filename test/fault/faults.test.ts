@@ -126,6 +126,10 @@ async function check(label: string, result: Awaited<ReturnType<typeof scenario>>
   const staleOutside = stale.filter((s) => !inAny(s.op, [window]));
   expect(staleOutside, `${label}: stale reads outside the fault window`).toEqual([]);
 
+  // 2b. A write that fails says why: the database lost it (outcome unknown), or the instance died under it.
+  const oddWriteErrors = writes.filter((w) => w.error !== undefined && w.error !== 'SERVICE_UNAVAILABLE' && !w.error.startsWith('transport:'));
+  expect(oddWriteErrors, `${label}: writes failed with unexpected errors`).toEqual([]);
+
   // 3. Reads never fail, and stay fast, while the database is healthy.
   const failedReads = reads.filter((r) => r.error !== undefined && !(options.readsMayFailInWindow && inAny(r, [window])));
   expect(failedReads.slice(0, 5), `${label}: failed reads`).toEqual([]);
