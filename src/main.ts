@@ -58,7 +58,12 @@ export async function start(env: NodeJS.ProcessEnv = process.env, options: Start
   logAccessControl(config, logger);
   if (config.debugExtensions) logger.info('DEBUG_EXTENSIONS: requests with x-freshgraph-debug: 1 get extensions.cache');
 
-  const readinessChecks: ReadinessCheck[] = [{ name: 'database', run: () => deps.db.knex.raw('select 1') }];
+  let draining = false;
+  const readinessChecks: ReadinessCheck[] = [
+    // A draining instance reports itself unready, so that load balancers stop sending to it.
+    { name: 'serving', run: async () => (draining ? Promise.reject(new Error('shutting down')) : undefined) },
+    { name: 'database', run: () => deps.db.knex.raw('select 1') },
+  ];
   if (config.cacheMode === 'on') readinessChecks.push({ name: 'cache', run: () => deps.store.ping() });
   const server = createServer({
     logger,
@@ -84,7 +89,11 @@ export async function start(env: NodeJS.ProcessEnv = process.env, options: Start
     metrics,
   });
   await server.start();
-  const http = createHttpServer(server.handler);
+  const http = createHttpServer((req, res) => {
+    // Responses during the drain tell keep-alive clients not to send more on this connection.
+    if (draining) res.setHeader('connection', 'close');
+    server.handler(req, res);
+  });
   http.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
@@ -99,9 +108,13 @@ export async function start(env: NodeJS.ProcessEnv = process.env, options: Start
   const shutdown = () =>
     (stopping ??= (async () => {
       logger.info('shutting down: no new connections, finishing requests in flight');
+      draining = true;
       const closed = new Promise<void>((resolve) => http.close(() => resolve()));
       http.closeIdleConnections();
-      const force = setTimeout(() => http.closeAllConnections(), 10_000);
+      const force = setTimeout(() => {
+        logger.warn({ afterMs: config.shutdownTimeoutMs }, 'shutdown: cutting off requests that are still running');
+        http.closeAllConnections();
+      }, config.shutdownTimeoutMs);
       await closed;
       clearTimeout(force);
       await server.stop();

@@ -37,7 +37,7 @@ async function waitFor<T>(what: string, probe: () => Promise<T>, done: (value: T
 
 describe('/readyz follows Redis', () => {
   it('is ready with Postgres and Redis up', async () => {
-    expect(await ready()).toEqual({ status: 200, body: { status: 'ready', checks: { database: 'ok', cache: 'ok' } } });
+    expect(await ready()).toEqual({ status: 200, body: { status: 'ready', checks: { serving: 'ok', database: 'ok', cache: 'ok' } } });
     const health = await rawFetch(new URL('/healthz', app.url).toString());
     expect(health.status).toBe(200);
   });
@@ -74,6 +74,6 @@ describe('/readyz follows Redis', () => {
   it('recovers when Redis returns', async () => {
     await redis.start();
     const up = await waitFor('readyz after restarting redis', ready, (r) => r.status === 200);
-    expect(up.body).toEqual({ status: 'ready', checks: { database: 'ok', cache: 'ok' } });
+    expect(up.body).toEqual({ status: 'ready', checks: { serving: 'ok', database: 'ok', cache: 'ok' } });
   });
 });

@@ -6,6 +6,7 @@ import { parseEnvelope } from '../../src/cache/envelope.js';
 import { ReadThrough } from '../../src/cache/read-through.js';
 import type { ProductRow } from '../../src/db/products-repository.js';
 import { CacheRepair } from '../../src/services/cache-repair.js';
+import { ConsistencySampler } from '../../src/services/consistency-sampler.js';
 import { OutboxClearer } from '../../src/services/outbox-clearer.js';
 import { ProductsService } from '../../src/services/products-service.js';
 import { WriteThrough } from '../../src/services/write-through.js';
@@ -159,6 +160,33 @@ describe('transactional outbox', () => {
     const counts = await Promise.all([a.runOnce(), b.runOnce(), a.runOnce(), b.runOnce()]);
     expect(counts.reduce((x, y) => x + y, 0)).toBe(40);
     expect((await app.redis.mget(...ids.map(keyOf))).map((raw) => parseEnvelope(raw as string)?.v)).toEqual(ids.map(() => 2));
+  });
+});
+
+describe('consistency sampler', () => {
+  it('finds a key whose cached version is behind Postgres, reports its age, and clears once repaired', async () => {
+    const { deps } = app.running;
+    const ids = await insertProducts(deps.db.knex, 5);
+    await deps.readers.products.loadMany(ids);
+    await deps.cache.idle();
+    const ages: number[] = [];
+    const sampler = new ConsistencySampler({ cache: deps.cache, sources: deps.readers.sources, logger: silent, recheckMs: 50, onStale: (ms) => ages.push(ms) });
+    const flaky = flakyInstance();
+    for (const id of ids) await flaky.service.adjustStock(id, 1); // all land in the cache
+    const [behind] = ids as [string];
+    flaky.chaos.failApplies = Infinity;
+    await flaky.service.adjustStock(behind, 1); // this one does not
+    sampler.note(ids.map((id) => ({ type: 'Product', id })));
+
+    const before = deps.cache.counters.consistencySamples;
+    expect(await sampler.runOnce()).toEqual({ sampled: 5, stale: 1 });
+    expect(deps.cache.counters.consistencySamples - before).toBe(5);
+    expect(ages).toHaveLength(1);
+    expect(ages[0]).toBeGreaterThanOrEqual(0);
+
+    flaky.chaos.failApplies = 0;
+    await flaky.repair.runOnce();
+    expect(await sampler.runOnce()).toEqual({ sampled: 5, stale: 0 });
   });
 });
 
