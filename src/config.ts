@@ -42,6 +42,8 @@ export interface Config {
   readonly repairIntervalMs: number;
   /** Outbox rows older than this are replayed by any instance. @default 1000 */
   readonly repairAfterMs: number;
+  /** After SIGTERM, keep accepting (while /readyz says 503) this long, for load balancers to notice. @default 0 */
+  readonly shutdownDelayMs: number;
   /** After SIGTERM, requests still running after this long are cut off. @default 25000 */
   readonly shutdownTimeoutMs: number;
   /** Pause between consistency samples; 0 turns the sampler off. @default 1000 */
@@ -123,6 +125,7 @@ const schema = z.object({
   OUTBOX_REPAIR_INTERVAL_MS: intFrom(250, 10, 600_000),
   OUTBOX_REPAIR_AFTER_MS: intFrom(1000, 0, 3_600_000),
   CONSISTENCY_SAMPLE_INTERVAL_MS: intFrom(1000, 0, 3_600_000),
+  SHUTDOWN_DELAY_MS: intFrom(0, 0, 600_000),
   SHUTDOWN_TIMEOUT_MS: intFrom(25_000, 0, 3_600_000),
   MEMORY_STORE_MAX_ENTRIES: intFrom(100_000, 100, 100_000_000),
   DATA_DIR: z.string().min(1).default('.data/pglite'),
@@ -187,6 +190,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     repairIntervalMs: e.OUTBOX_REPAIR_INTERVAL_MS,
     repairAfterMs: e.OUTBOX_REPAIR_AFTER_MS,
     consistencySampleIntervalMs: e.CONSISTENCY_SAMPLE_INTERVAL_MS,
+    shutdownDelayMs: e.SHUTDOWN_DELAY_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     memoryStoreMaxEntries: e.MEMORY_STORE_MAX_ENTRIES,
     dataDir: e.DATA_DIR,

@@ -1,7 +1,9 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
+import { Server as NetServer } from 'node:net';
 import type { DestinationStream } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createDependencies, type Dependencies } from './dependencies.js';
+import { ConnectionTracker } from './http/connection-tracker.js';
 import { createOpsRoutes } from './http/ops-routes.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './ops/metrics.js';
@@ -94,6 +96,7 @@ export async function start(env: NodeJS.ProcessEnv = process.env, options: Start
     if (draining) res.setHeader('connection', 'close');
     server.handler(req, res);
   });
+  const connections = new ConnectionTracker(http);
   http.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
@@ -107,15 +110,23 @@ export async function start(env: NodeJS.ProcessEnv = process.env, options: Start
   let stopping: Promise<void> | undefined;
   const shutdown = () =>
     (stopping ??= (async () => {
-      logger.info('shutting down: no new connections, finishing requests in flight');
       draining = true;
-      const closed = new Promise<void>((resolve) => http.close(() => resolve()));
-      http.closeIdleConnections();
+      if (config.shutdownDelayMs > 0) {
+        logger.info({ delayMs: config.shutdownDelayMs }, 'shutting down: unready, still serving while load balancers notice');
+        await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
+      }
+      logger.info('shutting down: no new connections, finishing requests in flight');
+      // net.Server's close stops accepting but, unlike http.Server's, does not drop accepted connections
+      // at once: one may be idle only because its request is still arriving.
+      const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(http, () => resolve()));
+      const sweep = setInterval(() => connections.closeIdle(5_000), 250);
+      connections.closeIdle(5_000);
       const force = setTimeout(() => {
         logger.warn({ afterMs: config.shutdownTimeoutMs }, 'shutdown: cutting off requests that are still running');
         http.closeAllConnections();
       }, config.shutdownTimeoutMs);
       await closed;
+      clearInterval(sweep);
       clearTimeout(force);
       await server.stop();
       stopWriteShareWatch();

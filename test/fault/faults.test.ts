@@ -1,12 +1,11 @@
 import { performance } from 'node:perf_hooks';
-import { randomBytes } from 'node:crypto';
 import knexPkg, { type Knex } from 'knex';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEnvelope } from '../../src/cache/envelope.js';
 import { dataOf, postGraphql, uniquePrefix, uniqueSku } from '../helpers/app.js';
 import { RedisProcess } from '../helpers/redis-process.js';
-import { ADMIN_DATABASE_URL, databaseUrl } from '../helpers/services.js';
+import { createScratchDatabase, type ScratchDatabase } from '../helpers/scratch-database.js';
 import { spawnServer, type ServerProcess } from '../helpers/spawn-server.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { inAny, percentile, staleReads, Workload, type Instance, type Window } from './workload.js';
@@ -24,8 +23,7 @@ const AFTER_MS = soak ? 10_000 : 2_500;
 /** How long after a fault heals a read may still lag: the repair worker's allowance. */
 const REPAIR_ALLOWANCE_MS = 2_000;
 
-const dbName = `freshgraph_fault_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
-const admin = knexPkg.knex({ client: 'pg', connection: ADMIN_DATABASE_URL, pool: { min: 0, max: 1 } });
+let scratch: ScratchDatabase;
 let db: Knex;
 let redis: RedisProcess;
 let proxy: TcpProxy;
@@ -36,22 +34,17 @@ const instances: Instance[] = [];
 let ids: string[] = [];
 const report: Record<string, unknown>[] = [];
 
-const urlFor = (app: string) => {
-  const url = new URL(databaseUrl(dbName));
-  url.searchParams.set('application_name', app);
-  return url.toString();
-};
-const serverEnv = (app: string, redisUrl: string) => ({ DATABASE_URL: urlFor(app), REDIS_URL: redisUrl, CACHE_PREFIX: prefix, LOG_LEVEL: 'error' });
+const serverEnv = (app: string, redisUrl: string) => ({ DATABASE_URL: scratch.urlFor(app), REDIS_URL: redisUrl, CACHE_PREFIX: prefix, LOG_LEVEL: 'error' });
 
 beforeAll(async () => {
-  await admin.raw(`create database ${dbName}`);
-  db = knexPkg.knex({ client: 'pg', connection: databaseUrl(dbName), pool: { min: 0, max: 2 } });
+  scratch = await createScratchDatabase('fault');
+  db = knexPkg.knex({ client: 'pg', connection: scratch.url, pool: { min: 0, max: 2 } });
   redis = await RedisProcess.start();
   proxy = await TcpProxy.start(redis.port);
   inspector = new Redis(redis.url, { maxRetriesPerRequest: 1, lazyConnect: true });
   inspector.on('error', () => {}); // it sees every fault the test causes
   await inspector.connect();
-  servers.A = await spawnServer(serverEnv('fault-A', redis.url), 120_000); // applies the migrations
+  servers.A = await spawnServer(serverEnv('fault-A', redis.url), 120_000);
   servers.B = await spawnServer(serverEnv('fault-B', proxy.url), 120_000);
   instances.push({ name: 'A', url: servers.A.url, alive: true }, { name: 'B', url: servers.B.url, alive: true });
   for (let i = 0; i < 16; i++) {
@@ -70,8 +63,7 @@ afterAll(async () => {
   await proxy?.close();
   await redis?.stop();
   await db?.destroy();
-  await admin.raw(`drop database if exists ${dbName} with (force)`);
-  await admin.destroy();
+  await scratch?.drop();
 }, 120_000);
 
 /** Runs clients through steady state, the fault, its healing and steady state again; returns what they saw. */

@@ -39,7 +39,8 @@ afterAll(async () => {
 
 describe('graceful shutdown', () => {
   it('on SIGTERM finishes the requests in flight and their cache writes, clears the outbox, and exits 0', { timeout: 180_000 }, async () => {
-    server = await spawnServer({ DATABASE_URL: inject('databaseUrl'), REDIS_URL, CACHE_PREFIX: prefix, LOG_LEVEL: 'warn' }, 120_000);
+    // A short drain delay, as behind a load balancer: requests already on their way are accepted.
+    server = await spawnServer({ DATABASE_URL: inject('databaseUrl'), REDIS_URL, CACHE_PREFIX: prefix, LOG_LEVEL: 'warn', SHUTDOWN_DELAY_MS: '400' }, 120_000);
     const ids = await insertProducts(knex, 100);
     const mutation = `mutation($c: [StockChange!]!) { adjustStocks(changes: $c) { id version } }`;
     // Twenty mutations of 5 rows each, in flight when the signal arrives.
@@ -49,6 +50,14 @@ describe('graceful shutdown', () => {
     // Long enough for the server to have received them all.
     await new Promise((r) => setTimeout(r, 100));
     const exitCode = server.stop('SIGTERM');
+    // While it drains, the instance reports itself unready (once it has handled the signal).
+    let readyz = await fetch(server.url.replace('/graphql', '/readyz'));
+    for (let i = 0; i < 40 && readyz.status === 200; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      readyz = await fetch(server.url.replace('/graphql', '/readyz'));
+    }
+    expect(readyz.status).toBe(503);
+    expect(((await readyz.json()) as { checks: Record<string, string> }).checks['serving']).toBe('error');
     const responses = await Promise.all(inFlight);
     expect(await exitCode).toBe(0);
     server = undefined;

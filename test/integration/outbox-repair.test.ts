@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
 import { EntityCache } from '../../src/cache/entity-cache.js';
 import { parseEnvelope } from '../../src/cache/envelope.js';
 import { ReadThrough } from '../../src/cache/read-through.js';
@@ -10,22 +9,25 @@ import { ConsistencySampler } from '../../src/services/consistency-sampler.js';
 import { OutboxClearer } from '../../src/services/outbox-clearer.js';
 import { ProductsService } from '../../src/services/products-service.js';
 import { WriteThrough } from '../../src/services/write-through.js';
-import { dataOf, startTestApp, type TestApp } from '../helpers/app.js';
+import { dataOf, QUIET_BACKGROUND, startTestApp, type TestApp } from '../helpers/app.js';
+import { createScratchDatabase, type ScratchDatabase } from '../helpers/scratch-database.js';
 import { ChaosStore } from '../helpers/chaos-store.js';
 import { insertProducts } from '../helpers/products.js';
 
 let app: TestApp;
+let scratch: ScratchDatabase;
 const appName = `fg-outbox-${randomBytes(4).toString('hex')}`;
 const silent = { debug() {}, warn() {}, error() {} };
 
 beforeAll(async () => {
-  const url = new URL(inject('databaseUrl'));
-  url.searchParams.set('application_name', appName);
+  // An outbox of this file's own: other files' servers neither add rows to it nor repair them.
+  scratch = await createScratchDatabase('outbox');
   // The app's own repair worker stays idle here; each test drives repairs itself.
-  app = await startTestApp({ DATABASE_URL: url.toString(), OUTBOX_REPAIR_INTERVAL_MS: '600000', CONSISTENCY_SAMPLE_INTERVAL_MS: '0' });
+  app = await startTestApp({ ...QUIET_BACKGROUND, DATABASE_URL: scratch.urlFor(appName) });
 });
 afterAll(async () => {
   await app?.close();
+  await scratch?.drop();
 });
 
 const keyOf = (id: string) => `${app.prefix}:{Product:${id}}`;
