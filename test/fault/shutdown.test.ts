@@ -14,6 +14,18 @@ const knex = knexPkg.knex({ client: 'pg', connection: inject('databaseUrl'), poo
 const redis = new Redis(REDIS_URL, { lazyConnect: true });
 let server: ServerProcess | undefined;
 
+function getOnOwnConnection(url: string): Promise<{ status: number; json: unknown }> {
+  return new Promise((resolve, reject) => {
+    request(url, { agent: false }, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as unknown }));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
 /** One POST on a connection of its own (no keep-alive reuse), so each request is in flight from the moment it is sent. */
 function postOnOwnConnection(url: string, body: unknown): Promise<{ status: number; json: { data?: unknown; errors?: unknown[] } }> {
   return new Promise((resolve, reject) => {
@@ -40,24 +52,28 @@ afterAll(async () => {
 describe('graceful shutdown', () => {
   it('on SIGTERM finishes the requests in flight and their cache writes, clears the outbox, and exits 0', { timeout: 180_000 }, async () => {
     // A short drain delay, as behind a load balancer: requests already on their way are accepted.
-    server = await spawnServer({ DATABASE_URL: inject('databaseUrl'), REDIS_URL, CACHE_PREFIX: prefix, LOG_LEVEL: 'warn', SHUTDOWN_DELAY_MS: '400' }, 120_000);
+    server = await spawnServer({ DATABASE_URL: inject('databaseUrl'), REDIS_URL, CACHE_PREFIX: prefix, LOG_LEVEL: 'warn', SHUTDOWN_DELAY_MS: '1500' }, 120_000);
     const ids = await insertProducts(knex, 100);
     const mutation = `mutation($c: [StockChange!]!) { adjustStocks(changes: $c) { id version } }`;
     // Twenty mutations of 5 rows each, in flight when the signal arrives.
     const inFlight = Array.from({ length: 20 }, (_, i) =>
       postOnOwnConnection(server!.url, { query: mutation, variables: { c: ids.slice(i * 5, i * 5 + 5).map((id) => ({ id, delta: -1 })) } }),
     );
+    for (const p of inFlight) p.catch(() => undefined); // judged below, not as unhandled rejections
     // Long enough for the server to have received them all.
     await new Promise((r) => setTimeout(r, 100));
     const exitCode = server.stop('SIGTERM');
     // While it drains, the instance reports itself unready (once it has handled the signal).
-    let readyz = await fetch(server.url.replace('/graphql', '/readyz'));
-    for (let i = 0; i < 40 && readyz.status === 200; i++) {
+    const readyzUrl = server.url.replace('/graphql', '/readyz');
+    let readyz = await getOnOwnConnection(readyzUrl);
+    for (let i = 0; i < 100 && readyz.status === 200; i++) {
       await new Promise((r) => setTimeout(r, 10));
-      readyz = await fetch(server.url.replace('/graphql', '/readyz'));
+      readyz = await getOnOwnConnection(readyzUrl);
     }
     expect(readyz.status).toBe(503);
-    expect(((await readyz.json()) as { checks: Record<string, string> }).checks['serving']).toBe('error');
+    expect((readyz.json as { checks: Record<string, string> }).checks['serving']).toBe('error');
+    const settled = await Promise.allSettled(inFlight);
+    expect(settled.filter((s) => s.status === 'rejected').map((s) => String((s as PromiseRejectedResult).reason))).toEqual([]);
     const responses = await Promise.all(inFlight);
     expect(await exitCode).toBe(0);
     server = undefined;
