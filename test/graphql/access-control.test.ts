@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { RedisStore } from '../../src/cache/redis-store.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/ids.js';
 import { QUIET_BACKGROUND, startTestApp, uniqueSku, type TestApp } from '../helpers/app.js';
-import { countRedisRoundTrips, countSql } from '../helpers/counting.js';
+import { costCounters } from '../helpers/counting.js';
 import { rawFetch } from '../helpers/http.js';
 
 const ROUTER_SECRET = 'router-secret-7f3a9c1e5b2d';
@@ -25,27 +24,17 @@ const newProduct = () => ({ input: { sku: uniqueSku('ACL'), name: 'Guarded', pri
 describe('with ROUTER_SECRET and WRITE_TOKENS', () => {
   let app: TestApp;
   const logs = captureLogs();
-  let redisTrips: ReturnType<typeof countRedisRoundTrips>;
-  let sql: ReturnType<typeof countSql>;
 
   beforeAll(async () => {
     app = await startTestApp(
       { ...QUIET_BACKGROUND, ROUTER_SECRET, WRITE_TOKENS: `${WRITE_TOKEN_A}, ${WRITE_TOKEN_B}`, LOG_LEVEL: 'trace' },
       { logDestination: logs.destination },
     );
-    redisTrips = countRedisRoundTrips((app.running.deps.store as RedisStore).client);
-    sql = countSql(app.running.deps.db.knex);
   });
   afterAll(async () => {
-    redisTrips?.stop();
-    sql?.stop();
     await app?.close();
   });
-  beforeEach(async () => {
-    await app.running.deps.cache.idle();
-    redisTrips.reset();
-    sql.reset();
-  });
+  const costs = costCounters(() => app);
 
   const router = { 'x-router-secret': ROUTER_SECRET };
 
@@ -61,8 +50,8 @@ describe('with ROUTER_SECRET and WRITE_TOKENS', () => {
     const get = await rawFetch(`${app.url}?query=${encodeURIComponent('{ __typename }')}`, { headers: { 'apollo-require-preflight': '1' } });
     expect(get.status).toBe(401);
     await app.running.deps.cache.idle();
-    expect(sql.count).toBe(0);
-    expect(redisTrips.count).toBe(0);
+    expect(costs.sql.count).toBe(0);
+    expect(costs.redisTrips.count).toBe(0);
   });
 
   it('serves queries, including _entities, with the router secret and no write token', async () => {
@@ -82,8 +71,8 @@ describe('with ROUTER_SECRET and WRITE_TOKENS', () => {
       expect(res.data ?? null).toBeNull();
     }
     await app.running.deps.cache.idle();
-    expect(sql.count).toBe(0);
-    expect(redisTrips.count).toBe(0);
+    expect(costs.sql.count).toBe(0);
+    expect(costs.redisTrips.count).toBe(0);
   });
 
   it('a write token without the router secret is still refused with 401', async () => {

@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { RedisStore } from '../../src/cache/redis-store.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/ids.js';
 import { dataOf, startTestApp, uniqueSku, type TestApp, QUIET_BACKGROUND } from '../helpers/app.js';
-import { countRedisRoundTrips, countSql } from '../helpers/counting.js';
+import { costCounters } from '../helpers/counting.js';
 import { postChunked, rawFetch, type RawResponse } from '../helpers/http.js';
 
 /**
@@ -11,8 +10,6 @@ import { postChunked, rawFetch, type RawResponse } from '../helpers/http.js';
  * SQL statement and no Redis round trip: it was decided before any work.
  */
 let app: TestApp;
-let redisTrips: ReturnType<typeof countRedisRoundTrips>;
-let sql: ReturnType<typeof countSql>;
 const keyCount = async () => {
   let cursor = '0';
   let count = 0;
@@ -26,19 +23,11 @@ const keyCount = async () => {
 
 beforeAll(async () => {
   app = await startTestApp(QUIET_BACKGROUND);
-  redisTrips = countRedisRoundTrips((app.running.deps.store as RedisStore).client);
-  sql = countSql(app.running.deps.db.knex);
 });
 afterAll(async () => {
-  redisTrips?.stop();
-  sql?.stop();
   await app?.close();
 });
-beforeEach(async () => {
-  await app.running.deps.cache.idle();
-  redisTrips.reset();
-  sql.reset();
-});
+const costs = costCounters(() => app);
 
 const post = (body: string, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
   rawFetch(app.url, { method: 'POST', headers, body });
@@ -56,8 +45,8 @@ async function expectRefused(res: RawResponse, status: number, code: string): Pr
   else expect(res.json?.data ?? null).toBeNull();
   expectNoLeak(res);
   await app.running.deps.cache.idle();
-  expect(sql.statements).toEqual([]);
-  expect(redisTrips.count).toBe(0);
+  expect(costs.sql.statements).toEqual([]);
+  expect(costs.redisTrips.count).toBe(0);
 }
 
 function expectNoLeak(res: RawResponse): void {
@@ -114,8 +103,8 @@ describe('transport', () => {
     const streamed = await postChunked(app.url, 'x'.repeat(64 * 1024), 40);
     expect(streamed.status).toBe(413);
     expect(JSON.parse(streamed.text).errors[0].extensions.code).toBe('BAD_REQUEST');
-    expect(sql.count).toBe(0);
-    expect(redisTrips.count).toBe(0);
+    expect(costs.sql.count).toBe(0);
+    expect(costs.redisTrips.count).toBe(0);
   });
 
   it('an unknown path: 404 NOT_FOUND', async () => {
@@ -271,8 +260,8 @@ describe('values', () => {
     expect(res.status).toBe(400);
     expect(['BAD_REQUEST', 'BAD_USER_INPUT']).toContain(codes(res)?.[0]);
     expectNoLeak(res);
-    expect(sql.count).toBe(0);
-    expect(redisTrips.count).toBe(0);
+    expect(costs.sql.count).toBe(0);
+    expect(costs.redisTrips.count).toBe(0);
   });
 });
 

@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { RedisStore } from '../../src/cache/redis-store.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/ids.js';
 import { codesOf, dataOf, startTestApp, type TestApp, QUIET_BACKGROUND } from '../helpers/app.js';
-import { countRedisRoundTrips, countSql } from '../helpers/counting.js';
+import { costCounters } from '../helpers/counting.js';
 import { insertProducts } from '../helpers/products.js';
 
 // What a router sends: one `_entities` field, the representations as a variable.
@@ -19,8 +18,6 @@ type Entity = { __typename: string; id: string; version: number } | null;
 
 let app: TestApp;
 let ids: string[];
-let redisTrips: ReturnType<typeof countRedisRoundTrips>;
-let sql: ReturnType<typeof countSql>;
 
 const productRefs = (list: readonly string[]) => list.map((id) => ({ __typename: 'Product', id }));
 const entities = (representations: unknown) => app.gql<{ _entities: Entity[] }>(ENTITIES, { representations });
@@ -28,19 +25,11 @@ const entities = (representations: unknown) => app.gql<{ _entities: Entity[] }>(
 beforeAll(async () => {
   app = await startTestApp(QUIET_BACKGROUND);
   ids = await insertProducts(app.running.deps.db.knex, 100);
-  redisTrips = countRedisRoundTrips((app.running.deps.store as RedisStore).client);
-  sql = countSql(app.running.deps.db.knex);
 });
 afterAll(async () => {
-  redisTrips?.stop();
-  sql?.stop();
   await app?.close();
 });
-beforeEach(async () => {
-  await app.running.deps.cache.idle();
-  redisTrips.reset();
-  sql.reset();
-});
+const costs = costCounters(() => app);
 
 describe('_entities', () => {
   it('resolves 100 product representations with 1 SELECT when cold and 1 Redis round trip when warm', async () => {
@@ -49,16 +38,16 @@ describe('_entities', () => {
     expect(cold.map((e) => e?.id)).toEqual(ids);
     expect(cold.every((e) => e?.__typename === 'Product' && e.version === 1)).toBe(true);
     await app.running.deps.cache.idle();
-    expect(sql.statements).toHaveLength(1);
-    expect(sql.statements[0]).toMatch(/^select .* from products where id = any/);
+    expect(costs.sql.statements).toHaveLength(1);
+    expect(costs.sql.statements[0]).toMatch(/^select .* from products where id = any/);
 
-    sql.reset();
-    redisTrips.reset();
+    costs.sql.reset();
+    costs.redisTrips.reset();
     const warm = dataOf(await entities(productRefs(ids)))._entities;
     expect(warm).toEqual(cold);
     await app.running.deps.cache.idle();
-    expect(redisTrips.count).toBe(1);
-    expect(sql.count).toBe(0);
+    expect(costs.redisTrips.count).toBe(1);
+    expect(costs.sql.count).toBe(0);
   });
 
   it('resolves products and accounts in one call, in order, still 1 Redis round trip when warm', async () => {
@@ -68,12 +57,12 @@ describe('_entities', () => {
     const representations = [{ __typename: 'Account', id: account.id }, ...productRefs(ids.slice(0, 3))];
     await entities(representations);
     await app.running.deps.cache.idle();
-    redisTrips.reset();
-    sql.reset();
+    costs.redisTrips.reset();
+    costs.sql.reset();
     const res = dataOf(await entities(representations))._entities;
     expect(res.map((e) => [e?.__typename, e?.id])).toEqual(representations.map((r) => [r.__typename, r.id]));
-    expect(redisTrips.count).toBe(1);
-    expect(sql.count).toBe(0);
+    expect(costs.redisTrips.count).toBe(1);
+    expect(costs.sql.count).toBe(0);
   });
 
   it('resolves unknown, malformed and missing ids to null', async () => {
@@ -97,15 +86,15 @@ describe('_entities', () => {
     expect(dataOf(await entities(productRefs(five)))._entities).toHaveLength(500);
 
     await app.running.deps.cache.idle();
-    redisTrips.reset();
-    sql.reset();
+    costs.redisTrips.reset();
+    costs.sql.reset();
     const refused = await entities(productRefs([...five, newId()]));
     expect(refused.status).toBe(200);
     expect(codesOf(refused)).toEqual(['BAD_USER_INPUT']);
     expect(refused.errors?.[0]?.message).toMatch(/501 representations; at most 500/);
     expect(refused.data ?? null).toBeNull();
-    expect(redisTrips.count).toBe(0);
-    expect(sql.count).toBe(0);
+    expect(costs.redisTrips.count).toBe(0);
+    expect(costs.sql.count).toBe(0);
   });
 
   it('counts every _entities field of the request, aliases and inline lists included', async () => {

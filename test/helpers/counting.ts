@@ -1,3 +1,4 @@
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 
@@ -42,5 +43,45 @@ export function countSql(
     statements,
     reset: () => void (statements.length = 0),
     stop: () => void knex.removeListener('query', onQuery),
+  };
+}
+
+/** The cost counters of one test app: Redis round trips of its cache connection and its SQL statements. */
+export interface CostCounters {
+  readonly redisTrips: ReturnType<typeof countRedisRoundTrips>;
+  readonly sql: ReturnType<typeof countSql>;
+}
+
+/**
+ * Registers hooks that count an app's Redis round trips and SQL statements,
+ * reset before each test once background cache work has settled. Call it
+ * after the hook that starts the app.
+ */
+export function costCounters(app: () => { running: { deps: { store: unknown; db: { knex: Knex }; cache: { idle(): Promise<void> } } } }): CostCounters {
+  let redisTrips: ReturnType<typeof countRedisRoundTrips> | undefined;
+  let sql: ReturnType<typeof countSql> | undefined;
+  beforeAll(() => {
+    const { deps } = app().running;
+    redisTrips = countRedisRoundTrips((deps.store as { client: Redis }).client);
+    sql = countSql(deps.db.knex);
+  });
+  afterAll(() => {
+    redisTrips?.stop();
+    sql?.stop();
+  });
+  beforeEach(async () => {
+    await app().running.deps.cache.idle();
+    redisTrips?.reset();
+    sql?.reset();
+  });
+  return {
+    get redisTrips() {
+      if (!redisTrips) throw new Error('cost counters are not running');
+      return redisTrips;
+    },
+    get sql() {
+      if (!sql) throw new Error('cost counters are not running');
+      return sql;
+    },
   };
 }

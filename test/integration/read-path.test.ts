@@ -1,15 +1,12 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEnvelope } from '../../src/cache/envelope.js';
-import type { RedisStore } from '../../src/cache/redis-store.js';
 import { newId } from '../../src/ids.js';
 import { dataOf, startTestApp, type TestApp, QUIET_BACKGROUND } from '../helpers/app.js';
-import { countRedisRoundTrips, countSql } from '../helpers/counting.js';
+import { costCounters } from '../helpers/counting.js';
 import { insertProducts } from '../helpers/products.js';
 
 let app: TestApp;
 let ids: string[];
-let redisTrips: ReturnType<typeof countRedisRoundTrips>;
-let sql: ReturnType<typeof countSql>;
 
 const keyOf = (id: string) => `${app.prefix}:{Product:${id}}`;
 const listQuery = 'query($ids: [ID!]!) { products(ids: $ids) { id version stock } }';
@@ -18,19 +15,11 @@ beforeAll(async () => {
   // No background repair passes or consistency samples while statements are counted.
   app = await startTestApp(QUIET_BACKGROUND);
   ids = await insertProducts(app.running.deps.db.knex, 100);
-  redisTrips = countRedisRoundTrips((app.running.deps.store as RedisStore).client);
-  sql = countSql(app.running.deps.db.knex);
 });
 afterAll(async () => {
-  redisTrips.stop();
-  sql.stop();
   await app?.close();
 });
-beforeEach(async () => {
-  await app.running.deps.cache.idle();
-  redisTrips.reset();
-  sql.reset();
-});
+const costs = costCounters(() => app);
 
 describe('read path', () => {
   it('cold products(100 ids): 1 MGET, 1 SELECT, 1 round trip of CAS fills', async () => {
@@ -38,9 +27,9 @@ describe('read path', () => {
     const res = dataOf(await app.gql<{ products: { id: string }[] }>(listQuery, { ids }));
     expect(res.products.map((p) => p.id)).toEqual(ids);
     await app.running.deps.cache.idle();
-    expect(sql.statements).toHaveLength(1);
-    expect(sql.statements[0]).toMatch(/^select .* from products where id = any/);
-    expect(redisTrips.count).toBe(2);
+    expect(costs.sql.statements).toHaveLength(1);
+    expect(costs.sql.statements[0]).toMatch(/^select .* from products where id = any/);
+    expect(costs.redisTrips.count).toBe(2);
     const cached = await app.redis.mget(ids.map(keyOf));
     expect(cached.every((raw) => raw !== null && parseEnvelope(raw)?.v === 1)).toBe(true);
   });
@@ -49,15 +38,15 @@ describe('read path', () => {
     const res = dataOf(await app.gql<{ products: { id: string }[] }>(listQuery, { ids }));
     expect(res.products).toHaveLength(100);
     await app.running.deps.cache.idle();
-    expect(redisTrips.count).toBe(1);
-    expect(sql.count).toBe(0);
+    expect(costs.redisTrips.count).toBe(1);
+    expect(costs.sql.count).toBe(0);
   });
 
   it('batches every product field of one request into the same round trip', async () => {
     const query = `query { ${ids.slice(0, 15).map((id, i) => `p${i}: product(id: "${id}") { id }`).join(' ')} }`;
     dataOf(await app.gql(query));
-    expect(redisTrips.count).toBe(1);
-    expect(sql.count).toBe(0);
+    expect(costs.redisTrips.count).toBe(1);
+    expect(costs.sql.count).toBe(0);
   });
 
   it('caches "no such product" so that repeated reads of a missing id stay off the database', async () => {
@@ -65,9 +54,9 @@ describe('read path', () => {
     const read = async () => dataOf(await app.gql<{ product: null }>(`query($id: ID!) { product(id: $id) { id } }`, { id: missing })).product;
     expect(await read()).toBeNull();
     await app.running.deps.cache.idle();
-    expect(sql.count).toBe(1);
+    expect(costs.sql.count).toBe(1);
     expect(await read()).toBeNull();
-    expect(sql.count).toBe(1);
+    expect(costs.sql.count).toBe(1);
     expect(parseEnvelope((await app.redis.get(keyOf(missing))) as string)).toMatchObject({ v: 0, data: null });
   });
 
@@ -79,7 +68,7 @@ describe('read path', () => {
     expect(res.product.version).toBe(1);
     await app.running.deps.cache.idle();
     expect(app.running.deps.cache.counters.invalidValues).toBe(before + 1);
-    expect(sql.count).toBe(1);
+    expect(costs.sql.count).toBe(1);
     expect(parseEnvelope((await app.redis.get(keyOf(id))) as string)?.v).toBe(1);
   });
 
@@ -87,22 +76,22 @@ describe('read path', () => {
     const [id] = await insertProducts(app.running.deps.db.knex, 1);
     dataOf(await app.gql(`mutation($id: ID!) { deleteProduct(id: $id) }`, { id }));
     expect(parseEnvelope((await app.redis.get(keyOf(id as string))) as string)).toMatchObject({ v: 2, data: null });
-    sql.reset();
+    costs.sql.reset();
     const res = dataOf(await app.gql<{ product: null }>(`query($id: ID!) { product(id: $id) { id } }`, { id }));
     expect(res.product).toBeNull();
-    expect(sql.count).toBe(0);
+    expect(costs.sql.count).toBe(0);
   });
 
   it('shares one database load among concurrent requests that miss the same keys (single flight)', async () => {
     const some = ids.slice(0, 10);
     await app.redis.del(...some.map(keyOf));
-    sql.reset();
+    costs.sql.reset();
     const responses = await Promise.all(
       Array.from({ length: 30 }, () => app.gql<{ products: { id: string }[] }>(listQuery, { ids: some })),
     );
     for (const r of responses) expect(dataOf(r).products.map((p) => p.id)).toEqual(some);
     await app.running.deps.cache.idle();
-    expect(sql.count).toBeLessThanOrEqual(2);
+    expect(costs.sql.count).toBeLessThanOrEqual(2);
     expect(app.running.deps.cache.counters.singleFlightJoins + 0).toBeGreaterThan(0);
   });
 });

@@ -50,29 +50,39 @@ function deferred() {
   return { promise, resolve };
 }
 
+/**
+ * The production read path, with a source that pauses after reading the
+ * database: `loaded` resolves once the reader holds the row, and it returns it
+ * only after `release()`.
+ */
+function slowReaderOf() {
+  const { deps } = app.running;
+  const loaded = deferred();
+  const released = deferred();
+  const reader = new ReadThrough<ProductRow>({
+    cache: deps.cache,
+    keyOf: productKey,
+    load: async (ids) => {
+      const rows = await deps.productsRepo.findByIds(ids);
+      loaded.resolve();
+      await released.promise;
+      return new Map<string, SourceRecord<ProductRow>>(rows.map((r) => [r.id, { version: r.version, data: r }]));
+    },
+    cacheAbsent: true,
+  });
+  return { reader, loaded: loaded.promise, release: released.resolve };
+}
+
 describe('write path', () => {
   it('a slow fill that loaded version N cannot overwrite N+1 written meanwhile (stale-set race)', async () => {
     const { deps } = app.running;
     const [id] = (await insertProducts(deps.db.knex, 1)) as [string];
-    const loaded = deferred();
-    const release = deferred();
-    // The same read path as production, with a source that pauses after reading the database.
-    const slowReader = new ReadThrough<ProductRow>({
-      cache: deps.cache,
-      keyOf: productKey,
-      load: async (ids) => {
-        const rows = await deps.productsRepo.findByIds(ids);
-        loaded.resolve();
-        await release.promise;
-        return new Map<string, SourceRecord<ProductRow>>(rows.map((r) => [r.id, { version: r.version, data: r }]));
-      },
-      cacheAbsent: true,
-    });
-    const read = slowReader.loadMany([id]);
-    await loaded.promise; // the reader holds version 1 in hand
+    const slow = slowReaderOf();
+    const read = slow.reader.loadMany([id]);
+    await slow.loaded; // the reader holds version 1 in hand
     const written = await deps.products.adjustStock(id, 5); // commits and writes version 2
     expect(written.version).toBe(2);
-    release.resolve(); // now the slow fill of version 1 arrives
+    slow.release(); // now the slow fill of version 1 arrives
     const [seen] = await read;
     expect((seen as ProductRow).version).toBe(1); // it began before the write: version 1 is an honest answer
     await deps.cache.idle();
@@ -84,24 +94,12 @@ describe('write path', () => {
   it('...and cannot land either when N+1 was evicted before the slow fill arrived (lease cancelled)', async () => {
     const { deps } = app.running;
     const [id] = (await insertProducts(deps.db.knex, 1)) as [string];
-    const loaded = deferred();
-    const release = deferred();
-    const slowReader = new ReadThrough<ProductRow>({
-      cache: deps.cache,
-      keyOf: productKey,
-      load: async (ids) => {
-        const rows = await deps.productsRepo.findByIds(ids);
-        loaded.resolve();
-        await release.promise;
-        return new Map<string, SourceRecord<ProductRow>>(rows.map((r) => [r.id, { version: r.version, data: r }]));
-      },
-      cacheAbsent: true,
-    });
-    const read = slowReader.loadMany([id]);
-    await loaded.promise;
+    const slow = slowReaderOf();
+    const read = slow.reader.loadMany([id]);
+    await slow.loaded;
     await deps.products.adjustStock(id, 5); // version 2 written through, cancelling the reader's lease
     await app.redis.del(productKey(id)); // evicted
-    release.resolve();
+    slow.release();
     await read;
     await deps.cache.idle();
     expect(await cachedVersion(productKey(id))).toBeUndefined(); // the stale fill did not land
