@@ -144,7 +144,7 @@ export class EntityCache {
         ? keys
         : keys.filter((k) => !this.suspect.has(k) && !this.pendingElsewhere.has(k));
     const request: LeaseRequest | undefined = lease ? { token, ttlMs: this.leaseTtlMs } : undefined;
-    if (stats) stats.redisRoundTrips++;
+    if (stats && trusted.length > 0) stats.redisRoundTrips++;
     let raws;
     try {
       raws = trusted.length === 0 ? [] : await this.guarded('read', trusted, () => this.store.read(trusted, request));
