@@ -1,0 +1,211 @@
+import autocannon from 'autocannon';
+import { Pool } from 'undici';
+import { quantile } from './random.js';
+import type { RequestFactory } from './workloads.js';
+import type { WorkloadName } from './options.js';
+
+export interface RunResult {
+  /** Responses received. */
+  readonly requests: number;
+  readonly seconds: number;
+  readonly rps: number;
+  /** Milliseconds. */
+  readonly p50: number;
+  readonly p99: number;
+  /** Non-2xx responses, GraphQL errors in a 2xx response, and connection errors. */
+  readonly errors: number;
+  /** Reads checked for staleness and how many were stale (mixed workloads only). */
+  readonly checkedReads: number;
+  readonly staleReads: number;
+  /** Writes in a mixed workload, with their own latency. */
+  readonly writes: number;
+  readonly writeP50: number;
+}
+
+/** Growable list of latencies in ms. */
+class Latencies {
+  private values = new Float64Array(1 << 16);
+  length = 0;
+  push(v: number): void {
+    if (this.length === this.values.length) {
+      const bigger = new Float64Array(this.values.length * 2);
+      bigger.set(this.values);
+      this.values = bigger;
+    }
+    this.values[this.length++] = v;
+  }
+  sorted(): Float64Array {
+    return this.values.slice(0, this.length).sort();
+  }
+}
+
+/**
+ * A fixed-shape workload through autocannon: a new body per request from the
+ * factory, latency of every response recorded (autocannon's own histogram has
+ * 1 ms resolution, too coarse for a mutation at one connection).
+ */
+export async function runAutocannon(
+  url: string,
+  workload: WorkloadName,
+  factory: RequestFactory,
+  batch: number,
+  connections: number,
+  seconds: number,
+): Promise<RunResult> {
+  let graphqlErrors = 0;
+  const latencies = new Latencies();
+  const instance = autocannon({
+    url,
+    connections,
+    duration: seconds,
+    pipelining: 1,
+    timeout: 30,
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (request) => ({ ...request, body: factory.next(workload, batch) }),
+        onResponse: (status, body) => {
+          if (status >= 200 && status < 300 && body.includes('"errors"')) graphqlErrors++;
+        },
+      },
+    ],
+  }) as unknown as autocannon.Instance & PromiseLike<autocannon.Result>;
+  instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTime: number) => latencies.push(responseTime));
+  const result = await instance;
+  const sorted = latencies.sorted();
+  return {
+    requests: sorted.length,
+    seconds: result.duration,
+    rps: sorted.length / result.duration,
+    p50: quantile(sorted, 0.5),
+    p99: quantile(sorted, 0.99),
+    errors: result.non2xx + result.errors + graphqlErrors,
+    checkedReads: 0,
+    staleReads: 0,
+    writes: workload.startsWith('mutation') ? sorted.length : 0,
+    writeP50: workload.startsWith('mutation') ? quantile(sorted, 0.5) : Number.NaN,
+  };
+}
+
+/**
+ * What the load generator saw acknowledged, per id rank: the highest version
+ * any adjustStock response returned. Kept per configuration across rounds.
+ */
+export class AckedVersions {
+  readonly byRank: Int32Array;
+  constructor(n: number) {
+    this.byRank = new Int32Array(n);
+  }
+}
+
+/**
+ * Reads and adjustStock mutations from `connections` loops over undici. Every
+ * read is checked: it is stale when it returns a version lower than one that a
+ * mutation response had already delivered to this process when the read was
+ * sent. (JavaScript runs one callback at a time, so "acknowledged before the
+ * read began" is exactly "recorded before the read was issued".)
+ */
+export async function runMixed(
+  url: string,
+  factory: RequestFactory,
+  writeShare: number,
+  connections: number,
+  seconds: number,
+  acked: AckedVersions,
+  random: () => number,
+): Promise<RunResult> {
+  const { origin, pathname } = new URL(url);
+  const pool = new Pool(origin, { connections, pipelining: 1, keepAliveTimeout: 60_000 });
+  const reads = new Latencies();
+  const writes = new Latencies();
+  let errors = 0;
+  let stale = 0;
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  const headers = { 'content-type': 'application/json' };
+
+  const loop = async () => {
+    while (performance.now() < deadline) {
+      const isWrite = random() < writeShare;
+      // Writes follow the same popularity as reads: hot rows are the ones a stale cache would show.
+      const rank = factory.zipfRank();
+      const body = isWrite ? factory.adjustStock(rank) : factory.product(rank);
+      const required = acked.byRank[rank] as number;
+      const t0 = performance.now();
+      let text: string;
+      let status: number;
+      try {
+        const res = await pool.request({ origin, path: pathname, method: 'POST', headers, body });
+        status = res.statusCode;
+        text = await res.body.text();
+      } catch {
+        errors++;
+        continue;
+      }
+      const ms = performance.now() - t0;
+      (isWrite ? writes : reads).push(ms);
+      let parsed: { data?: Record<string, { version?: number } | null>; errors?: unknown[] };
+      try {
+        parsed = JSON.parse(text) as typeof parsed;
+      } catch {
+        errors++;
+        continue;
+      }
+      if (status < 200 || status >= 300 || parsed.errors) {
+        errors++;
+        continue;
+      }
+      if (isWrite) {
+        const version = parsed.data?.['adjustStock']?.version ?? 0;
+        if (version > (acked.byRank[rank] as number)) acked.byRank[rank] = version;
+      } else {
+        const version = parsed.data?.['product']?.version ?? 0;
+        if (version < required) stale++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: connections }, loop));
+  const elapsed = (performance.now() - started) / 1000;
+  await pool.close();
+  const readSorted = reads.sorted();
+  const writeSorted = writes.sorted();
+  const all = new Float64Array(readSorted.length + writeSorted.length);
+  all.set(readSorted);
+  all.set(writeSorted, readSorted.length);
+  all.sort();
+  return {
+    requests: all.length,
+    seconds: elapsed,
+    rps: all.length / elapsed,
+    p50: quantile(all, 0.5),
+    p99: quantile(all, 0.99),
+    errors,
+    checkedReads: readSorted.length,
+    staleReads: stale,
+    writes: writeSorted.length,
+    writeP50: quantile(writeSorted, 0.5),
+  };
+}
+
+/** Sends each body once, `connections` at a time (cache pre-warming); returns failures. */
+export async function sendAll(url: string, bodies: Iterable<string>, connections: number): Promise<number> {
+  const { origin, pathname } = new URL(url);
+  const pool = new Pool(origin, { connections, pipelining: 1 });
+  const iterator = bodies[Symbol.iterator]();
+  let failures = 0;
+  const loop = async () => {
+    for (let next = iterator.next(); !next.done; next = iterator.next()) {
+      try {
+        const res = await pool.request({ origin, path: pathname, method: 'POST', headers: { 'content-type': 'application/json' }, body: next.value });
+        const text = await res.body.text();
+        if (res.statusCode !== 200 || text.includes('"errors"')) failures++;
+      } catch {
+        failures++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: connections }, loop));
+  await pool.close();
+  return failures;
+}
