@@ -6,7 +6,8 @@
  * - cache hits and misses as the replies of MGET and GET show them (a non-null
  *   value is a hit): keys for freshgraph's MGETs, whole responses for the
  *   response-cache peer's GETs.
- * The bench asks for the counters over the IPC channel (`'probe:stats'`).
+ * plus the process's CPU time (user + system, all threads). The bench asks for
+ * the counters over the IPC channel (`'probe:stats'`).
  */
 import { createRequire } from 'node:module';
 
@@ -49,7 +50,9 @@ ioredis.Redis.prototype.sendCommand = function countedCommand(this: unknown, com
 
 if (process.send) {
   process.on('message', (message) => {
-    if (message === 'probe:stats') process.send?.({ type: 'probe:stats', ...counters, rss: process.memoryUsage().rss });
+    if (message !== 'probe:stats') return;
+    const cpu = process.cpuUsage();
+    process.send?.({ type: 'probe:stats', ...counters, cpuUs: cpu.user + cpu.system, rss: process.memoryUsage().rss });
   });
   // The channel must not keep a server alive once it has been told to stop.
   process.channel?.unref();

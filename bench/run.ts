@@ -28,6 +28,7 @@ async function delta(server: ServerProcess, before: ProbeStats): Promise<ProbeSt
     redis: after.redis - before.redis,
     hits: after.hits - before.hits,
     misses: after.misses - before.misses,
+    cpuUs: after.cpuUs - before.cpuUs,
     rss: server.rss(),
   };
 }
@@ -106,7 +107,7 @@ async function runWorkloads(options: BenchOptions, servers: readonly ServerProce
         cell.rss.push(probe.rss);
         log(
           `  round ${round + 1}/${options.rounds} ${server.name.padEnd(14)} ${Math.round(result.rps).toLocaleString('en-US').padStart(7)} req/s` +
-            `  p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms  errors ${result.errors}` +
+            `  p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms  CPU ${Math.round(probe.cpuUs / Math.max(1, result.requests))} µs/req  errors ${result.errors}` +
             (result.checkedReads > 0 ? `  stale ${result.staleReads}/${result.checkedReads}` : ''),
         );
       }

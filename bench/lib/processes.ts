@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ConfigurationName } from './options.js';
 
@@ -12,6 +13,8 @@ export interface ProbeStats {
   readonly redis: number;
   readonly hits: number;
   readonly misses: number;
+  /** CPU time of the server process, user + system, microseconds. */
+  readonly cpuUs: number;
   readonly rss: number;
 }
 
@@ -55,7 +58,8 @@ export async function startServer(spec: ServerSpec, timeoutMs = 60_000): Promise
   const port = await freePort();
   const entry = spec.name === 'response-cache' ? 'bench/peers/response-cache.ts' : 'src/main.ts';
   const nodeArgs = ['--import', 'tsx', '--import', './bench/probe.ts'];
-  if (spec.profileDir) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${spec.profileDir}`, `--cpu-prof-name=${spec.name}-${Date.now()}.cpuprofile`);
+  // One directory per configuration; V8 names the files by pid and thread (tsx's loader runs in a thread of its own).
+  if (spec.profileDir) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${join(spec.profileDir, spec.name)}`);
   const child = spawn(process.execPath, [...nodeArgs, entry], {
     cwd: ROOT,
     env: {
@@ -108,7 +112,7 @@ export async function startServer(spec: ServerSpec, timeoutMs = 60_000): Promise
           if (m?.type !== 'probe:stats') return;
           clearTimeout(timer);
           child.off('message', onMessage);
-          resolve({ sql: m.sql, redis: m.redis, hits: m.hits, misses: m.misses, rss: m.rss });
+          resolve({ sql: m.sql, redis: m.redis, hits: m.hits, misses: m.misses, cpuUs: m.cpuUs, rss: m.rss });
         };
         child.on('message', onMessage);
         child.send('probe:stats');
