@@ -10,7 +10,6 @@
  */
 import { createServer as createHttpServer } from 'node:http';
 import type { KeyValueCache, KeyValueCacheSetOptions } from '@apollo/utils.keyvaluecache';
-import { ApolloServerPluginCacheControl } from '@apollo/server/plugin/cacheControl';
 import responseCachePlugin from '@apollo/server-plugin-response-cache';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../../src/config.js';
@@ -65,8 +64,9 @@ await redis.connect();
 const server = createServer({
   logger,
   createContext: deps.createContext,
+  // Apollo's cache-control plugin computes the policy the response cache obeys: every response 300 s, public.
+  cacheControl: { defaultMaxAge: RESPONSE_TTL_SECONDS },
   plugins: [
-    ApolloServerPluginCacheControl({ defaultMaxAge: RESPONSE_TTL_SECONDS }),
     responseCachePlugin<RequestContext>({
       cache: new RedisKeyValueCache(redis, `${config.cachePrefix}:`),
       // Every response is public: no per-user data in this schema.
