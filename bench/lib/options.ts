@@ -64,7 +64,7 @@ const HELP = `npm run bench -- [options]
   --out <dir>          where <date>.md and <date>.svg go (default bench/results)
   --note <text>        a line for the report
   --database-url <url> admin URL of Postgres (default $BENCH_DATABASE_URL or postgres://postgres@127.0.0.1:5432/postgres)
-  --database <name>    seeded database, reused across runs (default freshgraph_bench)
+  --database <name>    seeded database, reused across runs (default freshgraph_bench; freshgraph_bench_soak for --soak)
   --redis-url <url>    Redis with the bench's own DB number (default $BENCH_REDIS_URL or redis://127.0.0.1:6379/5)
   --prefix <p>         key prefix of everything the bench writes to Redis (default fgbench)
 `;
@@ -118,7 +118,8 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
   const soakMinutes = values.soak ? num(values['soak-minutes'], 10, 'soak-minutes', 0.05) : 0;
   const prefix = values.prefix ?? 'fgbench';
   if (!/^[A-Za-z0-9_.-]{1,40}$/.test(prefix)) throw new Error('--prefix takes 1-40 letters, digits, "_", "." or "-"');
-  const databaseName = values.database ?? 'freshgraph_bench';
+  // The soak's million products live in a data set of their own, so the regular run's copies stay small.
+  const databaseName = values.database ?? (values.soak ? 'freshgraph_bench_soak' : 'freshgraph_bench');
   if (!/^[a-z_][a-z0-9_]{0,40}$/.test(databaseName)) throw new Error('--database takes a lower-case identifier');
   return {
     duration: num(values.duration, quick ? 2 : 10, 'duration', 0.2),
