@@ -52,7 +52,15 @@ if (process.send) {
   process.on('message', (message) => {
     if (message !== 'probe:stats') return;
     const cpu = process.cpuUsage();
-    process.send?.({ type: 'probe:stats', ...counters, cpuUs: cpu.user + cpu.system, rss: process.memoryUsage().rss });
+    const memory = process.memoryUsage();
+    process.send?.({
+      type: 'probe:stats',
+      ...counters,
+      cpuUs: cpu.user + cpu.system,
+      rss: memory.rss,
+      heapUsed: memory.heapUsed,
+      heapTotal: memory.heapTotal,
+    });
   });
   // The channel must not keep a server alive once it has been told to stop.
   process.channel?.unref();

@@ -13,7 +13,7 @@ import { HELP, parseOptions, type BenchOptions, type ConfigurationName, type Wor
 import { ROOT, startServer, type ProbeStats, type ServerProcess } from './lib/processes.js';
 import { seededRandom } from './lib/random.js';
 import { connectRedis, countByPrefix, deleteByPrefix } from './lib/redis.js';
-import { summarize, writeReport, type Cell, type RunInfo, type SoakSample } from './lib/report.js';
+import { writeReport, type Cell, type RunInfo, type SoakSample } from './lib/report.js';
 import { PRODUCT_QUERY, PRODUCTS_QUERY, RequestFactory, workloadSpec } from './lib/workloads.js';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -30,6 +30,8 @@ async function delta(server: ServerProcess, before: ProbeStats): Promise<ProbeSt
     misses: after.misses - before.misses,
     cpuUs: after.cpuUs - before.cpuUs,
     rss: server.rss(),
+    heapUsed: after.heapUsed,
+    heapTotal: after.heapTotal,
   };
 }
 
@@ -99,7 +101,9 @@ async function runWorkloads(options: BenchOptions, servers: readonly ServerProce
         // The same seed for every configuration in a round: identical request streams.
         const factory = new RequestFactory(ids, options.zipf, 10_000 * (w + 1) + round);
         const before = await server.stats();
+        const generator = process.cpuUsage();
         const result = await runOnce(server, workload, options, factory, acked.get(server.name) as AckedVersions, options.duration, 31 * (round + 1));
+        const generatorCpu = process.cpuUsage(generator);
         const probe = await delta(server, before);
         const cell = cells.get(server.name) as Cell;
         cell.rounds.push(result);
@@ -107,7 +111,7 @@ async function runWorkloads(options: BenchOptions, servers: readonly ServerProce
         cell.rss.push(probe.rss);
         log(
           `  round ${round + 1}/${options.rounds} ${server.name.padEnd(14)} ${Math.round(result.rps).toLocaleString('en-US').padStart(7)} req/s` +
-            `  p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms  CPU ${Math.round(probe.cpuUs / Math.max(1, result.requests))} µs/req  errors ${result.errors}` +
+            `  p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms  CPU ${Math.round(probe.cpuUs / Math.max(1, result.requests))} µs/req (load generator ${Math.round((generatorCpu.user + generatorCpu.system) / Math.max(1, result.requests))})  errors ${result.errors}` +
             (result.checkedReads > 0 ? `  stale ${result.staleReads}/${result.checkedReads}` : ''),
         );
       }
@@ -118,9 +122,16 @@ async function runWorkloads(options: BenchOptions, servers: readonly ServerProce
 
 async function runSoak(options: BenchOptions, server: ServerProcess, ids: readonly string[], redisKeys: () => Promise<number>): Promise<SoakSample[]> {
   log(`soak: warming ${ids.length.toLocaleString('en-US')} keys`);
-  await prewarm(server, ids, options.connections);
-  const samples: SoakSample[] = [{ minute: 0, rss: server.rss(), rps: 0, stale: 0, reads: 0, errors: 0, keys: await redisKeys() }];
-  log(`  keys in Redis: ${samples[0]?.keys}; RSS ${(server.rss() / 2 ** 20).toFixed(0)} MB`);
+  // A fill is best effort (a timed-out fill is dropped, by design): read again until (nearly) every key is there.
+  let keys = 0;
+  for (let pass = 0; pass < 3 && keys < ids.length; pass++) {
+    await prewarm(server, ids, options.connections);
+    keys = await redisKeys();
+    log(`  keys in Redis after pass ${pass + 1}: ${keys.toLocaleString('en-US')}`);
+  }
+  const heap = await server.stats();
+  const samples: SoakSample[] = [{ minute: 0, rss: server.rss(), heapUsed: heap.heapUsed, heapTotal: heap.heapTotal, rps: 0, stale: 0, reads: 0, errors: 0, keys }];
+  log(`  RSS ${(server.rss() / 2 ** 20).toFixed(0)} MB`);
   // Uniform ids (Zipf exponent 0): the whole key space is read, not only the hot head.
   const factory = new RequestFactory(ids, 0, 99);
   const acked = new AckedVersions(ids.length);
@@ -131,9 +142,23 @@ async function runSoak(options: BenchOptions, server: ServerProcess, ids: readon
     const seconds = Math.min(10, (endAt - Date.now()) / 1000);
     if (seconds < 0.2) break;
     const r = await runMixed(server.url, factory, 0.2, options.connections, seconds, acked, random);
-    const sample = { minute: (Date.now() - started) / 60_000, rss: server.rss(), rps: r.rps, stale: r.staleReads, reads: r.checkedReads, errors: r.errors, keys: -1 };
+    const heapNow = await server.stats();
+    const sample = {
+      minute: (Date.now() - started) / 60_000,
+      rss: server.rss(),
+      heapUsed: heapNow.heapUsed,
+      heapTotal: heapNow.heapTotal,
+      rps: r.rps,
+      stale: r.staleReads,
+      reads: r.checkedReads,
+      errors: r.errors,
+      keys: -1,
+    };
     samples.push(sample);
-    log(`  ${sample.minute.toFixed(1)} min: RSS ${(sample.rss / 2 ** 20).toFixed(0)} MB, ${Math.round(r.rps)} req/s, stale ${r.staleReads}, errors ${r.errors}`);
+    log(
+      `  ${sample.minute.toFixed(1)} min: RSS ${(sample.rss / 2 ** 20).toFixed(0)} MB (heap ${(sample.heapUsed / 2 ** 20).toFixed(0)}/${(sample.heapTotal / 2 ** 20).toFixed(0)} MB), ` +
+        `${Math.round(r.rps)} req/s, stale ${r.staleReads}, errors ${r.errors}`,
+    );
   }
   const last = samples[samples.length - 1] as SoakSample;
   last.keys = await redisKeys();
@@ -186,6 +211,8 @@ async function main(): Promise<void> {
           redisUrl: options.redisUrl,
           cachePrefix: prefixOf(name),
           profileDir,
+          // The soak keeps its million keys for the whole run: TTL longer than the run (it is a safety net, not freshness).
+          env: soak ? { CACHE_TTL_SECONDS: String(Math.max(3600, Math.ceil(options.soakMinutes * 60 + 1800))) } : {},
         }),
       );
       log(`started ${name} (pid ${servers[servers.length - 1]?.pid})`);
@@ -206,7 +233,6 @@ async function main(): Promise<void> {
     const files = writeReport(resolve(ROOT, options.out), info, results, []);
     process.stdout.write(`\n${files.table}\n`);
     log(`report: ${files.markdown}\nchart:  ${files.chart}`);
-    void summarize;
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
     for (const name of configurations) await deleteByPrefix(redis, `${prefixOf(name)}:`);

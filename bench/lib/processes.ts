@@ -16,6 +16,9 @@ export interface ProbeStats {
   /** CPU time of the server process, user + system, microseconds. */
   readonly cpuUs: number;
   readonly rss: number;
+  /** V8 heap in use and reserved, bytes. */
+  readonly heapUsed: number;
+  readonly heapTotal: number;
 }
 
 export interface ServerProcess {
@@ -36,6 +39,8 @@ export interface ServerSpec {
   readonly redisUrl: string;
   readonly cachePrefix: string;
   readonly profileDir?: string;
+  /** Extra environment for the server (the soak's longer TTL). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** A free loopback port (the kernel's choice), handed to the server as PORT. */
@@ -72,6 +77,7 @@ export async function startServer(spec: ServerSpec, timeoutMs = 60_000): Promise
       CACHE_MODE: spec.name === 'cache-off' ? 'off' : 'on',
       LOG_LEVEL: 'warn',
       NODE_ENV: 'production',
+      ...spec.env,
     },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
@@ -112,7 +118,7 @@ export async function startServer(spec: ServerSpec, timeoutMs = 60_000): Promise
           if (m?.type !== 'probe:stats') return;
           clearTimeout(timer);
           child.off('message', onMessage);
-          resolve({ sql: m.sql, redis: m.redis, hits: m.hits, misses: m.misses, cpuUs: m.cpuUs, rss: m.rss });
+          resolve({ sql: m.sql, redis: m.redis, hits: m.hits, misses: m.misses, cpuUs: m.cpuUs, rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal });
         };
         child.on('message', onMessage);
         child.send('probe:stats');
