@@ -101,9 +101,7 @@ async function runWorkloads(options: BenchOptions, servers: readonly ServerProce
         // The same seed for every configuration in a round: identical request streams.
         const factory = new RequestFactory(ids, options.zipf, 10_000 * (w + 1) + round);
         const before = await server.stats();
-        const generator = process.cpuUsage();
         const result = await runOnce(server, workload, options, factory, acked.get(server.name) as AckedVersions, options.duration, 31 * (round + 1));
-        const generatorCpu = process.cpuUsage(generator);
         const probe = await delta(server, before);
         const cell = cells.get(server.name) as Cell;
         cell.rounds.push(result);
@@ -111,7 +109,7 @@ async function runWorkloads(options: BenchOptions, servers: readonly ServerProce
         cell.rss.push(probe.rss);
         log(
           `  round ${round + 1}/${options.rounds} ${server.name.padEnd(14)} ${Math.round(result.rps).toLocaleString('en-US').padStart(7)} req/s` +
-            `  p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms  CPU ${Math.round(probe.cpuUs / Math.max(1, result.requests))} µs/req (load generator ${Math.round((generatorCpu.user + generatorCpu.system) / Math.max(1, result.requests))})  errors ${result.errors}` +
+            `  p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms  CPU ${Math.round(probe.cpuUs / Math.max(1, result.requests))} µs/req (load generator ${Math.round(result.generatorCpuUs / Math.max(1, result.requests))})  errors ${result.errors}` +
             (result.checkedReads > 0 ? `  stale ${result.staleReads}/${result.checkedReads}` : ''),
         );
       }

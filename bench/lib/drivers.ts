@@ -20,7 +20,14 @@ export interface RunResult {
   /** Writes in a mixed workload, with their own latency. */
   readonly writes: number;
   readonly writeP50: number;
+  /** CPU time of the load generator (this process) while it ran, microseconds. */
+  readonly generatorCpuUs: number;
 }
+
+const cpuSince = (start: NodeJS.CpuUsage): number => {
+  const used = process.cpuUsage(start);
+  return used.user + used.system;
+};
 
 /** Growable list of latencies in ms. */
 class Latencies {
@@ -41,7 +48,10 @@ class Latencies {
 
 /** Distinct request bodies drawn per round: enough that no connection repeats one within a round. */
 function poolSize(workload: WorkloadName): number {
-  return workload === 'products' || workload === 'entities' ? 8_192 : 65_536;
+  if (workload === 'products' || workload === 'entities') return 8_192;
+  if (workload === 'mutation') return 16_384;
+  if (workload === 'mutation1') return 4_096;
+  return 65_536;
 }
 
 /**
@@ -73,6 +83,7 @@ export async function runAutocannon(
     onResponse,
   }));
   let client = 0;
+  const cpu = process.cpuUsage();
   const instance = autocannon({
     url,
     connections,
@@ -89,6 +100,7 @@ export async function runAutocannon(
   }) as unknown as autocannon.Instance & PromiseLike<autocannon.Result>;
   instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTime: number) => latencies.push(responseTime));
   const result = await instance;
+  const generatorCpuUs = cpuSince(cpu);
   const sorted = latencies.sorted();
   return {
     requests: sorted.length,
@@ -101,6 +113,7 @@ export async function runAutocannon(
     staleReads: 0,
     writes: workload.startsWith('mutation') ? sorted.length : 0,
     writeP50: workload.startsWith('mutation') ? quantile(sorted, 0.5) : Number.NaN,
+    generatorCpuUs,
   };
 }
 
@@ -138,6 +151,7 @@ export async function runMixed(
   let errors = 0;
   let stale = 0;
   const started = performance.now();
+  const cpu = process.cpuUsage();
   const deadline = started + seconds * 1000;
   const headers = { 'content-type': 'application/json' };
 
@@ -183,6 +197,7 @@ export async function runMixed(
   };
   await Promise.all(Array.from({ length: connections }, loop));
   const elapsed = (performance.now() - started) / 1000;
+  const generatorCpuUs = cpuSince(cpu);
   await pool.close();
   const readSorted = reads.sorted();
   const writeSorted = writes.sorted();
@@ -201,6 +216,7 @@ export async function runMixed(
     staleReads: stale,
     writes: writeSorted.length,
     writeP50: quantile(writeSorted, 0.5),
+    generatorCpuUs,
   };
 }
 

@@ -48,6 +48,8 @@ export interface Summary {
   readonly redisPerRequest: number;
   /** Server CPU time (user + system) per response, microseconds. */
   readonly cpuUsPerRequest: number;
+  /** Load generator CPU per response, microseconds (it shares the cores). */
+  readonly generatorUsPerRequest: number;
   readonly rssMb: number;
   readonly checkedReads: number;
   readonly staleReads: number;
@@ -69,6 +71,7 @@ export function summarize(cell: Cell): Summary {
     sqlPerRequest: requests === 0 ? Number.NaN : sum((p) => p.sql) / requests,
     redisPerRequest: requests === 0 ? Number.NaN : sum((p) => p.redis) / requests,
     cpuUsPerRequest: requests === 0 ? Number.NaN : sum((p) => p.cpuUs) / requests,
+    generatorUsPerRequest: requests === 0 ? Number.NaN : cell.rounds.reduce((a, r) => a + r.generatorCpuUs, 0) / requests,
     rssMb: Math.max(...cell.rss) / 2 ** 20,
     checkedReads: cell.rounds.reduce((a, r) => a + r.checkedReads, 0),
     staleReads: cell.rounds.reduce((a, r) => a + r.staleReads, 0),
@@ -120,15 +123,15 @@ function targets(results: Map<WorkloadName, Map<ConfigurationName, Summary>>): T
 /** The results table, one row per workload and configuration. */
 function table(results: Map<WorkloadName, Map<ConfigurationName, Summary>>, batch: number, connections: number): string {
   const lines = [
-    '| workload | configuration | req/s | p50 ms | p99 ms | errors | cache hit ratio | SQL / req | Redis cmds / req | server CPU µs / req | RSS MB | stale reads |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| workload | configuration | req/s | p50 ms | p99 ms | errors | cache hit ratio | SQL / req | Redis cmds / req | server CPU µs / req | load generator CPU µs / req | RSS MB | stale reads |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const [workload, byConfig] of results) {
     const spec = workloadSpec(workload, connections, batch);
     for (const [config, s] of byConfig) {
       const stale = s.checkedReads > 0 ? `${s.staleReads} / ${int(s.checkedReads)} (${pct(s.staleReads / s.checkedReads)})` : 'n/a';
       lines.push(
-        `| ${spec.title} | ${config} | ${int(s.rps)} | ${fixed(s.p50)} | ${fixed(s.p99)} | ${s.errors} | ${pct(s.hitRatio)} | ${fixed(s.sqlPerRequest)} | ${fixed(s.redisPerRequest)} | ${int(s.cpuUsPerRequest)} | ${fixed(s.rssMb, 0)} | ${stale} |`,
+        `| ${spec.title} | ${config} | ${int(s.rps)} | ${fixed(s.p50)} | ${fixed(s.p99)} | ${s.errors} | ${pct(s.hitRatio)} | ${fixed(s.sqlPerRequest)} | ${fixed(s.redisPerRequest)} | ${int(s.cpuUsPerRequest)} | ${int(s.generatorUsPerRequest)} | ${fixed(s.rssMb, 0)} | ${stale} |`,
       );
     }
   }
@@ -276,7 +279,7 @@ export function writeReport(
     '- **errors**: non-2xx responses, responses with GraphQL `errors`, and connection errors.',
     '- **cache hit ratio**: non-null values among the replies to the server\'s Redis `MGET`/`GET` commands, counted inside the server process by `bench/probe.ts`. For freshgraph a hit is one entity key; for the response-cache peer a hit is one whole response.',
     '- **SQL / req**: statements sent by the server through node-postgres (BEGIN and COMMIT count), per response. **Redis cmds / req**: commands sent by the server through ioredis (an `MGET` of 100 keys and an `EVALSHA` count one each), per response.',
-    '- **server CPU µs / req**: the server process\'s CPU time (user + system, from `process.cpuUsage()` in the probe) over the round, per response. Less sensitive than req/s to what else the machine is running, because it counts only the time the server actually ran.',
+    '- **server CPU µs / req**: the server process\'s CPU time (user + system, from `process.cpuUsage()` in the probe) over the round, per response. Less sensitive than req/s to what else the machine is running, because it counts only the time the server actually ran. **Load generator CPU** is the same for the bench process itself: it runs on the same two cores.',
     '- **RSS**: the server\'s VmRSS from /proc/<pid>/status after its last round of the workload.',
     '- **stale reads**: reads that returned a version lower than one a mutation response had already delivered to the load generator when the read was sent (checked on every read of the mixed workloads; each configuration has its own copy of the data set so no server\'s writes bypass another\'s cache).',
     '',
