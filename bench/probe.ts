@@ -5,10 +5,13 @@
  * - Redis commands sent through ioredis (connection set-up excluded), and
  * - cache hits and misses as the replies of MGET and GET show them (a non-null
  *   value is a hit): keys for freshgraph's MGETs, whole responses for the
- *   response-cache peer's GETs.
+ *   response-cache peer's GETs, and
+ * - 2xx responses that carry GraphQL errors (Apollo writes `errors` first), so
+ *   that the load generator need not read bodies.
  * plus the process's CPU time (user + system, all threads). The bench asks for
  * the counters over the IPC channel (`'probe:stats'`).
  */
+import { ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -20,7 +23,7 @@ interface Command {
   readonly promise: Promise<unknown>;
 }
 
-const counters = { sql: 0, redis: 0, hits: 0, misses: 0 };
+const counters = { sql: 0, redis: 0, hits: 0, misses: 0, graphqlErrors: 0 };
 const SETUP = new Set(['info', 'select', 'client', 'ping', 'quit', 'hello', 'auth', 'script']);
 
 const query = pg.Client.prototype.query;
@@ -47,6 +50,13 @@ ioredis.Redis.prototype.sendCommand = function countedCommand(this: unknown, com
   }
   return sendCommand.call(this, command, ...rest);
 };
+
+const end = ServerResponse.prototype.end as (this: ServerResponse, ...args: unknown[]) => ServerResponse;
+ServerResponse.prototype.end = function countedEnd(this: ServerResponse, ...args: unknown[]) {
+  const chunk = args[0];
+  if (this.statusCode < 300 && typeof chunk === 'string' && chunk.startsWith('{"errors"')) counters.graphqlErrors++;
+  return end.apply(this, args);
+} as typeof ServerResponse.prototype.end;
 
 if (process.send) {
   process.on('message', (message) => {

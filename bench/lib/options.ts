@@ -7,15 +7,15 @@ export const CONFIGURATIONS = ['freshgraph', 'cache-off', 'response-cache'] as c
 export type ConfigurationName = (typeof CONFIGURATIONS)[number];
 
 export interface BenchOptions {
-  /** Measured seconds per round, per workload and configuration. @default 10 */
+  /** Measured seconds per round, per workload and configuration. @default 6 */
   readonly duration: number;
-  /** Seconds of unmeasured load per workload and configuration before the first round. @default 5 */
+  /** Seconds of unmeasured load per workload and configuration before the first round. @default 3 */
   readonly warmup: number;
   /** @default 32 */
   readonly connections: number;
   /** Products in the data set (seeded once, reused). @default 100000 */
   readonly products: number;
-  /** Interleaved rounds; the table shows medians. @default 3 */
+  /** Interleaved rounds; the table shows medians. @default 5 */
   readonly rounds: number;
   readonly workloads: readonly WorkloadName[];
   readonly configurations: readonly ConfigurationName[];
@@ -46,11 +46,11 @@ export interface BenchOptions {
 
 const HELP = `npm run bench -- [options]
 
-  --duration <s>       measured seconds per round (default 10; --quick: 2)
-  --warmup <s>         unmeasured seconds before the first round (default 5; --quick: 1)
+  --duration <s>       measured seconds per round (default 6; --quick: 2)
+  --warmup <s>         unmeasured seconds before the first round (default 3; --quick: 1)
   --connections <n>    concurrent connections (default 32)
   --products <n>       size of the data set (default 100000; --quick: 10000)
-  --rounds <n>         interleaved rounds, medians reported (default 3; --quick: 1)
+  --rounds <n>         interleaved rounds, medians reported (default 5; --quick: 1)
   --workload <list>    comma-separated, from: ${WORKLOADS.join(', ')} (default all)
   --config <list>      comma-separated, from: ${CONFIGURATIONS.join(', ')} (default all)
   --batch <n>          ids per products(ids) / _entities request (default 100)
@@ -122,11 +122,11 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
   const databaseName = values.database ?? (values.soak ? 'freshgraph_bench_soak' : 'freshgraph_bench');
   if (!/^[a-z_][a-z0-9_]{0,40}$/.test(databaseName)) throw new Error('--database takes a lower-case identifier');
   return {
-    duration: num(values.duration, quick ? 2 : 10, 'duration', 0.2),
-    warmup: num(values.warmup, quick ? 1 : 5, 'warmup', 0),
+    duration: num(values.duration, quick ? 2 : 6, 'duration', 0.2),
+    warmup: num(values.warmup, quick ? 1 : 3, 'warmup', 0),
     connections: Math.round(num(values.connections, 32, 'connections', 1)),
     products: Math.round(num(values.products, soakMinutes > 0 ? num(values['soak-keys'], 1_000_000, 'soak-keys', 1) : quick ? 10_000 : 100_000, 'products', 200)),
-    rounds: Math.round(num(values.rounds, quick ? 1 : 3, 'rounds', 1)),
+    rounds: Math.round(num(values.rounds, quick ? 1 : 5, 'rounds', 1)),
     workloads: list(values.workload, WORKLOADS, 'workload'),
     configurations: list(values.config, CONFIGURATIONS, 'configuration'),
     batch: Math.round(num(values.batch, 100, 'batch', 1)),

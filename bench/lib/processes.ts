@@ -13,6 +13,8 @@ export interface ProbeStats {
   readonly redis: number;
   readonly hits: number;
   readonly misses: number;
+  /** 2xx responses carrying GraphQL errors. */
+  readonly graphqlErrors: number;
   /** CPU time of the server process, user + system, microseconds. */
   readonly cpuUs: number;
   readonly rss: number;
@@ -118,7 +120,7 @@ export async function startServer(spec: ServerSpec, timeoutMs = 60_000): Promise
           if (m?.type !== 'probe:stats') return;
           clearTimeout(timer);
           child.off('message', onMessage);
-          resolve({ sql: m.sql, redis: m.redis, hits: m.hits, misses: m.misses, cpuUs: m.cpuUs, rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal });
+          resolve({ sql: m.sql, redis: m.redis, hits: m.hits, misses: m.misses, graphqlErrors: m.graphqlErrors, cpuUs: m.cpuUs, rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal });
         };
         child.on('message', onMessage);
         child.send('probe:stats');

@@ -230,7 +230,7 @@ export function writeReport(
     md.push(
       `Data: ${int(o.products)} products (Zipf exponent ${o.zipf} over id rank). ${o.connections} connections (1 for the one-connection mutation row), ` +
         `${fmtSeconds(o.warmup)} warm-up then ${o.rounds} interleaved round(s) of ${fmtSeconds(o.duration)} per workload and configuration; req/s, p50 and p99 are medians over rounds. ` +
-        `Before the read workloads every product was read once through each cache (so "warm" is warm).`,
+        `Before each reading workload every product was read once through freshgraph (so "warm" is warm; keys live 300 s), and before \`product(id)\` every product was requested once from the response-cache peer (its cache holds whole operations).`,
       '',
     );
     tableText = table(summaries, o.batch, o.connections);
