@@ -74,4 +74,6 @@ if (process.send) {
   });
   // The channel must not keep a server alive once it has been told to stop.
   process.channel?.unref();
+  // If the bench dies without stopping its servers, they stop themselves (gracefully, as on SIGTERM).
+  process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
 }

@@ -77,7 +77,12 @@ async function runOnce(
   return runAutocannon(server.url, workload, factory, options.batch, spec.connections, seconds);
 }
 
-async function runWorkloads(options: BenchOptions, servers: readonly ServerProcess[], ids: readonly string[]): Promise<Map<WorkloadName, Map<ConfigurationName, Cell>>> {
+async function runWorkloads(
+  options: BenchOptions,
+  servers: readonly ServerProcess[],
+  ids: readonly string[],
+  emptyCache: (server: ServerProcess) => Promise<void>,
+): Promise<Map<WorkloadName, Map<ConfigurationName, Cell>>> {
   const results = new Map<WorkloadName, Map<ConfigurationName, Cell>>();
   const acked = new Map(servers.map((s) => [s.name, new AckedVersions(ids.length)]));
   for (const [w, workload] of options.workloads.entries()) {
@@ -86,14 +91,19 @@ async function runWorkloads(options: BenchOptions, servers: readonly ServerProce
     const cells = new Map<ConfigurationName, Cell>(servers.map((s) => [s.name, { rounds: [], probes: [], rss: [] }]));
     results.set(workload, cells);
     // "Warm" means every product is cached when a reading workload starts. Keys live CACHE_TTL_SECONDS
-    // (300 s) in both caches, which is shorter than a whole run, so this is done before each such workload.
+    // (300 s) in both caches, which is shorter than a whole run, so this is done before each such workload,
+    // on an emptied cache: a read that hits does not extend a key's TTL, so only a fill starts the 300 s anew.
     // Apollo's response cache can only be warmed for product(id) (it caches whole operations), and that
     // takes ~100,000 requests: it is warmed before that workload only, and first, so freshgraph's warm-up is the most recent.
     if (workload === 'product') {
       for (const server of servers) if (server.name === 'response-cache') await prewarm(server, ids, options.connections);
     }
     if (workload !== 'mutation' && workload !== 'mutation1') {
-      for (const server of servers) if (server.name === 'freshgraph') await prewarm(server, ids, options.connections);
+      for (const server of servers) {
+        if (server.name !== 'freshgraph') continue;
+        await emptyCache(server);
+        await prewarm(server, ids, options.connections);
+      }
     }
     if (options.warmup > 0) {
       for (const server of servers) {
@@ -208,6 +218,19 @@ async function main(): Promise<void> {
   const profileDir = options.profile ? join(ROOT, 'bench', '.data', 'profiles') : undefined;
   if (profileDir) mkdirSync(profileDir, { recursive: true });
   const servers: ServerProcess[] = [];
+  const cleanUp = async () => {
+    await Promise.all(servers.map((s) => s.stop()));
+    for (const name of configurations) await deleteByPrefix(redis, `${prefixOf(name)}:`);
+    redis.disconnect();
+    await dropDatabases(options.databaseAdminUrl, clones);
+  };
+  // Ctrl-C: stop the servers and remove what this run created before leaving.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log(`\n${signal}: stopping the servers and cleaning up`);
+      cleanUp().finally(() => process.exit(130));
+    });
+  }
   try {
     for (const [i, name] of configurations.entries()) {
       servers.push(
@@ -234,16 +257,13 @@ async function main(): Promise<void> {
       process.stdout.write(files.table);
       return;
     }
-    const results = await runWorkloads(options, servers, ids);
+    const results = await runWorkloads(options, servers, ids, (server) => deleteByPrefix(redis, `${prefixOf(server.name)}:`).then(() => undefined));
     info.loadAfter = os.loadavg();
     const files = writeReport(resolve(ROOT, options.out), info, results, []);
     process.stdout.write(`\n${files.table}\n`);
     log(`report: ${files.markdown}\nchart:  ${files.chart}`);
   } finally {
-    await Promise.all(servers.map((s) => s.stop()));
-    for (const name of configurations) await deleteByPrefix(redis, `${prefixOf(name)}:`);
-    redis.disconnect();
-    await dropDatabases(options.databaseAdminUrl, clones);
+    await cleanUp();
   }
 }
 
