@@ -181,7 +181,7 @@ export function chart(results: Map<WorkloadName, Map<ConfigurationName, Summary>
     const y0 = top + r * rowH;
     const titleText = workloadSpec(workload, connections, batch).title.replace(/`/g, '');
     parts.push(`<line x1="10" x2="${width - 10}" y1="${y0}" y2="${y0}" stroke="#e0e0e0"/>`);
-    parts.push(`<text x="10" y="${y0 + 18}" font-weight="600">${escapeXml(titleText.length > 40 ? `${titleText.slice(0, 39)}…` : titleText)}</text>`);
+    wrap(titleText, 30).forEach((line, i) => parts.push(`<text x="10" y="${y0 + 18 + i * 15}" font-weight="600">${escapeXml(line)}</text>`));
     metrics.forEach((m, j) => {
       const values = configs.map((c) => byConfig.get(c)?.[m.key] ?? Number.NaN);
       const max = Math.max(...values.filter(Number.isFinite), 1e-9);
@@ -198,6 +198,20 @@ export function chart(results: Map<WorkloadName, Map<ConfigurationName, Summary>
   parts.push(`<text x="10" y="${height - 10}" fill="#666">medians of interleaved rounds; same seeded request stream for every configuration</text>`);
   parts.push('</svg>');
   return parts.join('\n');
+}
+
+/** Greedy word wrap into at most three lines. */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && (line + ' ' + word).length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines.slice(0, 3);
 }
 
 function stamp(d: Date): string {
@@ -242,6 +256,10 @@ export function writeReport(
       md.push('');
       tableText += `\n\n${t.map((x) => `${x.met ? 'met ' : 'MISSED'}  ${x.what.replace(/`/g, '')}: ${x.measured} (goal ${x.goal})`).join('\n')}`;
     }
+    writeFileSync(
+      join(dir, `${name}.json`),
+      JSON.stringify({ info: { ...info, options: o }, summaries: Object.fromEntries([...summaries].map(([w, m]) => [w, Object.fromEntries(m)])) }, null, 1),
+    );
     const svg = chart(summaries, o.batch, o.connections, `freshgraph benchmark ${info.startedAt.toISOString().slice(0, 16).replace('T', ' ')} (${int(o.products)} products, ${o.connections} connections)`);
     chartPath = join(dir, `${name}.svg`);
     writeFileSync(chartPath, svg);
