@@ -18,6 +18,8 @@ export function newId(nowMs: number = Date.now()): string {
 /** The canonical (lower-case) form of a well-formed id, or undefined. */
 export function canonicalId(raw: string): string | undefined {
   if (raw.length !== 36) return undefined;
+  // Ids are read on every request, nearly always already canonical: test before copying.
+  if (UUID.test(raw)) return raw;
   const lower = raw.toLowerCase();
   return UUID.test(lower) ? lower : undefined;
 }

@@ -1,9 +1,13 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginCacheControl, type ApolloServerPluginCacheControlOptions } from '@apollo/server/plugin/cacheControl';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginInlineTrace } from '@apollo/server/plugin/inlineTrace';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse, type DocumentNode } from 'graphql';
 import type { Logger } from 'pino';
 import { newRequestMeta, type RequestContext, type RequestMeta } from './context.js';
 import { maskError } from './errors.js';
+import { fastPathPlugin } from './fast-path.js';
 import { createHttpHandler } from './http/handler.js';
 import { entitiesLimitPlugin } from './plugins/entities-limit.js';
 import { landingPagePlugin } from './plugins/landing-page.js';
@@ -40,6 +44,19 @@ export interface ServerDeps {
   readonly debugExtensions?: boolean;
   /** Request count and latency go here when given. @default undefined */
   readonly metrics?: Metrics;
+  /**
+   * Apollo's cache-control plugin, for servers that compute HTTP cache hints (the
+   * benchmark's response-cache peer). Off by default: this schema declares no hints,
+   * and the plugin wraps every field resolver to compute them (see fastPathPlugins).
+   * @default undefined (off; responses say `cache-control: no-store`)
+   */
+  readonly cacheControl?: ApolloServerPluginCacheControlOptions;
+  /**
+   * Answer simple entity reads without graphql-js execution (src/fast-path.ts).
+   * Never with `cacheControl`, whose hints only execution computes.
+   * @default true
+   */
+  readonly fastPath?: boolean;
 }
 
 export interface FreshgraphServer {
@@ -68,6 +85,38 @@ export function buildSchema() {
 }
 
 /**
+ * Apollo's implicit plugins, replaced by equivalents that cost nothing on a request
+ * that does not use them (found by profiling `npm run bench`):
+ * - cache control: with any `willResolveField` hook installed, Apollo wraps every field
+ *   resolver of the schema and calls the hook for each field of each response (700
+ *   calls for 100 products). We send no cache hints, so the plugin is off and the
+ *   handler sends the `cache-control: no-store` it would have computed.
+ * - inline tracing (ftv1), on by default in a subgraph: Apollo's plugin builds a trace
+ *   tree on every request before it looks at the header; here the header is looked at
+ *   first, and a router that asks for traces still gets them, from Apollo's own plugin.
+ * Plus the read fast path (src/fast-path.ts), which skips execution for simple entity reads.
+ */
+function fastPathPlugins(
+  cacheControl: ApolloServerPluginCacheControlOptions | undefined,
+  fastPath: boolean,
+): ApolloServerPlugin<RequestContext>[] {
+  const tracing = ApolloServerPluginInlineTrace() as ApolloServerPlugin<RequestContext>;
+  const tracingOnRequest: ApolloServerPlugin<RequestContext> = {
+    serverWillStart: async (service) => tracing.serverWillStart?.(service),
+    requestDidStart: async (requestContext) =>
+      requestContext.request.http?.headers.get('apollo-federation-include-trace') === 'ftv1'
+        ? tracing.requestDidStart?.(requestContext)
+        : undefined,
+  };
+  return [
+    cacheControl === undefined ? ApolloServerPluginCacheControlDisabled() : ApolloServerPluginCacheControl(cacheControl),
+    ApolloServerPluginInlineTraceDisabled(),
+    tracingOnRequest,
+    ...(fastPath && cacheControl === undefined ? [fastPathPlugin()] : []),
+  ];
+}
+
+/**
  * Apollo Server plus a node:http handler; listening is the caller's business.
  * Everything that can refuse a request does so before any resolver runs: the
  * router secret and body checks in the handler, the shape limits in validation,
@@ -87,7 +136,7 @@ export function createServer(deps: ServerDeps): FreshgraphServer {
   ];
   if (writeTokens.length > 0) plugins.push(writeAccessPlugin(writeTokens));
   if (debugExtensions) plugins.push(debugExtensionsPlugin());
-  plugins.push(...(deps.plugins ?? []));
+  plugins.push(...fastPathPlugins(deps.cacheControl, deps.fastPath ?? true), ...(deps.plugins ?? []));
 
   const apollo = new ApolloServer<RequestContext>({
     schema: buildSchema(),
@@ -114,6 +163,8 @@ export function createServer(deps: ServerDeps): FreshgraphServer {
     maxBodyBytes: deps.maxBodyBytes,
     authenticate: routerSecretMatches && ((req) => routerSecretMatches(singleHeader(req.headers['x-router-secret']))),
     onFinished: createRequestObserver(logger, deps.metrics),
+    // What Apollo's cache-control plugin sends for a response without hints.
+    defaultHeaders: deps.cacheControl === undefined ? [['cache-control', 'no-store']] : [],
     onError: (err) => logger.error({ err }, 'request failed outside GraphQL'),
   });
   return {

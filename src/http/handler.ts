@@ -29,6 +29,8 @@ export interface HandlerOptions<TContext extends object> {
   readonly authenticate?: (req: IncomingMessage) => boolean;
   /** Called once per GraphQL request, after its response was handed to the socket. */
   readonly onFinished?: (finished: FinishedRequest<TContext>) => void;
+  /** Headers added to every GraphQL response that Apollo did not set itself. @default [] */
+  readonly defaultHeaders?: readonly (readonly [string, string])[];
   readonly onError?: (err: unknown) => void;
 }
 
@@ -45,11 +47,16 @@ export function requestIdOf(req: IncomingMessage): string {
   return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
 }
 
-/** Serves GraphQL over node:http through Apollo's transport-neutral entry point. */
+/**
+ * Serves GraphQL over node:http through Apollo's transport-neutral entry point.
+ * This runs once per request, so it allocates little: headers are copied in one
+ * pass and the response head is written in one call.
+ */
 export function createHttpHandler<TContext extends object>(options: HandlerOptions<TContext>): Handler {
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   const onError = options.onError ?? (() => {});
   const { authenticate, onFinished } = options;
+  const defaultHeaders = options.defaultHeaders ?? [];
 
   return (req, res) => {
     const began = performance.now();
@@ -70,7 +77,7 @@ export function createHttpHandler<TContext extends object>(options: HandlerOptio
       requestId = requestIdOf(req);
       res.setHeader('x-request-id', requestId);
       if (!GRAPHQL_PATHS.has(path)) return refuse(404, 'NOT_FOUND', `Nothing is served at ${path}; try /graphql`);
-      setCors(req, res);
+      if (req.headers.origin !== undefined) setCors(req, res);
       if (req.method === 'OPTIONS') {
         res.statusCode = 204;
         res.end();
@@ -103,8 +110,10 @@ export function createHttpHandler<TContext extends object>(options: HandlerOptio
       }
 
       const headers = new HeaderMap();
-      for (const [name, value] of Object.entries(req.headers)) {
-        if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+      const raw = req.headers;
+      for (const name in raw) {
+        const value = raw[name];
+        if (value !== undefined) headers.set(name, typeof value === 'string' ? value : value.join(', '));
       }
       const httpGraphQLRequest: HTTPGraphQLRequest = {
         method: (req.method ?? 'GET').toUpperCase(),
@@ -117,8 +126,10 @@ export function createHttpHandler<TContext extends object>(options: HandlerOptio
         httpGraphQLRequest,
         context: async () => (context = await options.context(req, id)),
       });
-      for (const [name, value] of response.headers) res.setHeader(name, value);
-      res.statusCode = response.status ?? 200;
+      const head: string[] = [];
+      for (const [name, value] of response.headers) head.push(name, value);
+      for (const [name, value] of defaultHeaders) if (!response.headers.has(name)) head.push(name, value);
+      res.writeHead(response.status ?? 200, head);
       if (response.body.kind === 'complete') {
         res.end(response.body.string);
         return;

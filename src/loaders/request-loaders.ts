@@ -48,6 +48,19 @@ export class RequestLoaders {
     return fresh ?? null;
   }
 
+  /**
+   * One read of `ids` through the same ReadThrough as the loaders (same cache, same
+   * freshness rules, counted in `stats`), without a DataLoader's per-key promise and
+   * per-request cache: for a request that reads a list exactly once (the read fast path).
+   */
+  readProducts(ids: readonly string[]): Promise<ReadResult<ProductRow>[]> {
+    return this.readers.products.loadMany(ids, this.stats);
+  }
+
+  readAccounts(ids: readonly string[]): Promise<ReadResult<AccountRow>[]> {
+    return this.readers.accounts.loadMany(ids, this.stats);
+  }
+
   /** After a mutation: later reads in this request see exactly what was committed. */
   primeProduct(row: ProductRow): void {
     this.products.clear(row.id).prime(row.id, row);

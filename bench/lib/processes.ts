@@ -1,0 +1,142 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ConfigurationName } from './options.js';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface ProbeStats {
+  readonly sql: number;
+  readonly redis: number;
+  readonly hits: number;
+  readonly misses: number;
+  /** 2xx responses carrying GraphQL errors. */
+  readonly graphqlErrors: number;
+  /** CPU time of the server process, user + system, microseconds. */
+  readonly cpuUs: number;
+  readonly rss: number;
+  /** V8 heap in use and reserved, bytes. */
+  readonly heapUsed: number;
+  readonly heapTotal: number;
+}
+
+export interface ServerProcess {
+  readonly name: ConfigurationName;
+  readonly url: string;
+  readonly pid: number;
+  readonly child: ChildProcess;
+  /** Counters from bench/probe.ts inside the server. */
+  stats(): Promise<ProbeStats>;
+  /** Resident set size from /proc/<pid>/status, in bytes. */
+  rss(): number;
+  stop(): Promise<void>;
+}
+
+export interface ServerSpec {
+  readonly name: ConfigurationName;
+  readonly databaseUrl: string;
+  readonly redisUrl: string;
+  readonly cachePrefix: string;
+  readonly profileDir?: string;
+  /** Extra environment for the server (the soak's longer TTL). */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/** A free loopback port (the kernel's choice), handed to the server as PORT. */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  probe.listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const address = probe.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+/**
+ * Starts one configuration as its own process, exactly as it would be deployed
+ * (`node --import tsx src/main.ts` for freshgraph), plus the probe, and waits
+ * until /healthz answers.
+ */
+export async function startServer(spec: ServerSpec, timeoutMs = 60_000): Promise<ServerProcess> {
+  const port = await freePort();
+  const entry = spec.name === 'response-cache' ? 'bench/peers/response-cache.ts' : 'src/main.ts';
+  const nodeArgs = ['--import', 'tsx', '--import', './bench/probe.ts'];
+  // One directory per configuration; V8 names the files by pid and thread (tsx's loader runs in a thread of its own).
+  if (spec.profileDir) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${join(spec.profileDir, spec.name)}`);
+  const child = spawn(process.execPath, [...nodeArgs, entry], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      DATABASE_URL: spec.databaseUrl,
+      REDIS_URL: spec.redisUrl,
+      CACHE_PREFIX: spec.cachePrefix,
+      CACHE_MODE: spec.name === 'cache-off' ? 'off' : 'on',
+      LOG_LEVEL: 'warn',
+      NODE_ENV: 'production',
+      ...spec.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  const output: string[] = [];
+  const keep = (chunk: Buffer) => {
+    output.push(chunk.toString());
+    if (output.length > 200) output.shift();
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${spec.name} exited with ${child.exitCode} while starting:\n${output.join('')}`);
+    try {
+      const res = await fetch(`${url}/healthz`);
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${spec.name} did not answer /healthz within ${timeoutMs} ms:\n${output.join('')}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const pid = child.pid as number;
+  return {
+    name: spec.name,
+    url: `${url}/graphql`,
+    pid,
+    child,
+    stats: () =>
+      new Promise<ProbeStats>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${spec.name}: no answer from the probe`)), 5000);
+        const onMessage = (message: unknown) => {
+          const m = message as { type?: string } & ProbeStats;
+          if (m?.type !== 'probe:stats') return;
+          clearTimeout(timer);
+          child.off('message', onMessage);
+          resolve({ sql: m.sql, redis: m.redis, hits: m.hits, misses: m.misses, graphqlErrors: m.graphqlErrors, cpuUs: m.cpuUs, rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal });
+        };
+        child.on('message', onMessage);
+        child.send('probe:stats');
+      }),
+    rss: () => {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      const kb = /VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1];
+      return kb === undefined ? Number.NaN : Number(kb) * 1024;
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

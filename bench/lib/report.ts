@@ -1,0 +1,312 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import type { RunResult } from './drivers.js';
+import type { BenchOptions, ConfigurationName, WorkloadName } from './options.js';
+import type { ProbeStats } from './processes.js';
+import { median } from './random.js';
+import { workloadSpec } from './workloads.js';
+
+export interface Cell {
+  readonly rounds: RunResult[];
+  readonly probes: ProbeStats[];
+  readonly rss: number[];
+}
+
+export interface RunInfo {
+  readonly startedAt: Date;
+  readonly command: string;
+  readonly node: string;
+  readonly cpus: string;
+  readonly loadBefore: number[];
+  loadAfter: number[];
+  readonly options: BenchOptions;
+  postgres: string;
+  redis: string;
+}
+
+export interface SoakSample {
+  readonly minute: number;
+  readonly rss: number;
+  readonly heapUsed: number;
+  readonly heapTotal: number;
+  readonly rps: number;
+  readonly stale: number;
+  readonly reads: number;
+  readonly errors: number;
+  keys: number;
+}
+
+export interface Summary {
+  readonly rps: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly errors: number;
+  readonly requests: number;
+  /** Hits / (hits + misses) as the probe saw MGET / GET replies; NaN when nothing was read from Redis. */
+  readonly hitRatio: number;
+  readonly sqlPerRequest: number;
+  readonly redisPerRequest: number;
+  /** Server CPU time (user + system) per response, microseconds. */
+  readonly cpuUsPerRequest: number;
+  /** Load generator CPU per response, microseconds (it shares the cores). */
+  readonly generatorUsPerRequest: number;
+  readonly rssMb: number;
+  readonly checkedReads: number;
+  readonly staleReads: number;
+  readonly writeP50: number;
+}
+
+export function summarize(cell: Cell): Summary {
+  const sum = (f: (p: ProbeStats) => number) => cell.probes.reduce((a, p) => a + f(p), 0);
+  const requests = cell.rounds.reduce((a, r) => a + r.requests, 0);
+  const hits = sum((p) => p.hits);
+  const misses = sum((p) => p.misses);
+  return {
+    rps: median(cell.rounds.map((r) => r.rps)),
+    p50: median(cell.rounds.map((r) => r.p50)),
+    p99: median(cell.rounds.map((r) => r.p99)),
+    errors: cell.rounds.reduce((a, r) => a + r.errors, 0),
+    requests,
+    hitRatio: hits + misses === 0 ? Number.NaN : hits / (hits + misses),
+    sqlPerRequest: requests === 0 ? Number.NaN : sum((p) => p.sql) / requests,
+    redisPerRequest: requests === 0 ? Number.NaN : sum((p) => p.redis) / requests,
+    cpuUsPerRequest: requests === 0 ? Number.NaN : sum((p) => p.cpuUs) / requests,
+    generatorUsPerRequest: requests === 0 ? Number.NaN : cell.rounds.reduce((a, r) => a + r.generatorCpuUs, 0) / requests,
+    rssMb: Math.max(...cell.rss) / 2 ** 20,
+    checkedReads: cell.rounds.reduce((a, r) => a + r.checkedReads, 0),
+    staleReads: cell.rounds.reduce((a, r) => a + r.staleReads, 0),
+    writeP50: median(cell.rounds.map((r) => r.writeP50).filter((v) => !Number.isNaN(v))),
+  };
+}
+
+const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–');
+const fixed = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
+const pct = (n: number) => (Number.isFinite(n) ? `${(n * 100).toFixed(1)} %` : '–');
+
+interface Target {
+  readonly what: string;
+  readonly goal: string;
+  readonly measured: string;
+  readonly met: boolean | undefined;
+}
+
+function ratio(results: Map<WorkloadName, Map<ConfigurationName, Summary>>, workload: WorkloadName, field: 'rps' | 'p50', a: ConfigurationName, b: ConfigurationName): number {
+  const x = results.get(workload)?.get(a)?.[field];
+  const y = results.get(workload)?.get(b)?.[field];
+  return x === undefined || y === undefined ? Number.NaN : x / y;
+}
+
+function targets(results: Map<WorkloadName, Map<ConfigurationName, Summary>>): Target[] {
+  const out: Target[] = [];
+  const check = (what: string, goal: string, value: number, ok: (v: number) => boolean, unit = '×') => {
+    if (Number.isNaN(value)) return;
+    out.push({ what, goal, measured: `${value.toFixed(2)}${unit}`, met: ok(value) });
+  };
+  check('`product(id)` warm vs `CACHE_MODE=off`', '≥ 2.8×', ratio(results, 'product', 'rps', 'freshgraph', 'cache-off'), (v) => v >= 2.8);
+  check('`product(id)` warm vs response-cache peer', '≥ 0.9×', ratio(results, 'product', 'rps', 'freshgraph', 'response-cache'), (v) => v >= 0.9);
+  check('`products(ids)` warm vs `CACHE_MODE=off`', '≥ 1.5×', ratio(results, 'products', 'rps', 'freshgraph', 'cache-off'), (v) => v >= 1.5);
+  check('mutation p50, 32 connections, vs `CACHE_MODE=off`', '≤ 1.15×', ratio(results, 'mutation', 'p50', 'freshgraph', 'cache-off'), (v) => v <= 1.15);
+  check('mutation p50, 1 connection, vs `CACHE_MODE=off`', 'reported', ratio(results, 'mutation1', 'p50', 'freshgraph', 'cache-off'), () => true);
+  let stale = 0;
+  let reads = 0;
+  for (const byConfig of results.values()) {
+    const s = byConfig.get('freshgraph');
+    if (s) {
+      stale += s.staleReads;
+      reads += s.checkedReads;
+    }
+  }
+  if (reads > 0) out.push({ what: 'freshgraph stale reads (mixed workloads)', goal: '0', measured: `${stale} of ${int(reads)}`, met: stale === 0 });
+  return out;
+}
+
+/** The results table, one row per workload and configuration. */
+function table(results: Map<WorkloadName, Map<ConfigurationName, Summary>>, batch: number, connections: number): string {
+  const lines = [
+    '| workload | configuration | req/s | p50 ms | p99 ms | errors | cache hit ratio | SQL / req | Redis cmds / req | server CPU µs / req | load generator CPU µs / req | RSS MB | stale reads |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const [workload, byConfig] of results) {
+    const spec = workloadSpec(workload, connections, batch);
+    for (const [config, s] of byConfig) {
+      const stale = s.checkedReads > 0 ? `${s.staleReads} / ${int(s.checkedReads)} (${pct(s.staleReads / s.checkedReads)})` : 'n/a';
+      lines.push(
+        `| ${spec.title} | ${config} | ${int(s.rps)} | ${fixed(s.p50)} | ${fixed(s.p99)} | ${s.errors} | ${pct(s.hitRatio)} | ${fixed(s.sqlPerRequest)} | ${fixed(s.redisPerRequest)} | ${int(s.cpuUsPerRequest)} | ${int(s.generatorUsPerRequest)} | ${fixed(s.rssMb, 0)} | ${stale} |`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+const CONFIG_COLORS: Record<ConfigurationName, string> = {
+  freshgraph: '#2f7d32',
+  'cache-off': '#8a8a8a',
+  'response-cache': '#c0632b',
+};
+
+const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/**
+ * A self-contained SVG: one row per workload, three panels (req/s, p50, p99),
+ * one bar per configuration with its value written on it.
+ */
+export function chart(results: Map<WorkloadName, Map<ConfigurationName, Summary>>, batch: number, connections: number, title: string): string {
+  const panelW = 300;
+  const labelW = 250;
+  const barH = 16;
+  const gap = 4;
+  const metrics = [
+    { key: 'rps' as const, label: 'requests/s (higher is better)', format: int },
+    { key: 'p50' as const, label: 'p50 latency, ms', format: (n: number) => fixed(n) },
+    { key: 'p99' as const, label: 'p99 latency, ms', format: (n: number) => fixed(n) },
+  ];
+  const configs = [...new Set([...results.values()].flatMap((m) => [...m.keys()]))];
+  const rowH = configs.length * (barH + gap) + 26;
+  const top = 64;
+  const width = labelW + metrics.length * (panelW + 20) + 10;
+  const height = top + results.size * rowH + 30;
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="#ffffff"/>`,
+    `<text x="10" y="20" font-size="15" font-weight="600">${escapeXml(title)}</text>`,
+  ];
+  configs.forEach((c, i) => {
+    const x = 10 + i * 170;
+    parts.push(`<rect x="${x}" y="32" width="12" height="12" fill="${CONFIG_COLORS[c]}"/><text x="${x + 17}" y="42">${c}</text>`);
+  });
+  metrics.forEach((m, j) => {
+    parts.push(`<text x="${labelW + j * (panelW + 20)}" y="${top - 6}" font-weight="600">${m.label}</text>`);
+  });
+  [...results.entries()].forEach(([workload, byConfig], r) => {
+    const y0 = top + r * rowH;
+    const titleText = workloadSpec(workload, connections, batch).title.replace(/`/g, '');
+    parts.push(`<line x1="10" x2="${width - 10}" y1="${y0}" y2="${y0}" stroke="#e0e0e0"/>`);
+    wrap(titleText, 30).forEach((line, i) => parts.push(`<text x="10" y="${y0 + 18 + i * 15}" font-weight="600">${escapeXml(line)}</text>`));
+    metrics.forEach((m, j) => {
+      const values = configs.map((c) => byConfig.get(c)?.[m.key] ?? Number.NaN);
+      const max = Math.max(...values.filter(Number.isFinite), 1e-9);
+      const x0 = labelW + j * (panelW + 20);
+      configs.forEach((c, i) => {
+        const v = values[i] as number;
+        const y = y0 + 8 + i * (barH + gap);
+        const w = Number.isFinite(v) ? Math.max(1, (v / max) * (panelW - 70)) : 0;
+        parts.push(`<rect x="${x0}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${CONFIG_COLORS[c]}"><title>${c}: ${m.format(v)}</title></rect>`);
+        parts.push(`<text x="${(x0 + w + 4).toFixed(1)}" y="${y + barH - 4}">${m.format(v)}</text>`);
+      });
+    });
+  });
+  parts.push(`<text x="10" y="${height - 10}" fill="#666">medians of interleaved rounds; same seeded request stream for every configuration</text>`);
+  parts.push('</svg>');
+  return parts.join('\n');
+}
+
+/** Greedy word wrap into at most three lines. */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && (line + ' ' + word).length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines.slice(0, 3);
+}
+
+function stamp(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}`;
+}
+
+export function writeReport(
+  dir: string,
+  info: RunInfo,
+  cells: Map<WorkloadName, Map<ConfigurationName, Cell>>,
+  soak: readonly SoakSample[],
+): { markdown: string; chart: string; table: string } {
+  mkdirSync(dir, { recursive: true });
+  const name = stamp(info.startedAt);
+  const o = info.options;
+  const summaries = new Map([...cells].map(([w, byConfig]) => [w, new Map([...byConfig].map(([c, cell]) => [c, summarize(cell)]))]));
+  const md: string[] = [
+    `# freshgraph benchmark, ${info.startedAt.toISOString()}`,
+    '',
+    `Command: \`${info.command}\`${o.note ? `  \nNote: ${o.note}` : ''}`,
+    '',
+    `Machine: ${info.cpus}, Node ${info.node}, Postgres ${info.postgres}, Redis ${info.redis}; load average ${info.loadBefore.map((l) => l.toFixed(2)).join(' ')} before, ${info.loadAfter.map((l) => l.toFixed(2)).join(' ')} after. ` +
+      'Server, load generator, Postgres and Redis share these cores (and, while this ran, other people\'s test suites did too): compare ratios within this run, not absolute figures across runs.',
+    '',
+  ];
+  let tableText = '';
+  let chartPath = '';
+  if (summaries.size > 0) {
+    md.push(
+      `Data: ${int(o.products)} products (Zipf exponent ${o.zipf} over id rank). ${o.connections} connections (1 for the one-connection mutation row), ` +
+        `${fmtSeconds(o.warmup)} warm-up then ${o.rounds} interleaved round(s) of ${fmtSeconds(o.duration)} per workload and configuration; req/s, p50 and p99 are medians over rounds. ` +
+        `Before each reading workload every product was read once through freshgraph (so "warm" is warm; keys live 300 s), and before \`product(id)\` every product was requested once from the response-cache peer (its cache holds whole operations).`,
+      '',
+    );
+    tableText = table(summaries, o.batch, o.connections);
+    md.push('## Results', '', tableText, '');
+    const t = targets(summaries);
+    if (t.length > 0) {
+      md.push('## Targets (issue 5)', '', '| target | goal | measured | met |', '|---|---|---:|---|');
+      for (const x of t) md.push(`| ${x.what} | ${x.goal} | ${x.measured} | ${x.met === undefined ? '' : x.met ? 'yes' : '**no**'} |`);
+      md.push('');
+      tableText += `\n\n${t.map((x) => `${x.met ? 'met ' : 'MISSED'}  ${x.what.replace(/`/g, '')}: ${x.measured} (goal ${x.goal})`).join('\n')}`;
+    }
+    writeFileSync(
+      join(dir, `${name}.json`),
+      JSON.stringify({ info: { ...info, options: o }, summaries: Object.fromEntries([...summaries].map(([w, m]) => [w, Object.fromEntries(m)])) }, null, 1),
+    );
+    const svg = chart(summaries, o.batch, o.connections, `freshgraph benchmark ${info.startedAt.toISOString().slice(0, 16).replace('T', ' ')} (${int(o.products)} products, ${o.connections} connections)`);
+    chartPath = join(dir, `${name}.svg`);
+    writeFileSync(chartPath, svg);
+    md.push(`![throughput and latency per configuration](${name}.svg)`, '');
+  }
+  if (soak.length > 0) {
+    const last = soak[soak.length - 1] as SoakSample;
+    // The warm-up (500-id reads, 32 at a time) is not the mixed load: the peak is taken over the soak itself.
+    const peak = Math.max(...soak.slice(1).map((s) => s.rss), last.rss) / 2 ** 20;
+    const stale = soak.reduce((a, s) => a + s.stale, 0);
+    const reads = soak.reduce((a, s) => a + s.reads, 0);
+    md.push(
+      '## Memory soak',
+      '',
+      `${fmtSeconds(o.soakMinutes * 60)} of mixed load (80 % \`product(id)\` on uniformly drawn ids, 20 % \`adjustStock\`), ${o.connections} connections, ` +
+        `${int(soak[0]?.keys ?? Number.NaN)} keys of this server in Redis at the start and ${int(last.keys)} at the end.`,
+      '',
+      `RSS after the soak: **${(last.rss / 2 ** 20).toFixed(0)} MB** (peak during the mixed load ${peak.toFixed(0)} MB; target < 250 MB: ${last.rss / 2 ** 20 < 250 ? 'met' : '**missed**'}). ` +
+        `Stale reads: ${stale} of ${int(reads)}. The TTL was raised for this run (CACHE_TTL_SECONDS ≥ 3600) so the keys outlive it; freshness never depends on the TTL.`,
+      '',
+      '| minute | RSS MB | V8 heap used / reserved MB | req/s | stale reads | errors |',
+      '|---:|---:|---:|---:|---:|---:|',
+      ...soak.map(
+        (s) =>
+          `| ${s.minute.toFixed(1)} | ${(s.rss / 2 ** 20).toFixed(0)} | ${(s.heapUsed / 2 ** 20).toFixed(0)} / ${(s.heapTotal / 2 ** 20).toFixed(0)} | ${int(s.rps)} | ${s.stale} | ${s.errors} |`,
+      ),
+      '',
+    );
+    tableText = `soak: RSS ${(last.rss / 2 ** 20).toFixed(0)} MB at the end, peak ${peak.toFixed(0)} MB, stale ${stale}/${reads}\n`;
+  }
+  md.push(
+    '## How each column is measured',
+    '',
+    '- **req/s, p50, p99**: responses received by the load generator (autocannon for fixed request shapes; an undici loop for the mixed workloads), latency of every response.',
+    '- **errors**: non-2xx responses, responses with GraphQL `errors`, and connection errors.',
+    '- **cache hit ratio**: non-null values among the replies to the server\'s Redis `MGET`/`GET` commands, counted inside the server process by `bench/probe.ts`. For freshgraph a hit is one entity key; for the response-cache peer a hit is one whole response.',
+    '- **SQL / req**: statements sent by the server through node-postgres (BEGIN and COMMIT count), per response. **Redis cmds / req**: commands sent by the server through ioredis (an `MGET` of 100 keys and an `EVALSHA` count one each), per response.',
+    '- **server CPU µs / req**: the server process\'s CPU time (user + system, from `process.cpuUsage()` in the probe) over the round, per response. Less sensitive than req/s to what else the machine is running, because it counts only the time the server actually ran. **Load generator CPU** is the same for the bench process itself: it runs on the same two cores.',
+    '- **RSS**: the server\'s VmRSS from /proc/<pid>/status after its last round of the workload.',
+    '- **stale reads**: reads that returned a version lower than one a mutation response had already delivered to the load generator when the read was sent (checked on every read of the mixed workloads; each configuration has its own copy of the data set so no server\'s writes bypass another\'s cache).',
+    '',
+  );
+  const markdown = join(dir, `${name}.md`);
+  writeFileSync(markdown, md.join('\n'));
+  return { markdown: relative(process.cwd(), markdown), chart: chartPath && relative(process.cwd(), chartPath), table: tableText };
+}
+
+function fmtSeconds(s: number): string {
+  return s >= 60 ? `${(s / 60).toFixed(s % 60 === 0 ? 0 : 1)} min` : `${s} s`;
+}

@@ -1,0 +1,285 @@
+/**
+ * `npm run bench`: freshgraph against the same server with its cache off and
+ * against Apollo's full-response cache, each a separate process on loopback,
+ * driven with the same seeded request streams in interleaved rounds.
+ * See `npm run bench -- --help` and README.md ("Benchmark").
+ */
+import { mkdirSync } from 'node:fs';
+import os from 'node:os';
+import { join, resolve } from 'node:path';
+import { cloneDataSet, databaseUrl, dropDatabases, ensureDataSet, loadIds } from './lib/data.js';
+import { AckedVersions, runAutocannon, runMixed, sendAll, type RunResult } from './lib/drivers.js';
+import { HELP, parseOptions, type BenchOptions, type ConfigurationName, type WorkloadName } from './lib/options.js';
+import { ROOT, startServer, type ProbeStats, type ServerProcess } from './lib/processes.js';
+import { seededRandom } from './lib/random.js';
+import { connectRedis, countByPrefix, deleteByPrefix } from './lib/redis.js';
+import { writeReport, type Cell, type RunInfo, type SoakSample } from './lib/report.js';
+import { PRODUCT_QUERY, PRODUCTS_QUERY, RequestFactory, workloadSpec } from './lib/workloads.js';
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+/** Lower-case, no dashes: a database-name suffix per configuration. */
+const slug = (name: ConfigurationName) => name.replace(/-/g, '_');
+
+async function delta(server: ServerProcess, before: ProbeStats): Promise<ProbeStats> {
+  const after = await server.stats();
+  return {
+    sql: after.sql - before.sql,
+    redis: after.redis - before.redis,
+    hits: after.hits - before.hits,
+    misses: after.misses - before.misses,
+    graphqlErrors: after.graphqlErrors - before.graphqlErrors,
+    cpuUs: after.cpuUs - before.cpuUs,
+    rss: server.rss(),
+    heapUsed: after.heapUsed,
+    heapTotal: after.heapTotal,
+  };
+}
+
+function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
+}
+
+/** Every key in every cache that the read workloads will touch, so "warm" means warm. */
+async function prewarm(server: ServerProcess, ids: readonly string[], connections: number): Promise<void> {
+  const started = Date.now();
+  let bodies: Iterable<string>;
+  if (server.name === 'freshgraph') {
+    bodies = (function* () {
+      for (const batch of chunks(ids, 500)) yield JSON.stringify({ query: PRODUCTS_QUERY, variables: { ids: batch } });
+    })();
+  } else if (server.name === 'response-cache') {
+    // Apollo's cache is keyed by whole operations: one entry per product(id) request.
+    bodies = (function* () {
+      for (const id of ids) yield JSON.stringify({ query: PRODUCT_QUERY, variables: { id } });
+    })();
+  } else {
+    return;
+  }
+  const failures = await sendAll(server.url, bodies, connections);
+  if (failures > 0) throw new Error(`${server.name}: ${failures} pre-warm requests failed`);
+  log(`  pre-warmed ${server.name} with ${ids.length} ids in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+async function runOnce(
+  server: ServerProcess,
+  workload: WorkloadName,
+  options: BenchOptions,
+  factory: RequestFactory,
+  acked: AckedVersions,
+  seconds: number,
+  seed: number,
+): Promise<RunResult> {
+  const spec = workloadSpec(workload, options.connections, options.batch);
+  if (spec.driver === 'mixed') {
+    return runMixed(server.url, factory, spec.writeShare, spec.connections, seconds, acked, seededRandom(seed));
+  }
+  return runAutocannon(server.url, workload, factory, options.batch, spec.connections, seconds);
+}
+
+async function runWorkloads(
+  options: BenchOptions,
+  servers: readonly ServerProcess[],
+  ids: readonly string[],
+  emptyCache: (server: ServerProcess) => Promise<void>,
+): Promise<Map<WorkloadName, Map<ConfigurationName, Cell>>> {
+  const results = new Map<WorkloadName, Map<ConfigurationName, Cell>>();
+  const acked = new Map(servers.map((s) => [s.name, new AckedVersions(ids.length)]));
+  for (const [w, workload] of options.workloads.entries()) {
+    const spec = workloadSpec(workload, options.connections, options.batch);
+    log(`\n${workload}: ${spec.title.replace(/`/g, '')}`);
+    const cells = new Map<ConfigurationName, Cell>(servers.map((s) => [s.name, { rounds: [], probes: [], rss: [] }]));
+    results.set(workload, cells);
+    // "Warm" means every product is cached when a reading workload starts. Keys live CACHE_TTL_SECONDS
+    // (300 s) in both caches, which is shorter than a whole run, so this is done before each such workload,
+    // on an emptied cache: a read that hits does not extend a key's TTL, so only a fill starts the 300 s anew.
+    // Apollo's response cache can only be warmed for product(id) (it caches whole operations), and that
+    // takes ~100,000 requests: it is warmed before that workload only, and first, so freshgraph's warm-up is the most recent.
+    if (workload === 'product') {
+      for (const server of servers) if (server.name === 'response-cache') await prewarm(server, ids, options.connections);
+    }
+    if (workload !== 'mutation' && workload !== 'mutation1') {
+      for (const server of servers) {
+        if (server.name !== 'freshgraph') continue;
+        await emptyCache(server);
+        await prewarm(server, ids, options.connections);
+      }
+    }
+    if (options.warmup > 0) {
+      for (const server of servers) {
+        await runOnce(server, workload, options, new RequestFactory(ids, options.zipf, 1000 + w), acked.get(server.name) as AckedVersions, options.warmup, 7);
+      }
+    }
+    for (let round = 0; round < options.rounds; round++) {
+      // Interleaved: each round starts with a different configuration, so drift in the shared machine's load spreads evenly.
+      const order = servers.map((_, i) => servers[(i + round) % servers.length] as ServerProcess);
+      for (const server of order) {
+        // The same seed for every configuration in a round: identical request streams.
+        const factory = new RequestFactory(ids, options.zipf, 10_000 * (w + 1) + round);
+        const before = await server.stats();
+        const measured = await runOnce(server, workload, options, factory, acked.get(server.name) as AckedVersions, options.duration, 31 * (round + 1));
+        const probe = await delta(server, before);
+        // autocannon does not read bodies: the probe counts GraphQL errors in the server (the mixed driver checks every body itself).
+        const result = spec.driver === 'autocannon' ? { ...measured, errors: measured.errors + probe.graphqlErrors } : measured;
+        const cell = cells.get(server.name) as Cell;
+        cell.rounds.push(result);
+        cell.probes.push(probe);
+        cell.rss.push(probe.rss);
+        log(
+          `  round ${round + 1}/${options.rounds} ${server.name.padEnd(14)} ${Math.round(result.rps).toLocaleString('en-US').padStart(7)} req/s` +
+            `  p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms  CPU ${Math.round(probe.cpuUs / Math.max(1, result.requests))} µs/req (load generator ${Math.round(result.generatorCpuUs / Math.max(1, result.requests))})  errors ${result.errors}` +
+            (result.checkedReads > 0 ? `  stale ${result.staleReads}/${result.checkedReads}` : ''),
+        );
+      }
+    }
+  }
+  return results;
+}
+
+async function runSoak(options: BenchOptions, server: ServerProcess, ids: readonly string[], redisKeys: () => Promise<number>): Promise<SoakSample[]> {
+  log(`soak: warming ${ids.length.toLocaleString('en-US')} keys`);
+  // A fill is best effort (a timed-out fill is dropped, by design): read again until (nearly) every key is there.
+  let keys = 0;
+  for (let pass = 0; pass < 3 && keys < ids.length; pass++) {
+    await prewarm(server, ids, options.connections);
+    keys = await redisKeys();
+    log(`  keys in Redis after pass ${pass + 1}: ${keys.toLocaleString('en-US')}`);
+  }
+  const heap = await server.stats();
+  const samples: SoakSample[] = [{ minute: 0, rss: server.rss(), heapUsed: heap.heapUsed, heapTotal: heap.heapTotal, rps: 0, stale: 0, reads: 0, errors: 0, keys }];
+  log(`  RSS ${(server.rss() / 2 ** 20).toFixed(0)} MB`);
+  // Uniform ids (Zipf exponent 0): the whole key space is read, not only the hot head.
+  const factory = new RequestFactory(ids, 0, 99);
+  const acked = new AckedVersions(ids.length);
+  const random = seededRandom(5);
+  const started = Date.now();
+  const endAt = started + options.soakMinutes * 60_000;
+  while (Date.now() < endAt) {
+    const seconds = Math.min(10, (endAt - Date.now()) / 1000);
+    if (seconds < 0.2) break;
+    const r = await runMixed(server.url, factory, 0.2, options.connections, seconds, acked, random);
+    const heapNow = await server.stats();
+    const sample = {
+      minute: (Date.now() - started) / 60_000,
+      rss: server.rss(),
+      heapUsed: heapNow.heapUsed,
+      heapTotal: heapNow.heapTotal,
+      rps: r.rps,
+      stale: r.staleReads,
+      reads: r.checkedReads,
+      errors: r.errors,
+      keys: -1,
+    };
+    samples.push(sample);
+    log(
+      `  ${sample.minute.toFixed(1)} min: RSS ${(sample.rss / 2 ** 20).toFixed(0)} MB (heap ${(sample.heapUsed / 2 ** 20).toFixed(0)}/${(sample.heapTotal / 2 ** 20).toFixed(0)} MB), ` +
+        `${Math.round(r.rps)} req/s, stale ${r.staleReads}, errors ${r.errors}`,
+    );
+  }
+  const last = samples[samples.length - 1] as SoakSample;
+  last.keys = await redisKeys();
+  return samples;
+}
+
+async function main(): Promise<void> {
+  const parsed = parseOptions(process.argv.slice(2));
+  if (parsed === 'help') {
+    process.stdout.write(HELP);
+    return;
+  }
+  const options = parsed;
+  const soak = options.soakMinutes > 0;
+  const configurations = soak && !process.argv.some((a) => a.startsWith('--config')) ? (['freshgraph'] as const) : options.configurations;
+  const startedAt = new Date();
+  const info: RunInfo = {
+    startedAt,
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+    node: process.version,
+    cpus: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}`,
+    loadBefore: os.loadavg(),
+    loadAfter: [],
+    options,
+    postgres: '',
+    redis: '',
+  };
+
+  await ensureDataSet(options.databaseAdminUrl, options.databaseName, options.products, log);
+  const clones = configurations.map((c) => `${options.databaseName}_${slug(c)}`);
+  log(`copying the data set for ${configurations.join(', ')}`);
+  await cloneDataSet(options.databaseAdminUrl, options.databaseName, clones);
+  const ids = await loadIds(databaseUrl(options.databaseAdminUrl, options.databaseName), options.products);
+  if (ids.length < options.products) throw new Error(`expected ${options.products} products, found ${ids.length}`);
+
+  const redis = await connectRedis(options.redisUrl);
+  info.redis = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? '?';
+  const prefixOf = (name: ConfigurationName) => `${options.prefix}-${slug(name)}`;
+  for (const name of configurations) await deleteByPrefix(redis, `${prefixOf(name)}:`);
+
+  const profileDir = options.profile ? join(ROOT, 'bench', '.data', 'profiles') : undefined;
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
+  const servers: ServerProcess[] = [];
+  const cleanUp = async () => {
+    await Promise.all(servers.map((s) => s.stop()));
+    for (const name of configurations) await deleteByPrefix(redis, `${prefixOf(name)}:`);
+    redis.disconnect();
+    await dropDatabases(options.databaseAdminUrl, clones);
+  };
+  // Ctrl-C: stop the servers and remove what this run created before leaving.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log(`\n${signal}: stopping the servers and cleaning up`);
+      cleanUp().finally(() => process.exit(130));
+    });
+  }
+  try {
+    for (const [i, name] of configurations.entries()) {
+      servers.push(
+        await startServer({
+          name,
+          databaseUrl: databaseUrl(options.databaseAdminUrl, clones[i] as string),
+          redisUrl: options.redisUrl,
+          cachePrefix: prefixOf(name),
+          profileDir,
+          // The soak keeps its million keys for the whole run: TTL longer than the run (it is a safety net, not freshness).
+          env: soak ? { CACHE_TTL_SECONDS: String(Math.max(3600, Math.ceil(options.soakMinutes * 60 + 1800))) } : {},
+        }),
+      );
+      log(`started ${name} (pid ${servers[servers.length - 1]?.pid})`);
+    }
+    info.postgres = await postgresVersion(options.databaseAdminUrl);
+
+    if (soak) {
+      const server = servers[0] as ServerProcess;
+      const samples = await runSoak(options, server, ids, () => countByPrefix(redis, `${prefixOf(server.name)}:`));
+      info.loadAfter = os.loadavg();
+      const files = writeReport(resolve(ROOT, options.out), info, new Map(), samples);
+      log(`\nreport: ${files.markdown}`);
+      process.stdout.write(files.table);
+      return;
+    }
+    const results = await runWorkloads(options, servers, ids, (server) => deleteByPrefix(redis, `${prefixOf(server.name)}:`).then(() => undefined));
+    info.loadAfter = os.loadavg();
+    const files = writeReport(resolve(ROOT, options.out), info, results, []);
+    process.stdout.write(`\n${files.table}\n`);
+    log(`report: ${files.markdown}\nchart:  ${files.chart}`);
+  } finally {
+    await cleanUp();
+  }
+}
+
+async function postgresVersion(adminUrl: string): Promise<string> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const result = await client.query<{ server_version: string }>('show server_version');
+    return result.rows[0]?.server_version ?? '?';
+  } finally {
+    await client.end();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+  process.exit(1);
+});

@@ -1,0 +1,61 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import knexPkg from 'knex';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { deleteByPrefix } from '../helpers/app.js';
+import { ADMIN_DATABASE_URL, REDIS_URL } from '../helpers/services.js';
+
+// `npm run bench` end to end on a tiny data set for about a second per workload: it seeds,
+// starts the three configurations, drives them and writes its report. No timing is asserted.
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const run = `${process.pid}_${randomBytes(3).toString('hex')}`;
+const database = `fgsmoke_${run}`;
+const prefix = `fgsmoke-${run}`;
+const out = mkdtempSync(join(tmpdir(), 'fgsmoke-'));
+
+afterAll(async () => {
+  const admin = knexPkg.knex({ client: 'pg', connection: ADMIN_DATABASE_URL, pool: { min: 0, max: 1 } });
+  await admin.raw(`drop database if exists ${database} with (force)`);
+  await admin.destroy();
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  await deleteByPrefix(redis, prefix);
+  redis.disconnect();
+  rmSync(out, { recursive: true, force: true });
+});
+
+describe('npm run bench', () => {
+  it('runs every configuration end to end and writes a report and a chart', async () => {
+    const args = [
+      '--import', 'tsx', 'bench/run.ts',
+      '--quick', '--products', '300', '--duration', '1', '--warmup', '0', '--rounds', '1', '--connections', '4',
+      '--workload', 'product,products,mix95,mutation1',
+      '--database-url', ADMIN_DATABASE_URL, '--database', database,
+      '--redis-url', REDIS_URL, '--prefix', prefix, '--out', out,
+    ];
+    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code, output).toBe(0);
+
+    const files = readdirSync(out);
+    const markdown = files.find((f) => f.endsWith('.md'));
+    expect(markdown, output).toBeDefined();
+    expect(files.some((f) => f.endsWith('.svg'))).toBe(true);
+    const report = readFileSync(join(out, markdown as string), 'utf8');
+    for (const config of ['freshgraph', 'cache-off', 'response-cache']) expect(report).toContain(`| ${config} |`);
+    expect(report).toContain('## Targets');
+    // Every configuration answered without errors.
+    for (const line of report.split('\n').filter((l) => /^\| .* \| (freshgraph|cache-off|response-cache) \|/.test(l))) {
+      expect(line.split('|')[6]?.trim(), line).toBe('0');
+    }
+    const svg = readFileSync(join(out, files.find((f) => f.endsWith('.svg')) as string), 'utf8');
+    expect(svg.startsWith('<svg')).toBe(true);
+  }, 240_000);
+});
