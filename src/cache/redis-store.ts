@@ -83,6 +83,11 @@ export class RedisStore implements CacheStore {
   async apply(batch: StoreBatch): Promise<CasOutcome[]> {
     const deletes = batch.deletes ?? [];
     if (batch.writes.length === 0 && deletes.length === 0) return [];
+    const only = batch.writes.length === 1 && deletes.length === 0 ? batch.writes[0] : undefined;
+    if (only) {
+      // One command needs no pipeline object, which costs more than the command itself.
+      return [outcomeOf(await this.client.writeThrough(only.key, leaseKeyOf(only.key), only.value, only.version, only.ttlMs))];
+    }
     const pipeline = this.client.pipeline();
     for (const w of batch.writes) pipeline.writeThrough(w.key, leaseKeyOf(w.key), w.value, w.version, w.ttlMs);
     if (deletes.length > 0) pipeline.del(...deletes);
@@ -91,6 +96,10 @@ export class RedisStore implements CacheStore {
 
   async fill(writes: readonly CasWrite[], token: string): Promise<CasOutcome[]> {
     if (writes.length === 0) return [];
+    const [only] = writes;
+    if (writes.length === 1 && only) {
+      return [outcomeOf(await this.client.fillWithLease(only.key, leaseKeyOf(only.key), only.value, only.version, only.ttlMs, token))];
+    }
     const pipeline = this.client.pipeline();
     for (const w of writes) pipeline.fillWithLease(w.key, leaseKeyOf(w.key), w.value, w.version, w.ttlMs, token);
     return outcomesOf(await pipeline.exec(), writes.length);
@@ -110,13 +119,17 @@ export class RedisStore implements CacheStore {
   }
 }
 
+function outcomeOf(reply: unknown): CasOutcome {
+  const outcome = OUTCOMES[Number(reply)];
+  if (outcome === undefined) throw new Error(`Unexpected CAS reply ${String(reply)}`);
+  return outcome;
+}
+
 function outcomesOf(replies: [Error | null, unknown][] | null, count: number): CasOutcome[] {
   if (replies === null) throw new Error('Redis pipeline was discarded');
   return Array.from({ length: count }, (_, i) => {
     const [err, reply] = replies[i] ?? [new Error('missing pipeline reply'), null];
     if (err) throw err;
-    const outcome = OUTCOMES[Number(reply)];
-    if (outcome === undefined) throw new Error(`Unexpected CAS reply ${String(reply)}`);
-    return outcome;
+    return outcomeOf(reply);
   });
 }

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { ChangeScope } from './change-scope.js';
 import { rowsOf, toInt, toIso } from './rows.js';
 
 /** The entity's name in cache keys and in the schema. */
@@ -37,18 +38,21 @@ export class AccountsRepository {
     return rowsOf(result).map(toRow);
   }
 
-  async insert(trx: Knex.Transaction, row: { id: string; owner: string; balanceCents: number }): Promise<AccountRow> {
-    const result = await trx.raw(
-      `insert into accounts (id, owner, balance_cents, version, updated_at)
-       values (?, ?, ?, 1, now()) returning ${COLUMNS}`,
-      [row.id, row.owner, row.balanceCents],
+  async insert(scope: ChangeScope, row: { id: string; owner: string; balanceCents: number }): Promise<AccountRow> {
+    const rows = await scope.change(
+      ACCOUNT,
+      this.knex.raw(
+        `insert into accounts (id, owner, balance_cents, version, updated_at)
+         values (?, ?, ?, 1, now()) returning ${COLUMNS}`,
+        [row.id, row.owner, row.balanceCents],
+      ),
     );
-    return toRow(rowsOf(result)[0] as Record<string, unknown>);
+    return toRow(rows[0] as Record<string, unknown>);
   }
 
   /** Locks both rows in id order, so opposite transfers between two accounts cannot deadlock. */
-  async lockPair(trx: Knex.Transaction, a: string, b: string): Promise<AccountRow[]> {
-    const result = await trx.raw(
+  async lockPair(scope: ChangeScope, a: string, b: string): Promise<AccountRow[]> {
+    const result = await scope.trx.raw(
       `select ${COLUMNS} from accounts where id in (?, ?) order by id for update`,
       [a, b],
     );
@@ -56,17 +60,17 @@ export class AccountsRepository {
   }
 
   /** Applies both balance changes to locked rows in one statement. */
-  async addBalances(
-    trx: Knex.Transaction,
-    changes: readonly { id: string; deltaCents: number }[],
-  ): Promise<AccountRow[]> {
-    const result = await trx.raw(
-      `update accounts a set balance_cents = a.balance_cents + c.delta, version = a.version + 1, updated_at = now()
-       from unnest(?::uuid[], ?::int[]) as c(id, delta)
-       where a.id = c.id
-       returning a.id, a.owner, a.balance_cents, a.version, a.updated_at`,
-      [changes.map((c) => c.id), changes.map((c) => c.deltaCents)],
+  async addBalances(scope: ChangeScope, changes: readonly { id: string; deltaCents: number }[]): Promise<AccountRow[]> {
+    const rows = await scope.change(
+      ACCOUNT,
+      this.knex.raw(
+        `update accounts a set balance_cents = a.balance_cents + c.delta, version = a.version + 1, updated_at = now()
+         from unnest(?::uuid[], ?::int[]) as c(id, delta)
+         where a.id = c.id
+         returning a.id, a.owner, a.balance_cents, a.version, a.updated_at`,
+        [changes.map((c) => c.id), changes.map((c) => c.deltaCents)],
+      ),
     );
-    return rowsOf(result).map(toRow);
+    return rows.map(toRow);
   }
 }

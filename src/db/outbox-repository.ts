@@ -16,7 +16,30 @@ export interface OutboxRow extends OutboxEntry {
 export class OutboxRepository {
   constructor(private readonly knex: Knex) {}
 
-  /** Inside the mutation's transaction: one statement for all entries. */
+  /**
+   * Runs a data-modifying statement that returns changed rows (with `id` and
+   * `version`) and, in the same statement, records each of them in the outbox.
+   * Resolves to the changed rows and the ids of their outbox rows.
+   */
+  async changeAndRecord(
+    trx: Knex.Transaction,
+    entity: string,
+    statement: Knex.Raw,
+    deleted: boolean,
+  ): Promise<{ rows: Record<string, unknown>[]; outboxIds: string[] }> {
+    const result = await trx.raw(
+      `with changed as (?),
+            recorded as (insert into cache_outbox (entity, entity_id, version)
+                         select ?, id::text, version + ? from changed returning id)
+       select changed.*, (select coalesce(array_agg(id), '{}') from recorded) as outbox_ids from changed`,
+      [statement, entity, deleted ? 1 : 0],
+    );
+    const rows = rowsOf(result);
+    const ids = rows.length === 0 ? [] : (rows[0] as Record<string, unknown>)['outbox_ids'];
+    return { rows, outboxIds: Array.isArray(ids) ? ids.map(String) : [] };
+  }
+
+  /** Inside a transaction: one statement for all entries (for changes made outside changeAndRecord). */
   async record(trx: Knex.Transaction, entries: readonly OutboxEntry[]): Promise<string[]> {
     if (entries.length === 0) return [];
     const result = await trx.raw(

@@ -20,8 +20,8 @@ export class AccountsService {
       owner: requireOwner(owner),
       balanceCents: requireNonNegative(balanceCents, 'balanceCents'),
     };
-    return this.writes.commit(async (trx): Promise<Committed<AccountRow>> => {
-      const created = await this.repo.insert(trx, row);
+    return this.writes.commit(async (scope): Promise<Committed<AccountRow>> => {
+      const created = await this.repo.insert(scope, row);
       return { result: created, changes: [changed(created)] };
     });
   }
@@ -32,13 +32,13 @@ export class AccountsService {
     const toId = requireId(rawTo, 'toId');
     requirePositive(amountCents, 'amountCents');
     if (fromId === toId) throw badInput('fromId and toId must name different accounts', 'toId');
-    return this.writes.commit(async (trx): Promise<Committed<TransferResult>> => {
-      const locked = new Map((await this.repo.lockPair(trx, fromId, toId)).map((r) => [r.id, r]));
+    return this.writes.commit(async (scope): Promise<Committed<TransferResult>> => {
+      const locked = new Map((await this.repo.lockPair(scope, fromId, toId)).map((r) => [r.id, r]));
       const from = locked.get(fromId);
       if (!from) throw notFound(ACCOUNT, fromId);
       if (!locked.has(toId)) throw notFound(ACCOUNT, toId);
       if (from.balanceCents < amountCents) throw insufficientFunds(fromId, from.balanceCents, amountCents);
-      const rows = await this.repo.addBalances(trx, [
+      const rows = await this.repo.addBalances(scope, [
         { id: fromId, deltaCents: -amountCents },
         { id: toId, deltaCents: amountCents },
       ]);

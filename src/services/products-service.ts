@@ -56,8 +56,8 @@ export class ProductsService {
       priceCents: requireNonNegative(input.priceCents, 'input.priceCents'),
       stock: requireNonNegative(input.stock, 'input.stock'),
     };
-    return this.writes.commit(async (trx): Promise<Committed<ProductRow>> => {
-      const created = await this.repo.insert(trx, row);
+    return this.writes.commit(async (scope): Promise<Committed<ProductRow>> => {
+      const created = await this.repo.insert(scope, row);
       return { result: created, changes: [changed(created)], invalidate: [this.skuKey(created.sku)] };
     }, () => alreadyExists(PRODUCT, 'sku', row.sku));
   }
@@ -66,8 +66,8 @@ export class ProductsService {
     const id = requireId(rawId);
     const changes = validatePatch(patch);
     if (expectedVersion !== undefined && expectedVersion !== null) requireNonNegative(expectedVersion, 'expectedVersion');
-    return this.writes.commit(async (trx): Promise<Committed<ProductRow>> => {
-      const result = await this.repo.update(trx, id, changes, expectedVersion ?? undefined);
+    return this.writes.commit(async (scope): Promise<Committed<ProductRow>> => {
+      const result = await this.repo.update(scope, id, changes, expectedVersion ?? undefined);
       if ('kind' in result) {
         if (result.kind === 'not-found') throw notFound(PRODUCT, id);
         throw versionConflict(PRODUCT, id, expectedVersion as number, result.version);
@@ -81,10 +81,10 @@ export class ProductsService {
   async adjustStock(rawId: string, delta: number): Promise<ProductRow> {
     const id = requireId(rawId);
     requireNonZero(delta, 'delta');
-    return this.writes.commit(async (trx): Promise<Committed<ProductRow>> => {
-      const row = await this.repo.addStockIfEnough(trx, id, delta);
+    return this.writes.commit(async (scope): Promise<Committed<ProductRow>> => {
+      const row = await this.repo.addStockIfEnough(scope, id, delta);
       if (row) return { result: row, changes: [changed(row)] };
-      const stock = await this.repo.stockOf(trx, id);
+      const stock = await this.repo.stockOf(scope, id);
       if (stock === undefined) throw notFound(PRODUCT, id);
       throw insufficientStock(id, stock, delta);
     });
@@ -105,14 +105,14 @@ export class ProductsService {
       if (seen.has(c.id)) throw badInput(`changes[${i}].id names product ${c.id} a second time`, `changes[${i}].id`);
       seen.add(c.id);
     }
-    return this.writes.commit(async (trx): Promise<Committed<ProductRow[]>> => {
-      const locked = new Map((await this.repo.lockStock(trx, wanted.map((c) => c.id))).map((r) => [r.id, r.stock]));
+    return this.writes.commit(async (scope): Promise<Committed<ProductRow[]>> => {
+      const locked = new Map((await this.repo.lockStock(scope, wanted.map((c) => c.id))).map((r) => [r.id, r.stock]));
       for (const c of wanted) {
         const stock = locked.get(c.id);
         if (stock === undefined) throw notFound(PRODUCT, c.id);
         if (stock + c.delta < 0) throw insufficientStock(c.id, stock, c.delta);
       }
-      const updated = await this.repo.addStock(trx, wanted);
+      const updated = await this.repo.addStock(scope, wanted);
       const byId = new Map(updated.map((r) => [r.id, r]));
       return { result: wanted.map((c) => byId.get(c.id) as ProductRow), changes: updated.map(changed) };
     });
@@ -121,8 +121,8 @@ export class ProductsService {
   /** Leaves a tombstone one version above the deleted row, so no slow reader can resurrect it. */
   async delete(rawId: string): Promise<boolean> {
     const id = requireId(rawId);
-    return this.writes.commit(async (trx): Promise<Committed<boolean>> => {
-      const deleted = await this.repo.delete(trx, id);
+    return this.writes.commit(async (scope): Promise<Committed<boolean>> => {
+      const deleted = await this.repo.delete(scope, id);
       if (!deleted) return { result: false, changes: [] };
       return {
         result: true,

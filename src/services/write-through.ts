@@ -1,6 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import type { Knex } from 'knex';
 import type { CacheEntry, EntityCache } from '../cache/entity-cache.js';
+import type { ChangeScope } from '../db/change-scope.js';
+import { rowsOf } from '../db/rows.js';
 import type { OutboxRepository } from '../db/outbox-repository.js';
 import { inTransaction } from '../db/transaction.js';
 import type { AppError } from '../errors.js';
@@ -36,7 +38,8 @@ export interface WriteThroughDeps {
 
 /**
  * The write path shared by every entity:
- * 1. run `work` in a transaction, which also records the changes in the outbox;
+ * 1. run `work` in a transaction; each statement that changes cached rows
+ *    records them in the outbox within that same statement (ChangeScope);
  * 2. after the commit (never before), write the changes through to the cache
  *    in one round trip, with retries;
  * 3. on success, clear the outbox rows (batched, later); on failure, read those
@@ -45,16 +48,26 @@ export interface WriteThroughDeps {
 export class WriteThrough {
   constructor(private readonly deps: WriteThroughDeps) {}
 
-  async commit<R>(work: (trx: Knex.Transaction) => Promise<Committed<R>>, onUniqueViolation?: () => AppError): Promise<R> {
+  async commit<R>(work: (scope: ChangeScope) => Promise<Committed<R>>, onUniqueViolation?: () => AppError): Promise<R> {
     const { knex, cache, outbox } = this.deps;
     const started = performance.now();
     let outboxIds: string[] = [];
     let committed: Committed<R>;
     try {
       committed = await inTransaction(knex, async (trx) => {
-        const out = await work(trx);
-        outboxIds = cache.enabled ? await outbox.record(trx, out.changes.map(({ type, id, version }) => ({ entity: type, id, version }))) : [];
-        return out;
+        // A retried attempt starts again from nothing.
+        outboxIds = [];
+        const scope: ChangeScope = {
+          trx,
+          change: async (entity, statement, deleted = false) => {
+            // CACHE_MODE=off keeps no outbox: there is nothing to repair.
+            if (!cache.enabled) return rowsOf(await statement.transacting(trx));
+            const { rows, outboxIds: ids } = await outbox.changeAndRecord(trx, entity, statement, deleted);
+            outboxIds.push(...ids);
+            return rows;
+          },
+        };
+        return work(scope);
       });
     } catch (err) {
       throw toClientError(err, onUniqueViolation);
