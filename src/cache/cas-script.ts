@@ -58,25 +58,9 @@ redis.call('DEL', KEYS[2])
 ${CAS_BODY}`;
 
 /**
- * Batched read with fill leases ("MGET or lease"). KEYS[1..n] entity keys,
- * KEYS[n+1..2n] their leases; ARGV[1] token, ARGV[2] lease TTL ms. Returns the
- * MGET values, where each missing key is replaced by 1 when this caller took
- * its lease or 0 when another holds it.
- */
-export const READ_OR_LEASE_LUA = `
-local n = #KEYS / 2
-local values = redis.call('MGET', unpack(KEYS, 1, n))
-for i = 1, n do
-  if not values[i] then
-    if redis.call('SET', KEYS[n + i], ARGV[1], 'NX', 'PX', ARGV[2]) then values[i] = 1 else values[i] = 0 end
-  end
-end
-return values
-`;
-
-/**
- * Takes leases regardless of the values (for early refreshes, and for keys
- * whose value is malformed). KEYS are lease keys; returns 1 per lease taken.
+ * Takes fill leases: after a read missed (or found a malformed value), and for
+ * early refreshes. KEYS are lease keys; returns 1 per lease taken. SET NX, so
+ * of concurrent readers exactly one gets each lease.
  */
 export const ACQUIRE_LEASES_LUA = `
 local taken = {}

@@ -4,7 +4,7 @@ import { CircuitBreaker } from './circuit-breaker.js';
 import { createEnvelope, parseEnvelope, serializeEnvelope, type Envelope } from './envelope.js';
 import type { KeySpace } from './keys.js';
 import { CacheCounters, type RequestCacheStats } from './stats.js';
-import { LEASE_GRANTED, type CacheStore, type CasOutcome, type CasWrite, type LeaseRequest } from './store.js';
+import type { CacheStore, CasOutcome, CasWrite } from './store.js';
 
 /** The subset of pino the engine uses, so the engine does not depend on a logger. */
 export interface CacheLogger {
@@ -131,10 +131,11 @@ export class EntityCache {
   }
 
   /**
-   * One round trip for all keys (two if a stored value is malformed). With
-   * `lease`, every missing key's fill lease is taken or found taken in the
-   * same round trip. `reads` is undefined when the store failed: the caller
-   * then serves from the source (the cache degrades, never fails a read).
+   * One `MGET` for all keys; when some miss (or hold something that is not an
+   * envelope) and `lease` is set, one more round trip takes their fill leases.
+   * A warm batch is a plain `MGET`, the cheapest read Redis has. `reads` is
+   * undefined when the store failed: the caller then serves from the source
+   * (the cache degrades, never fails a read).
    */
   async read<T>(keys: readonly string[], stats?: RequestCacheStats, lease = true): Promise<BatchRead<T>> {
     const token = this.newToken();
@@ -143,33 +144,31 @@ export class EntityCache {
       this.suspect.size === 0 && this.pendingElsewhere.size === 0
         ? keys
         : keys.filter((k) => !this.suspect.has(k) && !this.pendingElsewhere.has(k));
-    const request: LeaseRequest | undefined = lease ? { token, ttlMs: this.leaseTtlMs } : undefined;
     if (stats && trusted.length > 0) stats.redisRoundTrips++;
-    let raws;
+    let raws: (string | null)[];
     try {
-      raws = trusted.length === 0 ? [] : await this.guarded('read', trusted, () => this.store.read(trusted, request));
+      raws = trusted.length === 0 ? [] : await this.guarded('read', trusted, () => this.store.read(trusted));
     } catch {
       this.counters.readFailures++;
       return { reads: undefined, token };
     }
     const byKey = trusted === keys ? undefined : new Map(trusted.map((k, i) => [k, raws[i]]));
-    const malformed: number[] = [];
+    const missed: number[] = [];
     const reads = keys.map((key, i): CacheRead<T> => {
-      const raw = byKey === undefined ? raws[i] : byKey.has(key) ? byKey.get(key) : undefined;
-      if (raw === undefined) return { hit: false, lease: 'none' }; // suspect
-      if (raw === null) return { hit: false, lease: 'none' };
-      if (typeof raw === 'number') return { hit: false, lease: raw === LEASE_GRANTED ? 'granted' : 'held' };
-      const envelope = parseEnvelope<T>(raw);
-      if (envelope !== undefined) return { hit: true, envelope };
-      this.counters.invalidValues++;
-      this.logRateLimited('warn', 'invalid-value', { key }, 'cache: stored value is not an envelope; treating it as a miss');
-      malformed.push(i);
+      const raw = byKey === undefined ? raws[i] : byKey.get(key);
+      if (raw === undefined) return { hit: false, lease: 'none' }; // untrusted: the source answers, nothing is filled
+      if (raw !== null) {
+        const envelope = parseEnvelope<T>(raw);
+        if (envelope !== undefined) return { hit: true, envelope };
+        this.counters.invalidValues++;
+        this.logRateLimited('warn', 'invalid-value', { key }, 'cache: stored value is not an envelope; treating it as a miss');
+      }
+      missed.push(i);
       return { hit: false, lease: 'none' };
     });
-    if (malformed.length > 0 && request) {
-      // A malformed value blocks no write, but a fill needs a lease like any other.
-      const granted = await this.acquireLeases(malformed.map((i) => keys[i] as string), token, stats);
-      malformed.forEach((slot, j) => (reads[slot] = { hit: false, lease: granted[j] ? 'granted' : 'held' }));
+    if (missed.length > 0 && lease) {
+      const granted = await this.acquireLeases(missed.map((i) => keys[i] as string), token, stats);
+      missed.forEach((slot, j) => (reads[slot] = { hit: false, lease: granted[j] ? 'granted' : 'held' }));
     }
     return { reads, token };
   }

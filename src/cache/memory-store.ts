@@ -1,16 +1,6 @@
 import { parseEnvelope } from './envelope.js';
 import { leaseKeyOf } from './keys.js';
-import {
-  LEASE_GRANTED,
-  LEASE_HELD,
-  casDecision,
-  type CacheStore,
-  type CasOutcome,
-  type CasWrite,
-  type LeaseRequest,
-  type StoreBatch,
-  type StoreRead,
-} from './store.js';
+import { casDecision, type CacheStore, type CasOutcome, type CasWrite, type LeaseRequest, type StoreBatch } from './store.js';
 
 interface Entry {
   readonly value: string;
@@ -43,12 +33,8 @@ export class MemoryStore implements CacheStore {
     this.sweeper.unref();
   }
 
-  async read(keys: readonly string[], lease?: LeaseRequest): Promise<StoreRead[]> {
-    return keys.map((key) => {
-      const value = this.get(key);
-      if (value !== null || lease === undefined) return value;
-      return this.setIfAbsent(leaseKeyOf(key), lease.token, lease.ttlMs) ? LEASE_GRANTED : LEASE_HELD;
-    });
+  async read(keys: readonly string[]): Promise<(string | null)[]> {
+    return keys.map((key) => this.get(key));
   }
 
   async acquireLeases(keys: readonly string[], lease: LeaseRequest): Promise<boolean[]> {

@@ -1,14 +1,13 @@
 import { Redis, type RedisOptions, type Result } from 'ioredis';
-import { ACQUIRE_LEASES_LUA, FILL_LUA, READ_OR_LEASE_LUA, WRITE_THROUGH_LUA } from './cas-script.js';
+import { ACQUIRE_LEASES_LUA, FILL_LUA, WRITE_THROUGH_LUA } from './cas-script.js';
 import { leaseKeyOf } from './keys.js';
-import type { CacheStore, CasOutcome, CasWrite, LeaseRequest, StoreBatch, StoreRead } from './store.js';
+import type { CacheStore, CasOutcome, CasWrite, LeaseRequest, StoreBatch } from './store.js';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     /** See cas-script.ts. */
     writeThrough(key: string, leaseKey: string, value: string, version: number, ttlMs: number): Result<number, Context>;
     fillWithLease(key: string, leaseKey: string, value: string, version: number, ttlMs: number, token: string): Result<number, Context>;
-    readOrLease(numKeys: number, ...args: (string | number)[]): Result<(string | number | null)[], Context>;
     acquireLeases(numKeys: number, ...args: (string | number)[]): Result<number[], Context>;
   }
 }
@@ -46,7 +45,6 @@ export class RedisStore implements CacheStore {
     this.client.defineCommand('writeThrough', { numberOfKeys: 2, lua: WRITE_THROUGH_LUA });
     this.client.defineCommand('fillWithLease', { numberOfKeys: 2, lua: FILL_LUA });
     // Variable key counts: the count is the first argument.
-    this.client.defineCommand('readOrLease', { lua: READ_OR_LEASE_LUA });
     this.client.defineCommand('acquireLeases', { lua: ACQUIRE_LEASES_LUA });
     this.client.on('error', options.onConnectionError ?? (() => {}));
   }
@@ -67,11 +65,9 @@ export class RedisStore implements CacheStore {
     });
   }
 
-  async read(keys: readonly string[], lease?: LeaseRequest): Promise<StoreRead[]> {
+  async read(keys: readonly string[]): Promise<(string | null)[]> {
     if (keys.length === 0) return [];
-    if (lease === undefined) return this.client.mget(keys as string[]);
-    const replies = await this.client.readOrLease(keys.length * 2, ...keys, ...keys.map(leaseKeyOf), lease.token, lease.ttlMs);
-    return replies.map((r) => (r === 1 || r === 0 || typeof r === 'string' ? r : null));
+    return this.client.mget(keys as string[]);
   }
 
   async acquireLeases(keys: readonly string[], lease: LeaseRequest): Promise<boolean[]> {

@@ -36,23 +36,12 @@ export interface LeaseRequest {
   readonly ttlMs: number;
 }
 
-/** Per key: the stored value, or for a missing key whether its fill lease went to this caller. */
-export type StoreRead = string | typeof LEASE_GRANTED | typeof LEASE_HELD | null;
-/** The key is missing and the caller now holds its fill lease. */
-export const LEASE_GRANTED = 1;
-/** The key is missing and someone else is filling it. */
-export const LEASE_HELD = 0;
-
 export interface CacheStore {
   /** `redis` or `memory`, for logs. */
   readonly kind: string;
-  /**
-   * Values in key order. With `lease`, each missing key's fill lease is taken
-   * (LEASE_GRANTED) or found taken (LEASE_HELD) in the same round trip;
-   * without, missing keys read as null.
-   */
-  read(keys: readonly string[], lease?: LeaseRequest): Promise<StoreRead[]>;
-  /** Takes the fill leases of keys that have none, whatever their values; one round trip. */
+  /** Values in key order, null where missing: one MGET. */
+  read(keys: readonly string[]): Promise<(string | null)[]>;
+  /** Takes the fill leases of keys that have none (true where taken), whatever their values; one round trip. */
   acquireLeases(keys: readonly string[], lease: LeaseRequest): Promise<boolean[]>;
   /** Every CAS and delete of the batch in one round trip; outcomes in write order. */
   apply(batch: StoreBatch): Promise<CasOutcome[]>;

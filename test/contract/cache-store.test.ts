@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEnvelope, parseEnvelope, serializeEnvelope } from '../../src/cache/envelope.js';
 import { MemoryStore } from '../../src/cache/memory-store.js';
 import { RedisStore } from '../../src/cache/redis-store.js';
-import { LEASE_GRANTED, LEASE_HELD, type CacheStore, type CasWrite } from '../../src/cache/store.js';
+import type { CacheStore, CasWrite } from '../../src/cache/store.js';
 import { deleteByPrefix, uniquePrefix } from '../helpers/app.js';
 import { countRedisRoundTrips } from '../helpers/counting.js';
 import { REDIS_URL } from '../helpers/services.js';
@@ -176,26 +176,23 @@ describe.each(implementations)('cache store contract: %s', (_name, create) => {
     expect(await h.roundTrips(() => h.store.apply({ writes, deletes: [key()] }))).toBe(1);
     expect(await h.roundTrips(() => h.store.read(writes.map((w) => w.key).concat(writes.map((w) => w.key))))).toBe(1);
     expect((await h.store.read(writes.map((w) => w.key))).every((r) => typeof r === 'string')).toBe(true);
-    expect(await h.roundTrips(() => h.store.read(writes.map((w) => w.key).concat([key(), key()]), { token: 't', ttlMs: 1000 }))).toBe(1);
+    expect(await h.roundTrips(() => h.store.acquireLeases(writes.map((w) => w.key), { token: 't', ttlMs: 1000 }))).toBe(1);
     expect(await h.roundTrips(() => h.store.fill([cas(key(), 1)], 't'))).toBe(1);
   });
 
   describe('fill leases', () => {
     const lease = (token: string, ttlMs = 5_000) => ({ token, ttlMs });
 
-    it('grants the lease of a missing key to the first reader only, in the same read', async () => {
-      const [present, missing] = [key(), key()];
-      await h.store.apply({ writes: [cas(present, 4)] });
-      const first = await h.store.read([present, missing], lease('a'));
-      expect(typeof first[0]).toBe('string');
-      expect(first[1]).toBe(LEASE_GRANTED);
-      expect((await h.store.read([missing], lease('b')))[0]).toBe(LEASE_HELD);
-      expect((await h.store.read([missing]))[0]).toBeNull();
+    it('grants each lease to the first reader only, in one round trip for many keys', async () => {
+      const [a, b] = [key(), key()];
+      expect(await h.store.acquireLeases([a, b], lease('first'))).toEqual([true, true]);
+      expect(await h.store.acquireLeases([b, a, key()], lease('second'))).toEqual([false, false, true]);
+      expect(await h.store.read([a])).toEqual([null]); // a lease is not a value
     });
 
     it('lets the lease holder fill, and releases the lease', async () => {
       const k = key();
-      await h.store.read([k], lease('a'));
+      await h.store.acquireLeases([k], lease('a'));
       expect(await h.store.fill([cas(k, 3)], 'a')).toEqual(['written']);
       expect(await storedVersion(k)).toBe(3);
       expect(await h.store.acquireLeases([k], lease('b'))).toEqual([true]);
@@ -203,7 +200,7 @@ describe.each(implementations)('cache store contract: %s', (_name, create) => {
 
     it('refuses a fill from a reader that does not hold the lease', async () => {
       const k = key();
-      await h.store.read([k], lease('a'));
+      await h.store.acquireLeases([k], lease('a'));
       expect(await h.store.fill([cas(k, 3)], 'b')).toEqual(['lease-lost']);
       expect(await h.store.read([k])).toEqual([null]);
       expect(await h.store.fill([cas(key(), 1)], 'nobody')).toEqual(['lease-lost']);
@@ -211,7 +208,7 @@ describe.each(implementations)('cache store contract: %s', (_name, create) => {
 
     it('a write-through cancels the lease: the older fill cannot land even after the newer value is evicted', async () => {
       const k = key();
-      await h.store.read([k], lease('slow-reader')); // the reader misses and will load version 1
+      await h.store.acquireLeases([k], lease('slow-reader')); // the reader misses and will load version 1
       await h.store.apply({ writes: [cas(k, 2)] }); // a mutation commits version 2 and writes it
       await h.evict(k); // ...which is then evicted
       expect(await h.store.fill([cas(k, 1)], 'slow-reader')).toEqual(['lease-lost']);
@@ -220,10 +217,10 @@ describe.each(implementations)('cache store contract: %s', (_name, create) => {
 
     it('expires a lease after its TTL, so a crashed reader blocks nobody for long', async () => {
       const k = key();
-      await h.store.read([k], lease('crashed', 60));
-      expect((await h.store.read([k], lease('b')))[0]).toBe(LEASE_HELD);
+      await h.store.acquireLeases([k], lease('crashed', 60));
+      expect(await h.store.acquireLeases([k], lease('b'))).toEqual([false]);
       await new Promise((r) => setTimeout(r, 150));
-      expect((await h.store.read([k], lease('b')))[0]).toBe(LEASE_GRANTED);
+      expect(await h.store.acquireLeases([k], lease('b'))).toEqual([true]);
       expect(await h.store.fill([cas(k, 1)], 'crashed')).toEqual(['lease-lost']);
     });
 

@@ -1,4 +1,4 @@
-import type { CacheStore, CasOutcome, CasWrite, LeaseRequest, StoreBatch, StoreRead } from '../../src/cache/store.js';
+import type { CacheStore, CasOutcome, CasWrite, LeaseRequest, StoreBatch } from '../../src/cache/store.js';
 
 /**
  * Wraps a real store and makes chosen calls fail, as a dropped connection
@@ -17,13 +17,13 @@ export class ChaosStore implements CacheStore {
     this.kind = `chaos(${inner.kind})`;
   }
 
-  async read(keys: readonly string[], lease?: LeaseRequest): Promise<StoreRead[]> {
+  async read(keys: readonly string[]): Promise<(string | null)[]> {
     this.readCalls++;
     if (this.failReads > 0) {
       this.failReads--;
       throw new Error('chaos: connection reset while reading');
     }
-    return this.inner.read(keys, lease);
+    return this.inner.read(keys);
   }
 
   acquireLeases(keys: readonly string[], lease: LeaseRequest): Promise<boolean[]> {

@@ -22,14 +22,14 @@ afterAll(async () => {
 const costs = costCounters(() => app);
 
 describe('read path', () => {
-  it('cold products(100 ids): 1 MGET, 1 SELECT, 1 round trip of CAS fills', async () => {
+  it('cold products(100 ids): 1 MGET, 1 round trip of fill leases, 1 SELECT, 1 round trip of CAS fills', async () => {
     await app.redis.del(...ids.map(keyOf));
     const res = dataOf(await app.gql<{ products: { id: string }[] }>(listQuery, { ids }));
     expect(res.products.map((p) => p.id)).toEqual(ids);
     await app.running.deps.cache.idle();
     expect(costs.sql.statements).toHaveLength(1);
     expect(costs.sql.statements[0]).toMatch(/^select .* from products where id = any/);
-    expect(costs.redisTrips.count).toBe(2);
+    expect(costs.redisTrips.count).toBe(3);
     const cached = await app.redis.mget(ids.map(keyOf));
     expect(cached.every((raw) => raw !== null && parseEnvelope(raw)?.v === 1)).toBe(true);
   });

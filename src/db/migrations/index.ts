@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import * as productsAndAccounts from './001-products-and-accounts.js';
 import * as cacheOutbox from './002-cache-outbox.js';
+import * as outboxAsQueue from './003-outbox-as-queue.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -11,6 +12,7 @@ interface Migration {
 const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['001-products-and-accounts', productsAndAccounts],
   ['002-cache-outbox', cacheOutbox],
+  ['003-outbox-as-queue', outboxAsQueue],
 ];
 
 /**
