@@ -89,6 +89,7 @@ export async function createDependencies(
   const accountsRepo = new AccountsRepository(db.knex);
   const outbox = new OutboxRepository(db.knex);
   const readers = createReaders(cache, productsRepo, accountsRepo);
+  const clearer = new OutboxClearer(outbox, { onError: (err) => cacheLogger.warn({ err }, 'clearing outbox rows failed; they will be replayed') });
   const repair = new CacheRepair({
     knex: db.knex,
     outbox,
@@ -97,6 +98,7 @@ export async function createDependencies(
     logger: cacheLogger,
     intervalMs: config.repairIntervalMs,
     repairAfterMs: config.repairAfterMs,
+    landed: (outboxId) => clearer.isPending(outboxId),
   });
   const sampler = new ConsistencySampler({
     cache,
@@ -105,7 +107,6 @@ export async function createDependencies(
     intervalMs: config.consistencySampleIntervalMs,
     onStale: options.onStaleSample,
   });
-  const clearer = new OutboxClearer(outbox, { onError: (err) => cacheLogger.warn({ err }, 'clearing outbox rows failed; they will be replayed') });
   const writes = new WriteThrough({ knex: db.knex, cache, outbox, clearer, repair, sampler });
   const products = new ProductsService(productsRepo, writes, cache.keys);
   const accounts = new AccountsService(accountsRepo, writes);

@@ -21,6 +21,8 @@ export interface CacheRepairOptions {
    * repaired. @default 200
    */
   readonly suspectAfterMs?: number;
+  /** Whether this instance knows the write of an outbox row landed (it is only waiting to be deleted). */
+  readonly landed?: (outboxId: string) => boolean;
 }
 
 /** Bound on the outbox rows one pass looks at. */
@@ -89,7 +91,8 @@ export class CacheRepair {
     const { cache, outbox, knex } = this.options;
     if (!cache.enabled) return 0;
     await this.forgetRepairedElsewhere();
-    const overdue = await outbox.listOlderThan(this.options.suspectAfterMs ?? 200, SCAN_LIMIT);
+    const landed = this.options.landed ?? (() => false);
+    const overdue = (await outbox.listOlderThan(this.options.suspectAfterMs ?? 200, SCAN_LIMIT)).filter((r) => !landed(r.outboxId));
     cache.setPendingElsewhere(new Set(overdue.map((r) => cache.keys.entity(r.entity, r.id))));
     const watchedIds = [...this.watched].flatMap((w) => w.outboxIds);
     if (watchedIds.length === 0 && !overdue.some((r) => r.ageMs >= this.repairAfterMs)) return 0;

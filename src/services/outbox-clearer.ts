@@ -9,8 +9,10 @@ export interface OutboxClearerOptions {
 }
 
 /**
- * Deletes outbox rows whose cache write landed, many per statement, off the
- * mutation's critical path. A row that is never deleted (a crash, a failed
+ * Deletes outbox rows whose cache write landed, off the mutation's critical
+ * path: the next mutation's own statement takes them along (see take()), so
+ * under write load clearing costs no statement of its own; a timer deletes
+ * what no mutation took. A row that is never deleted (a crash, a failed
  * delete) is only replayed by the repair worker, which the CAS makes harmless.
  */
 export class OutboxClearer {
@@ -33,6 +35,28 @@ export class OutboxClearer {
     this.pending.push(...ids);
     if (this.pending.length >= this.batchSize) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), this.maxDelayMs);
+  }
+
+  /** Hands up to `max` waiting ids to a mutation that will delete them in its own statement. */
+  take(max = this.batchSize): string[] {
+    if (this.pending.length === 0) return [];
+    const taken = this.pending.length <= max ? this.pending : this.pending.slice(0, max);
+    this.pending = this.pending.length <= max ? [] : this.pending.slice(max);
+    if (this.pending.length === 0 && this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    return taken;
+  }
+
+  /** Ids taken by a mutation whose transaction then failed: still to be deleted. */
+  restore(ids: readonly string[]): void {
+    this.enqueue(ids);
+  }
+
+  /** Ids waiting to be deleted: their writes landed, so they need no repair. */
+  isPending(id: string): boolean {
+    return this.pending.includes(id);
   }
 
   /** Deletes everything enqueued so far; resolves when done. */

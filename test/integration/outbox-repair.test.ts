@@ -59,6 +59,25 @@ describe('transactional outbox', () => {
     expect(await cachedVersion(id)).toBe(2);
   });
 
+  it('clears the outbox rows of landed writes within the next mutation\'s own statement', async () => {
+    const { deps } = app.running;
+    const [first, second] = (await insertProducts(deps.db.knex, 2)) as [string, string];
+    // A clearer whose timer never fires within the test: only a mutation can take its queue.
+    const clearer = new OutboxClearer(deps.outbox, { maxDelayMs: 60_000 });
+    const repair = new CacheRepair({ knex: deps.db.knex, outbox: deps.outbox, cache: deps.cache, sources: deps.readers.sources, logger: silent });
+    const service = new ProductsService(deps.productsRepo, new WriteThrough({ knex: deps.db.knex, cache: deps.cache, outbox: deps.outbox, clearer, repair }), deps.cache.keys);
+    await service.adjustStock(first, 1);
+    expect(await outboxRowsFor(first)).toBe(1); // landed, queued for deletion
+    await service.adjustStock(second, 1);
+    expect(await outboxRowsFor(first)).toBe(0); // deleted by the second mutation's statement
+    expect(await outboxRowsFor(second)).toBe(1);
+    // A mutation that rolls back gives its queue back.
+    await expect(service.adjustStock(second, -1_000_000)).rejects.toThrow();
+    expect(await outboxRowsFor(second)).toBe(1);
+    await clearer.flush();
+    expect(await outboxRowsFor(second)).toBe(0);
+  });
+
   it('after a failed cache write: the writer reads the key from the database, and the repair lands the version', async () => {
     const { deps } = app.running;
     const [id] = (await insertProducts(deps.db.knex, 1)) as [string];
