@@ -26,18 +26,13 @@ export class OutboxRepository {
     entity: string,
     statement: Knex.Raw,
     deleted: boolean,
-    clear: readonly string[] = [],
   ): Promise<{ rows: Record<string, unknown>[]; outboxIds: string[] }> {
-    // `clear`: rows of earlier writes that landed, deleted in passing. Rows a repair pass holds are
-    // skipped rather than waited for: that pass deletes them itself.
     const result = await trx.raw(
       `with changed as (?),
             recorded as (insert into cache_outbox (entity, entity_id, version)
-                         select ?, id::text, version + ? from changed returning id),
-            cleared as (delete from cache_outbox where id in
-                         (select id from cache_outbox where id = any(?::bigint[]) for update skip locked))
+                         select ?, id::text, version + ? from changed returning id)
        select changed.*, (select coalesce(array_agg(id), '{}') from recorded) as outbox_ids from changed`,
-      [statement, entity, deleted ? 1 : 0, [...clear]],
+      [statement, entity, deleted ? 1 : 0],
     );
     const rows = rowsOf(result);
     const ids = rows.length === 0 ? [] : (rows[0] as Record<string, unknown>)['outbox_ids'];

@@ -93,7 +93,7 @@ export class CacheRepair {
     await this.forgetRepairedElsewhere();
     const landed = this.options.landed ?? (() => false);
     const overdue = (await outbox.listOlderThan(this.options.suspectAfterMs ?? 200, SCAN_LIMIT)).filter((r) => !landed(r.outboxId));
-    cache.setPendingElsewhere(new Set(overdue.map((r) => cache.keys.entity(r.entity, r.id))));
+    cache.setPendingElsewhere(await this.keysBehind(overdue));
     const watchedIds = [...this.watched].flatMap((w) => w.outboxIds);
     if (watchedIds.length === 0 && !overdue.some((r) => r.ageMs >= this.repairAfterMs)) return 0;
     return knex.transaction(async (trx) => {
@@ -109,9 +109,30 @@ export class CacheRepair {
       cache.counters.repairs += rows.length;
       this.forget(new Set(rows.map((r) => r.outboxId)));
       const repairedKeys = new Set(entries.map((e) => e.key));
-      cache.setPendingElsewhere(new Set(overdue.map((r) => cache.keys.entity(r.entity, r.id)).filter((k) => !repairedKeys.has(k))));
+      cache.setPendingElsewhere(new Set([...(await this.keysBehind(overdue))].filter((k) => !repairedKeys.has(k))));
       return rows.length;
     });
+  }
+
+  /**
+   * The keys of overdue rows whose write did not reach the cache: the cache
+   * holds a lower version. A row whose write landed but is not cleared yet, or
+   * whose key is simply absent (a reader will load it from the database), is
+   * no reason to distrust the cache.
+   */
+  private async keysBehind(overdue: readonly OutboxRow[]): Promise<Set<string>> {
+    const { cache } = this.options;
+    if (overdue.length === 0) return new Set();
+    const keys = overdue.map((r) => cache.keys.entity(r.entity, r.id));
+    const envelopes = await cache.peek(keys);
+    // Unreadable: nothing is served from the cache now either; when it returns, distrust them all.
+    if (envelopes === undefined) return new Set(keys);
+    const behind = new Set<string>();
+    overdue.forEach((row, i) => {
+      const envelope = envelopes[i];
+      if (envelope && envelope.v < row.version) behind.add(keys[i] as string);
+    });
+    return behind;
   }
 
   /** The database's current state of every entity the rows name; a row that is gone becomes a tombstone. */

@@ -3,16 +3,16 @@ import type { OutboxRepository } from '../db/outbox-repository.js';
 export interface OutboxClearerOptions {
   /** Flush once this many ids wait. @default 500 */
   readonly batchSize?: number;
-  /** Flush at the latest this long after the first id arrived. @default 50 */
+  /** Flush at the latest this long after the first id arrived. @default 100 */
   readonly maxDelayMs?: number;
   readonly onError?: (err: unknown) => void;
 }
 
 /**
  * Deletes outbox rows whose cache write landed, off the mutation's critical
- * path: the next mutation's own statement takes them along (see take()), so
- * under write load clearing costs no statement of its own; a timer deletes
- * what no mutation took. A row that is never deleted (a crash, a failed
+ * path and many per statement: one DELETE per `maxDelayMs` however many
+ * mutations ran (a DELETE inside each mutation's statement cost more than the
+ * outbox insert itself). A row that is never deleted (a crash, a failed
  * delete) is only replayed by the repair worker, which the CAS makes harmless.
  */
 export class OutboxClearer {
@@ -27,7 +27,7 @@ export class OutboxClearer {
     private readonly options: OutboxClearerOptions = {},
   ) {
     this.batchSize = options.batchSize ?? 500;
-    this.maxDelayMs = options.maxDelayMs ?? 50;
+    this.maxDelayMs = options.maxDelayMs ?? 100;
   }
 
   enqueue(ids: readonly string[]): void {
@@ -35,23 +35,6 @@ export class OutboxClearer {
     this.pending.push(...ids);
     if (this.pending.length >= this.batchSize) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), this.maxDelayMs);
-  }
-
-  /** Hands up to `max` waiting ids to a mutation that will delete them in its own statement. */
-  take(max = this.batchSize): string[] {
-    if (this.pending.length === 0) return [];
-    const taken = this.pending.length <= max ? this.pending : this.pending.slice(0, max);
-    this.pending = this.pending.length <= max ? [] : this.pending.slice(max);
-    if (this.pending.length === 0 && this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
-    return taken;
-  }
-
-  /** Ids taken by a mutation whose transaction then failed: still to be deleted. */
-  restore(ids: readonly string[]): void {
-    this.enqueue(ids);
   }
 
   /** Ids waiting to be deleted: their writes landed, so they need no repair. */

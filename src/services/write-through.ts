@@ -52,7 +52,6 @@ export class WriteThrough {
     const { knex, cache, outbox } = this.deps;
     const started = performance.now();
     let outboxIds: string[] = [];
-    let clearing: string[] = [];
     let committed: Committed<R>;
     try {
       committed = await inTransaction(knex, async (trx) => {
@@ -63,8 +62,7 @@ export class WriteThrough {
           change: async (entity, statement, deleted = false) => {
             // CACHE_MODE=off keeps no outbox: there is nothing to repair.
             if (!cache.enabled) return rowsOf(await statement.transacting(trx));
-            if (clearing.length === 0) clearing = this.deps.clearer.take();
-            const { rows, outboxIds: ids } = await outbox.changeAndRecord(trx, entity, statement, deleted, clearing);
+            const { rows, outboxIds: ids } = await outbox.changeAndRecord(trx, entity, statement, deleted);
             outboxIds.push(...ids);
             return rows;
           },
@@ -72,8 +70,6 @@ export class WriteThrough {
         return work(scope);
       });
     } catch (err) {
-      // Rolled back, so the rows this transaction was to delete are still there.
-      this.deps.clearer.restore(clearing);
       throw toClientError(err, onUniqueViolation);
     }
     const entries: CacheEntry[] = committed.changes.map((c) => ({
