@@ -32,7 +32,7 @@ export type CacheRead<T> =
 export interface BatchRead<T> {
   /** undefined when the store could not be read: serve everything from the source. */
   readonly reads: CacheRead<T>[] | undefined;
-  /** The token of every lease granted by this read; a fill must present it. */
+  /** The token of every lease granted by this read (empty when none was asked for); a fill must present it. */
   readonly token: string;
 }
 
@@ -138,8 +138,7 @@ export class EntityCache {
    * (the cache degrades, never fails a read).
    */
   async read<T>(keys: readonly string[], stats?: RequestCacheStats, lease = true): Promise<BatchRead<T>> {
-    const token = this.newToken();
-    if (!this.enabled || keys.length === 0) return { reads: keys.map(() => ({ hit: false, lease: 'none' })), token };
+    if (!this.enabled || keys.length === 0) return { reads: keys.map(() => ({ hit: false, lease: 'none' })), token: '' };
     const trusted =
       this.suspect.size === 0 && this.pendingElsewhere.size === 0
         ? keys
@@ -150,7 +149,7 @@ export class EntityCache {
       raws = trusted.length === 0 ? [] : await this.guarded('read', trusted, () => this.store.read(trusted));
     } catch {
       this.counters.readFailures++;
-      return { reads: undefined, token };
+      return { reads: undefined, token: '' };
     }
     const byKey = trusted === keys ? undefined : new Map(trusted.map((k, i) => [k, raws[i]]));
     const missed: number[] = [];
@@ -166,10 +165,10 @@ export class EntityCache {
       missed.push(i);
       return { hit: false, lease: 'none' };
     });
-    if (missed.length > 0 && lease) {
-      const granted = await this.acquireLeases(missed.map((i) => keys[i] as string), token, stats);
-      missed.forEach((slot, j) => (reads[slot] = { hit: false, lease: granted[j] ? 'granted' : 'held' }));
-    }
+    if (missed.length === 0 || !lease) return { reads, token: '' };
+    const token = this.newToken();
+    const granted = await this.acquireLeases(missed.map((i) => keys[i] as string), token, stats);
+    missed.forEach((slot, j) => (reads[slot] = { hit: false, lease: granted[j] ? 'granted' : 'held' }));
     return { reads, token };
   }
 

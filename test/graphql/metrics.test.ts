@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/ids.js';
-import { dataOf, startTestApp, uniqueSku, type TestApp } from '../helpers/app.js';
+import { dataOf, QUIET_BACKGROUND, startTestApp, uniqueSku, type TestApp } from '../helpers/app.js';
 import { rawFetch, sampleValue } from '../helpers/http.js';
 
 /** Two servers in one process: each has its own registry, so neither sees the other's requests. */
@@ -8,7 +8,8 @@ let app: TestApp;
 let other: TestApp;
 
 beforeAll(async () => {
-  app = await startTestApp({ DEBUG_EXTENSIONS: 'true' });
+  // Counted exactly: no background repair passes or samples in between.
+  app = await startTestApp({ ...QUIET_BACKGROUND, DEBUG_EXTENSIONS: 'true' });
   other = await startTestApp();
 });
 afterAll(async () => {
