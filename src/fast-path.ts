@@ -13,6 +13,7 @@ import {
 } from 'graphql';
 import type { RequestContext } from './context.js';
 import { canonicalId } from './ids.js';
+import { MAX_OPERATION_NAME_LENGTH } from './plugins/request-meta.js';
 import { MAX_LIST_LENGTH } from './services/validation.js';
 
 /**
@@ -29,6 +30,10 @@ import { MAX_LIST_LENGTH } from './services/validation.js';
  * failed load falls through to normal execution, which then reports the error
  * as always (a fall-through after a failed load reads once more, through the
  * loaders). test/graphql/fast-path.test.ts compares both paths.
+ *
+ * Once an operation has been answered here, the same request (same text, same
+ * operation name) is answered by `shortcut` next time, before Apollo's pipeline
+ * starts; test/graphql/shortcut.test.ts compares those HTTP answers with Apollo's.
  */
 
 /** An entity type served here, named as in the schema and the resolvers. */
@@ -314,10 +319,76 @@ async function readUnique(
   return { unique, slot, rows: await route.read(context, unique) };
 }
 
+/**
+ * Operations the plugin has answered, by their exact text and operation name, so
+ * that the same request can later be answered before Apollo's pipeline (parse,
+ * validation, the limit plugins, context and hook dispatch): on a warm cache that
+ * pipeline was most of the remaining CPU of a `product(id)` request.
+ *
+ * Learned only from requests that Apollo's pipeline accepted and this plugin then
+ * answered, so every check that depends on the text alone (parse, validation, the
+ * shape limits) has passed for that text. The checks that depend on variables are
+ * the cost and `_entities` limits, and both grow with list lengths only: a request
+ * is answered here only when its list is no longer than one already accepted.
+ * Everything else (other variables, a failed or unusual read) goes to Apollo.
+ */
+interface Learned {
+  readonly plan: Plan;
+  /** The operation's own name, as Apollo reports it to the request log. */
+  readonly operationName: string | undefined;
+  /** The longest list argument Apollo's pipeline has accepted for this operation. */
+  acceptedLength: number;
+}
+
+/** Bounds the memory learned operations can take: a client cannot grow it without limit. */
+const MAX_LEARNED = 1000;
+const MAX_LEARNED_QUERY_LENGTH = 8192;
+
+const learnedKey = (query: string, operationName: string | undefined): string =>
+  `${operationName === undefined ? '-' : `+${operationName}`}\u0000${query}`;
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function listLength(p: Plan, variables: Record<string, unknown> | undefined): number {
+  const raw = 'variable' in p.arg ? variables?.[p.arg.variable] : p.arg.literal;
+  return Array.isArray(raw) ? raw.length : 0;
+}
+
+/** Answers a learned operation, or undefined to leave the request to Apollo. */
+export type ShortcutAnswer = (context: RequestContext) => Promise<string | undefined>;
+
+export interface FastPath {
+  readonly plugin: ApolloServerPlugin<RequestContext>;
+  /**
+   * For a POST body: an answer function when the body names a learned operation in
+   * a form Apollo would accept, else undefined. The caller must already have done
+   * what Apollo's HTTP layer does first (method, content type, CSRF) and must not
+   * use it for a request that asks for a federated trace.
+   */
+  shortcut(body: unknown): ShortcutAnswer | undefined;
+  /** Requests answered by `shortcut` so far (for tests and the debug view). */
+  readonly shortcutAnswers: number;
+}
+
 /** See the comment at the top of this file. */
-export function fastPathPlugin(): ApolloServerPlugin<RequestContext> {
+export function createFastPath(): FastPath {
   let leafFields: LeafFields = new Map();
   const plans = new WeakMap<OperationDefinitionNode, Plan | null>();
+  const learned = new Map<string, Learned>();
+  let shortcutAnswers = 0;
+
+  const learn = (query: string, operationName: string | undefined, p: Plan, name: string | undefined, length: number): void => {
+    const key = learnedKey(query, operationName);
+    const known = learned.get(key);
+    if (known) {
+      if (length > known.acceptedLength) known.acceptedLength = length;
+      return;
+    }
+    if (learned.size >= MAX_LEARNED || query.length > MAX_LEARNED_QUERY_LENGTH) return;
+    learned.set(key, { plan: p, operationName: name?.slice(0, MAX_OPERATION_NAME_LENGTH), acceptedLength: length });
+  };
+
   // One listener for every request: nothing is allocated for requests that take the normal path.
   const listener: GraphQLRequestListener<RequestContext> = {
     async responseForOperation(requestContext): Promise<GraphQLResponse | null> {
@@ -338,15 +409,52 @@ export function fastPathPlugin(): ApolloServerPlugin<RequestContext> {
         // FALL_THROUGH, or a failed read: execution reads again through the loaders and reports it as usual.
         return null;
       }
+      // A persisted query's text may be absent or need its hash checked: those always go through Apollo.
+      if (typeof request.query === 'string' && request.extensions?.['persistedQuery'] === undefined) {
+        learn(request.query, request.operationName, p, operation.name?.value, listLength(p, request.variables));
+      }
       return { http: { status: undefined, headers: new HeaderMap() }, body: { kind: 'single', singleResult: { data: { [p.key]: value } } } };
     },
   };
+
   return {
-    async serverWillStart({ schema }) {
-      leafFields = leafFieldsOf(schema);
+    plugin: {
+      async serverWillStart({ schema }) {
+        leafFields = leafFieldsOf(schema);
+      },
+      async requestDidStart() {
+        return listener;
+      },
     },
-    async requestDidStart() {
-      return listener;
+    shortcut(body) {
+      // What Apollo's runHttpQuery accepts in a POST body, narrowed to the plain case.
+      if (!isRecord(body)) return undefined;
+      const { query, operationName, variables, extensions } = body;
+      if (typeof query !== 'string') return undefined;
+      if (operationName !== undefined && operationName !== null && typeof operationName !== 'string') return undefined;
+      if (variables !== undefined && variables !== null && !isRecord(variables)) return undefined;
+      if (extensions !== undefined && extensions !== null && (!isRecord(extensions) || 'persistedQuery' in extensions)) return undefined;
+      const known = learned.get(learnedKey(query, operationName ?? undefined));
+      if (known === undefined) return undefined;
+      const vars = variables ?? undefined;
+      if (listLength(known.plan, vars) > known.acceptedLength) return undefined;
+      return async (context) => {
+        if (context.meta.debug) return undefined; // the debug view is added by a plugin
+        let value: unknown;
+        try {
+          value = await run(known.plan, context, vars);
+        } catch {
+          return undefined;
+        }
+        shortcutAnswers++;
+        context.meta.operationType = 'query';
+        context.meta.operationName = known.operationName;
+        // Byte for byte what Apollo sends for this result (its prettyJSONStringify).
+        return `${JSON.stringify({ data: { [known.plan.key]: value } })}\n`;
+      };
+    },
+    get shortcutAnswers() {
+      return shortcutAnswers;
     },
   };
 }

@@ -7,7 +7,7 @@ import { parse, type DocumentNode } from 'graphql';
 import type { Logger } from 'pino';
 import { newRequestMeta, type RequestContext, type RequestMeta } from './context.js';
 import { maskError } from './errors.js';
-import { fastPathPlugin } from './fast-path.js';
+import { createFastPath, type FastPath } from './fast-path.js';
 import { createHttpHandler } from './http/handler.js';
 import { entitiesLimitPlugin } from './plugins/entities-limit.js';
 import { landingPagePlugin } from './plugins/landing-page.js';
@@ -62,6 +62,8 @@ export interface ServerDeps {
 export interface FreshgraphServer {
   readonly apollo: ApolloServer<RequestContext>;
   readonly handler: ReturnType<typeof createHttpHandler<RequestContext>>;
+  /** Requests answered before Apollo's pipeline (see FastPath.shortcut); 0 when the fast path is off. */
+  readonly shortcutAnswers: () => number;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -94,11 +96,12 @@ export function buildSchema() {
  * - inline tracing (ftv1), on by default in a subgraph: Apollo's plugin builds a trace
  *   tree on every request before it looks at the header; here the header is looked at
  *   first, and a router that asks for traces still gets them, from Apollo's own plugin.
- * Plus the read fast path (src/fast-path.ts), which skips execution for simple entity reads.
+ * Plus the read fast path (src/fast-path.ts), which skips execution for simple entity
+ * reads, and once it has answered an operation, Apollo's whole pipeline for it.
  */
 function fastPathPlugins(
   cacheControl: ApolloServerPluginCacheControlOptions | undefined,
-  fastPath: boolean,
+  fastPath: FastPath | undefined,
 ): ApolloServerPlugin<RequestContext>[] {
   const tracing = ApolloServerPluginInlineTrace() as ApolloServerPlugin<RequestContext>;
   const tracingOnRequest: ApolloServerPlugin<RequestContext> = {
@@ -112,7 +115,7 @@ function fastPathPlugins(
     cacheControl === undefined ? ApolloServerPluginCacheControlDisabled() : ApolloServerPluginCacheControl(cacheControl),
     ApolloServerPluginInlineTraceDisabled(),
     tracingOnRequest,
-    ...(fastPath && cacheControl === undefined ? [fastPathPlugin()] : []),
+    ...(fastPath ? [fastPath.plugin] : []),
   ];
 }
 
@@ -136,7 +139,14 @@ export function createServer(deps: ServerDeps): FreshgraphServer {
   ];
   if (writeTokens.length > 0) plugins.push(writeAccessPlugin(writeTokens));
   if (debugExtensions) plugins.push(debugExtensionsPlugin());
-  plugins.push(...fastPathPlugins(deps.cacheControl, deps.fastPath ?? true), ...(deps.plugins ?? []));
+  const fastPath = (deps.fastPath ?? true) && deps.cacheControl === undefined ? createFastPath() : undefined;
+  plugins.push(...fastPathPlugins(deps.cacheControl, fastPath), ...(deps.plugins ?? []));
+  // The shortcut skips every plugin hook, so it is used only when all plugins are ours and known
+  // to allow it; Apollo Studio's reporting (APOLLO_KEY) would miss the requests it answers.
+  const shortcut =
+    fastPath !== undefined && (deps.plugins ?? []).length === 0 && !process.env['APOLLO_KEY']
+      ? (body: unknown) => fastPath.shortcut(body)
+      : undefined;
 
   const apollo = new ApolloServer<RequestContext>({
     schema: buildSchema(),
@@ -166,10 +176,12 @@ export function createServer(deps: ServerDeps): FreshgraphServer {
     // What Apollo's cache-control plugin sends for a response without hints.
     defaultHeaders: deps.cacheControl === undefined ? [['cache-control', 'no-store']] : [],
     onError: (err) => logger.error({ err }, 'request failed outside GraphQL'),
+    shortcut,
   });
   return {
     apollo,
     handler,
+    shortcutAnswers: () => fastPath?.shortcutAnswers ?? 0,
     start: () => apollo.start(),
     stop: () => apollo.stop(),
   };

@@ -32,6 +32,13 @@ export interface HandlerOptions<TContext extends object> {
   /** Headers added to every GraphQL response that Apollo did not set itself. @default [] */
   readonly defaultHeaders?: readonly (readonly [string, string])[];
   readonly onError?: (err: unknown) => void;
+  /**
+   * Answers some POST bodies without Apollo's pipeline: given the parsed body, an
+   * answer function, or undefined to leave it to Apollo; the function in turn gives
+   * the complete response body, or undefined to hand the request on after all.
+   * @default undefined (every request goes through Apollo)
+   */
+  readonly shortcut?: (body: unknown) => ((context: TContext) => Promise<string | undefined>) | undefined;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -55,7 +62,7 @@ export function requestIdOf(req: IncomingMessage): string {
 export function createHttpHandler<TContext extends object>(options: HandlerOptions<TContext>): Handler {
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   const onError = options.onError ?? (() => {});
-  const { authenticate, onFinished } = options;
+  const { authenticate, onFinished, shortcut } = options;
   const defaultHeaders = options.defaultHeaders ?? [];
 
   return (req, res) => {
@@ -109,6 +116,23 @@ export function createHttpHandler<TContext extends object>(options: HandlerOptio
         }
       }
 
+      const id = requestId;
+      if (shortcut !== undefined && body !== undefined && req.headers['apollo-federation-include-trace'] === undefined) {
+        const contentType = shortcutContentType(req.headers.accept);
+        const answer = contentType === undefined ? undefined : shortcut(body);
+        if (answer !== undefined) {
+          context = await options.context(req, id);
+          const text = await answer(context);
+          if (text !== undefined) {
+            const head: string[] = ['content-type', contentType as string];
+            for (const [name, value] of defaultHeaders) if (name !== 'content-type') head.push(name, value);
+            res.writeHead(200, head);
+            res.end(text);
+            return;
+          }
+        }
+      }
+
       const headers = new HeaderMap();
       const raw = req.headers;
       for (const name in raw) {
@@ -121,10 +145,9 @@ export function createHttpHandler<TContext extends object>(options: HandlerOptio
         search,
         body,
       };
-      const id = requestId;
       const response = await options.apollo.executeHTTPGraphQLRequest({
         httpGraphQLRequest,
-        context: async () => (context = await options.context(req, id)),
+        context: async () => (context ??= await options.context(req, id)),
       });
       const head: string[] = [];
       for (const [name, value] of response.headers) head.push(name, value);
@@ -151,6 +174,17 @@ export function createHttpHandler<TContext extends object>(options: HandlerOptio
         }
       });
   };
+}
+
+/**
+ * The content type Apollo would choose for a single result, for the `accept`
+ * values whose choice is plain; undefined for anything that needs Apollo's own
+ * negotiation (which then answers the request).
+ */
+function shortcutContentType(accept: string | undefined): string | undefined {
+  if (accept === undefined || accept === '' || accept === '*/*' || accept === 'application/json') return 'application/json; charset=utf-8';
+  if (accept === 'application/graphql-response+json') return 'application/graphql-response+json; charset=utf-8';
+  return undefined;
 }
 
 /** A GraphQL-shaped error for failures that happen before GraphQL runs. */

@@ -2,7 +2,7 @@ import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server'
 import type { RequestContext } from '../context.js';
 
 // Operation names come from the client's document; a log line needs no more than this.
-const MAX_NAME_LENGTH = 128;
+export const MAX_OPERATION_NAME_LENGTH = 128;
 
 /**
  * Records, on the context's `meta`, what the request log and the metrics need
@@ -13,7 +13,7 @@ export function requestMetaPlugin(): ApolloServerPlugin<RequestContext> {
     async didResolveOperation({ contextValue, operation, operationName }) {
       const { meta } = contextValue;
       meta.operationType = operation?.operation;
-      meta.operationName = operationName === null ? undefined : operationName.slice(0, MAX_NAME_LENGTH);
+      meta.operationName = operationName === null ? undefined : operationName.slice(0, MAX_OPERATION_NAME_LENGTH);
     },
     async willSendResponse({ contextValue, response }) {
       if (response.body.kind !== 'single') return;

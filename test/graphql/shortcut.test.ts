@@ -1,0 +1,151 @@
+import { createServer as createHttpServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newId } from '../../src/ids.js';
+import { DEFAULT_QUERY_LIMITS } from '../../src/plugins/query-limits.js';
+import { createServer, type FreshgraphServer } from '../../src/server.js';
+import { startTestApp, type TestApp } from '../helpers/app.js';
+import { insertProducts } from '../helpers/products.js';
+
+// An operation the fast path has answered once is answered before Apollo's pipeline
+// the next time (FastPath.shortcut). Over HTTP, that answer must be the one Apollo
+// sends: same status, same headers, same bytes. Two servers over the same loaders
+// and cache, one with the fast path and one without, get the same requests.
+let app: TestApp;
+let fast: FreshgraphServer;
+let slow: FreshgraphServer;
+let debug: FreshgraphServer;
+const listening: Server[] = [];
+let urls: { fast: string; slow: string; debug: string };
+let ids: string[];
+// A low cost limit, so that a list of 60 ids is refused.
+const LIMITS = { ...DEFAULT_QUERY_LIMITS, maxCost: 50 };
+
+async function listen(server: FreshgraphServer): Promise<string> {
+  const http = createHttpServer(server.handler);
+  listening.push(http);
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(http.address() as AddressInfo).port}/graphql`;
+}
+
+beforeAll(async () => {
+  app = await startTestApp();
+  const { deps } = app.running;
+  fast = createServer({ logger: deps.logger, createContext: deps.createContext, limits: LIMITS });
+  slow = createServer({ logger: deps.logger, createContext: deps.createContext, fastPath: false, limits: LIMITS });
+  debug = createServer({ logger: deps.logger, createContext: deps.createContext, debugExtensions: true });
+  await Promise.all([fast.start(), slow.start(), debug.start()]);
+  urls = { fast: await listen(fast), slow: await listen(slow), debug: await listen(debug) };
+  ids = await insertProducts(deps.db.knex, 5);
+});
+afterAll(async () => {
+  for (const http of listening) http.close();
+  await Promise.all([fast?.stop(), slow?.stop(), debug?.stop()]);
+  await app?.close();
+});
+
+interface Seen {
+  readonly status: number;
+  readonly contentType: string | null;
+  readonly cacheControl: string | null;
+  readonly body: string;
+}
+
+async function send(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Seen> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+  return {
+    status: res.status,
+    contentType: res.headers.get('content-type'),
+    cacheControl: res.headers.get('cache-control'),
+    body: await res.text(),
+  };
+}
+
+/** `learn` to the fast server, then `body`: what each server answered to `body`, and whether the shortcut did. */
+async function compare(learn: unknown, body: unknown, headers: Record<string, string> = {}) {
+  await send(urls.fast, learn, headers);
+  const before = fast.shortcutAnswers();
+  const answer = await send(urls.fast, body, headers);
+  return { answer, expected: await send(urls.slow, body, headers), shortcut: fast.shortcutAnswers() > before };
+}
+
+const PRODUCT = 'query($id: ID!) { product(id: $id) { id sku name priceCents stock version updatedAt } }';
+const PRODUCTS = 'query($ids: [ID!]!) { products(ids: $ids) { id name version } }';
+const ENTITIES = 'query($r: [_Any!]!) { _entities(representations: $r) { ... on Product { __typename id stock } } }';
+
+describe('answering a learned operation before Apollo', () => {
+  it.each([
+    ['product(id)', () => ({ query: PRODUCT, variables: { id: ids[0] } }), {}],
+    ['a product that does not exist', () => ({ query: PRODUCT, variables: { id: newId() } }), {}],
+    ['a named operation, chosen by name', () => ({ query: `query A { product(id: "${ids[1]}") { id } } query B { product(id: "${ids[2]}") { name } }`, operationName: 'B' }), {}],
+    ['products(ids) no longer than before', () => ({ query: PRODUCTS, variables: { ids: [ids[0], ids[1], ids[0]] } }), {}],
+    ['_entities', () => ({ query: ENTITIES, variables: { r: [{ __typename: 'Product', id: ids[3] }, { __typename: 'Product', id: 'bad' }] } }), {}],
+    ['accept: application/graphql-response+json', () => ({ query: PRODUCT, variables: { id: ids[4] } }), { accept: 'application/graphql-response+json' }],
+    ['accept: */*', () => ({ query: PRODUCT, variables: { id: ids[4] } }), { accept: '*/*' }],
+    ['client extensions without a persisted query', () => ({ query: PRODUCT, variables: { id: ids[4] }, extensions: { clientLibrary: { name: 'x' } } }), {}],
+  ] as const)('answers %s exactly as Apollo does', async (_, make, headers) => {
+    const { answer, expected, shortcut } = await compare(make(), make(), headers);
+    expect(answer).toEqual(expected);
+    expect(answer.status).toBe(200);
+    expect(answer.body).not.toContain('"errors"');
+    expect(shortcut).toBe(true);
+  });
+
+  it.each([
+    ['a longer list than any accepted before', () => ({ query: PRODUCTS, variables: { ids: [ids[0]] } }), () => ({ query: PRODUCTS, variables: { ids: ids.slice(0, 4) } })],
+    ['a list over the cost limit', () => ({ query: PRODUCTS, variables: { ids: [ids[0]] } }), () => ({ query: PRODUCTS, variables: { ids: Array.from({ length: 60 }, () => ids[0]) } })],
+    ['a malformed id', () => ({ query: PRODUCT, variables: { id: ids[0] } }), () => ({ query: PRODUCT, variables: { id: 'nope' } })],
+    ['a numeric id', () => ({ query: PRODUCT, variables: { id: ids[0] } }), () => ({ query: PRODUCT, variables: { id: 7 } })],
+    ['variables that are not an object', () => ({ query: PRODUCT, variables: { id: ids[0] } }), () => ({ query: PRODUCT, variables: [ids[0]] })],
+    ['another operation name', () => ({ query: PRODUCT, variables: { id: ids[0] } }), () => ({ query: PRODUCT, operationName: 'Other', variables: { id: ids[0] } })],
+    ['a persisted-query extension', () => ({ query: PRODUCT, variables: { id: ids[0] } }), () => ({ query: PRODUCT, variables: { id: ids[0] }, extensions: { persistedQuery: { version: 1, sha256Hash: 'f'.repeat(64) } } })],
+    ['an entity type without a fragment', () => ({ query: ENTITIES, variables: { r: [{ __typename: 'Product', id: ids[0] }] } }), () => ({ query: ENTITIES, variables: { r: [{ __typename: 'Account', id: ids[0] }] } })],
+  ] as const)('leaves %s to Apollo, with the same answer', async (_, learn, make) => {
+    const { answer, expected, shortcut } = await compare(learn(), make());
+    expect(answer).toEqual(expected);
+    expect(shortcut).toBe(false);
+  });
+
+  it('leaves an accept header that needs negotiation to Apollo', async () => {
+    const body = { query: PRODUCT, variables: { id: ids[0] } };
+    for (const accept of ['text/html', 'application/graphql-response+json, application/json;q=0.9']) {
+      const { answer, expected, shortcut } = await compare(body, body, { accept });
+      expect(answer).toEqual(expected);
+      expect(shortcut).toBe(false);
+    }
+  });
+
+  it('leaves a router asking for a federated trace to Apollo', async () => {
+    const body = { query: PRODUCT, variables: { id: ids[0] } };
+    const { answer, shortcut } = await compare(body, body, { 'apollo-federation-include-trace': 'ftv1' });
+    expect(shortcut).toBe(false);
+    expect((JSON.parse(answer.body) as { extensions?: { ftv1?: unknown } }).extensions?.ftv1).toEqual(expect.any(String));
+  });
+
+  it('leaves a request for the debug view to Apollo, which adds it', async () => {
+    const body = { query: PRODUCT, variables: { id: ids[0] } };
+    await send(urls.debug, body);
+    const before = debug.shortcutAnswers();
+    const plain = await send(urls.debug, body);
+    expect(debug.shortcutAnswers()).toBe(before + 1);
+    const res = await send(urls.debug, body, { 'x-freshgraph-debug': '1' });
+    expect(debug.shortcutAnswers()).toBe(before + 1);
+    expect(JSON.parse(plain.body)).not.toHaveProperty('extensions');
+    expect((JSON.parse(res.body) as { extensions?: { cache?: { hits?: number } } }).extensions?.cache?.hits).toBe(1);
+  });
+
+  it('sees a mutation at once: the next shortcut answer carries the new version', async () => {
+    const body = { query: PRODUCT, variables: { id: ids[2] } };
+    await send(urls.fast, body);
+    const mutation = { query: 'mutation($id: ID!) { adjustStock(id: $id, delta: 3) { version } }', variables: { id: ids[2] } };
+    const written = JSON.parse((await send(urls.slow, mutation)).body) as { data: { adjustStock: { version: number } } };
+    const before = fast.shortcutAnswers();
+    const read = JSON.parse((await send(urls.fast, body)).body) as { data: { product: { version: number } } };
+    expect(fast.shortcutAnswers()).toBe(before + 1);
+    expect(read.data.product.version).toBe(written.data.adjustStock.version);
+  });
+});
