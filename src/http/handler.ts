@@ -126,8 +126,7 @@ export function createHttpHandler<TContext extends object>(options: HandlerOptio
           if (text !== undefined) {
             const head: string[] = ['content-type', contentType as string];
             for (const [name, value] of defaultHeaders) if (name !== 'content-type') head.push(name, value);
-            res.writeHead(200, head);
-            res.end(text);
+            sendComplete(res, 200, head, text);
             return;
           }
         }
@@ -152,11 +151,11 @@ export function createHttpHandler<TContext extends object>(options: HandlerOptio
       const head: string[] = [];
       for (const [name, value] of response.headers) head.push(name, value);
       for (const [name, value] of defaultHeaders) if (!response.headers.has(name)) head.push(name, value);
-      res.writeHead(response.status ?? 200, head);
       if (response.body.kind === 'complete') {
-        res.end(response.body.string);
+        sendComplete(res, response.status ?? 200, head, response.body.string);
         return;
       }
+      res.writeHead(response.status ?? 200, head);
       for await (const chunk of response.body.asyncIterator) res.write(chunk);
       res.end();
     })()
@@ -174,6 +173,16 @@ export function createHttpHandler<TContext extends object>(options: HandlerOptio
         }
       });
   };
+}
+
+/**
+ * A whole response in one go. With its length known, head and body leave in one
+ * write, without chunked framing (writeHead alone would commit to chunked).
+ */
+function sendComplete(res: ServerResponse, status: number, head: string[], body: string): void {
+  head.push('content-length', String(Buffer.byteLength(body)));
+  res.writeHead(status, head);
+  res.end(body);
 }
 
 /**
