@@ -4,13 +4,13 @@
  * driven with the same seeded request streams in interleaved rounds.
  * See `npm run bench -- --help` and README.md ("Benchmark").
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { cloneDataSet, databaseUrl, dropDatabases, ensureDataSet, loadIds } from './lib/data.js';
 import { AckedVersions, runAutocannon, runMixed, sendAll, type RunResult } from './lib/drivers.js';
 import { HELP, parseOptions, type BenchOptions, type ConfigurationName, type WorkloadName } from './lib/options.js';
-import { ROOT, startServer, type ProbeStats, type ServerProcess } from './lib/processes.js';
+import { ROOT, buildServers, startServer, type ProbeStats, type ServerProcess } from './lib/processes.js';
 import { seededRandom } from './lib/random.js';
 import { connectRedis, countByPrefix, deleteByPrefix } from './lib/redis.js';
 import { writeReport, type Cell, type RunInfo, type SoakSample } from './lib/report.js';
@@ -216,6 +216,7 @@ async function main(): Promise<void> {
   for (const name of configurations) await deleteByPrefix(redis, `${prefixOf(name)}:`);
 
   const profileDir = options.profile ? join(ROOT, 'bench', '.data', 'profiles') : undefined;
+  const buildDir = join(ROOT, 'bench', '.data', `build-${process.pid}`);
   if (profileDir) mkdirSync(profileDir, { recursive: true });
   const servers: ServerProcess[] = [];
   const cleanUp = async () => {
@@ -223,6 +224,7 @@ async function main(): Promise<void> {
     for (const name of configurations) await deleteByPrefix(redis, `${prefixOf(name)}:`);
     redis.disconnect();
     await dropDatabases(options.databaseAdminUrl, clones);
+    rmSync(buildDir, { recursive: true, force: true });
   };
   // Ctrl-C: stop the servers and remove what this run created before leaving.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -232,6 +234,8 @@ async function main(): Promise<void> {
     });
   }
   try {
+    log('compiling the servers');
+    buildServers(buildDir);
     for (const [i, name] of configurations.entries()) {
       servers.push(
         await startServer({
@@ -239,6 +243,7 @@ async function main(): Promise<void> {
           databaseUrl: databaseUrl(options.databaseAdminUrl, clones[i] as string),
           redisUrl: options.redisUrl,
           cachePrefix: prefixOf(name),
+          buildDir,
           profileDir,
           // The soak keeps its million keys for the whole run: TTL longer than the run (it is a safety net, not freshness).
           env: soak ? { CACHE_TTL_SECONDS: String(Math.max(3600, Math.ceil(options.soakMinutes * 60 + 1800))) } : {},

@@ -1,9 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ConfigurationName } from './options.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -40,9 +41,24 @@ export interface ServerSpec {
   readonly databaseUrl: string;
   readonly redisUrl: string;
   readonly cachePrefix: string;
+  /** Where buildServers() put the compiled servers. */
+  readonly buildDir: string;
   readonly profileDir?: string;
   /** Extra environment for the server (the soak's longer TTL). */
   readonly env?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Compiles the servers (src/, the peer and the probe) to JavaScript in `dir`, as
+ * `npm run build` does for production: every configuration runs compiled code,
+ * none pays for TypeScript's on-the-fly loader.
+ */
+export function buildServers(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  const built = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', dir], { cwd: ROOT, encoding: 'utf8' });
+  if (built.status !== 0) throw new Error(`compiling the servers failed:\n${built.stdout}${built.stderr}`);
+  cpSync(join(ROOT, 'schema'), join(dir, 'schema'), { recursive: true });
 }
 
 /** A free loopback port (the kernel's choice), handed to the server as PORT. */
@@ -58,14 +74,14 @@ async function freePort(): Promise<number> {
 
 /**
  * Starts one configuration as its own process, exactly as it would be deployed
- * (`node --import tsx src/main.ts` for freshgraph), plus the probe, and waits
- * until /healthz answers.
+ * (`node dist/src/main.js` for freshgraph), plus the probe, and waits until
+ * /healthz answers.
  */
 export async function startServer(spec: ServerSpec, timeoutMs = 60_000): Promise<ServerProcess> {
   const port = await freePort();
-  const entry = spec.name === 'response-cache' ? 'bench/peers/response-cache.ts' : 'src/main.ts';
-  const nodeArgs = ['--import', 'tsx', '--import', './bench/probe.ts'];
-  // One directory per configuration; V8 names the files by pid and thread (tsx's loader runs in a thread of its own).
+  const entry = join(spec.buildDir, spec.name === 'response-cache' ? 'bench/peers/response-cache.js' : 'src/main.js');
+  const nodeArgs = ['--enable-source-maps', '--import', pathToFileURL(join(spec.buildDir, 'bench/probe.js')).href];
+  // One directory per configuration; V8 names the files by pid and thread.
   if (spec.profileDir) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${join(spec.profileDir, spec.name)}`);
   const child = spawn(process.execPath, [...nodeArgs, entry], {
     cwd: ROOT,

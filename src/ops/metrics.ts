@@ -54,6 +54,10 @@ export class Metrics {
   private readonly requests: Counter<'operation_type' | 'status'>;
   private readonly requestSeconds: Histogram<'operation_type'>;
   private readonly redisSeconds: Histogram<'op' | 'result'>;
+  // Children bound to their label values: observing through one skips prom-client's per-call label hashing.
+  private readonly boundRequests = new Map<string, { inc(): void }>();
+  private readonly boundRequestSeconds = new Map<string, { observe(value: number): void }>();
+  private readonly boundRedisSeconds = new Map<string, { observe(value: number): void }>();
   private readonly dbSeconds: Histogram<'result'>;
   private readonly staleAge: Histogram;
   private readonly unwatch: (() => void)[] = [];
@@ -121,13 +125,14 @@ export class Metrics {
 
   /** One GraphQL HTTP request, when its response has been handed to the socket. */
   observeRequest(operationType: string, status: number, seconds: number): void {
-    this.requests.inc({ operation_type: operationType, status: String(status) });
-    this.requestSeconds.observe({ operation_type: operationType }, seconds);
+    bound(this.boundRequests, `${operationType} ${status}`, () => this.requests.labels(operationType, String(status))).inc();
+    bound(this.boundRequestSeconds, operationType, () => this.requestSeconds.labels(operationType)).observe(seconds);
   }
 
   /** Pass as EntityCache's `onStoreCall`: Redis latency, and the write-share window. */
   readonly observeStoreCall = (op: StoreOp, durationMs: number, ok: boolean, keyCount: number): void => {
-    this.redisSeconds.observe({ op, result: ok ? 'ok' : 'error' }, durationMs / 1000);
+    const result = ok ? 'ok' : 'error';
+    bound(this.boundRedisSeconds, `${op} ${result}`, () => this.redisSeconds.labels(op, result)).observe(durationMs / 1000);
     if (op === 'read') this.writeShare.record(keyCount, 0, this.now());
     else if (op === 'write-through') this.writeShare.record(0, keyCount, this.now());
   };
@@ -256,4 +261,14 @@ export class Metrics {
   close(): void {
     for (const stop of this.unwatch.splice(0)) stop();
   }
+}
+
+/** The child for `key`, bound once; label sets are few (operation types, statuses, store ops). */
+function bound<T>(children: Map<string, T>, key: string, bind: () => T): T {
+  let child = children.get(key);
+  if (child === undefined) {
+    child = bind();
+    children.set(key, child);
+  }
+  return child;
 }
