@@ -180,9 +180,11 @@ export function createHttpHandler<TContext extends object>(options: HandlerOptio
  * write, without chunked framing (writeHead alone would commit to chunked).
  */
 function sendComplete(res: ServerResponse, status: number, head: string[], body: string): void {
-  head.push('content-length', String(Buffer.byteLength(body)));
+  // Encoded once: measuring the string and then writing it would encode it twice.
+  const bytes = Buffer.from(body, 'utf8');
+  head.push('content-length', String(bytes.length));
   res.writeHead(status, head);
-  res.end(body);
+  res.end(bytes);
 }
 
 /**
