@@ -226,7 +226,8 @@ export function writeReport(
   soak: readonly SoakSample[],
 ): { markdown: string; chart: string; table: string } {
   mkdirSync(dir, { recursive: true });
-  const name = stamp(info.startedAt);
+  // A soak report is named apart from workload reports, so that neither hides the other in bench/results.
+  const name = `${soak.length > 0 && cells.size === 0 ? 'soak-' : ''}${stamp(info.startedAt)}`;
   const o = info.options;
   const summaries = new Map([...cells].map(([w, byConfig]) => [w, new Map([...byConfig].map(([c, cell]) => [c, summarize(cell)]))]));
   const md: string[] = [
