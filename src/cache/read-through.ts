@@ -87,12 +87,13 @@ export class ReadThrough<T> {
     const keys = ids.map(this.keyOf);
     const { reads, token } = await cache.read<T>(keys, stats);
     const results = new Array<ReadResult<T>>(ids.length);
-    const pending: Promise<void>[] = [];
-    const toLoad = new Map<string, number[]>();
-    const leased = new Set<string>();
-    const toRefresh: string[] = [];
-    const toAwait: number[] = [];
-    const toPoll: number[] = [];
+    // Allocated on first use: a warm batch needs none of them.
+    let pending: Promise<void>[] | undefined;
+    let toLoad: Map<string, number[]> | undefined;
+    let leased: Set<string> | undefined;
+    let toRefresh: string[] | undefined;
+    let again: number[] | undefined;
+    let polls = 0;
     const now = cache.now();
     const mayWait = performance.now() < waitDeadline;
 
@@ -106,66 +107,69 @@ export class ReadThrough<T> {
         results[i] = read.envelope.data;
         cache.counters.hits++;
         if (stats) stats.hits++;
-        if (shouldRefreshEarly(read.envelope, now, cache.beta, cache.random)) toRefresh.push(id);
+        if (shouldRefreshEarly(read.envelope, now, cache.beta, cache.random)) (toRefresh ??= []).push(id);
         continue;
       }
       cache.counters.misses++;
       if (stats) stats.misses++;
       const flight = this.flights.get(key);
       if (read?.lease === 'granted') {
-        leased.add(id);
-        addSlot(toLoad, id, i);
+        (leased ??= new Set()).add(id);
+        addSlot((toLoad ??= new Map()), id, i);
       } else if (flight && flight.startedAt >= began) {
         cache.counters.singleFlightJoins++;
-        pending.push(
+        (pending ??= []).push(
           flight.value.then(
             (record) => void (results[i] = record ? record.data : null),
             (err: unknown) => void (results[i] = asError(err)),
           ),
         );
       } else if (flight && attempt === 0 && reads !== undefined) {
-        toAwait.push(i);
-        pending.push(flight.settled);
+        // Another batch here is filling it: read the key again once that has settled.
+        (again ??= []).push(i);
+        (pending ??= []).push(flight.settled);
       } else if (read?.lease === 'held' && mayWait) {
-        toPoll.push(i);
+        // Another process is filling it: read it again after a short wait.
+        (again ??= []).push(i);
+        polls++;
       } else {
         if (reads !== undefined) cache.counters.fallbacks++;
-        addSlot(toLoad, id, i);
+        addSlot((toLoad ??= new Map()), id, i);
       }
     }
 
-    if (toLoad.size > 0) {
-      pending.push(
-        this.startLoad([...toLoad.keys()], leased, token, stats).then(
+    if (toLoad !== undefined) {
+      const loading = toLoad;
+      (pending ??= []).push(
+        this.startLoad([...loading.keys()], leased ?? new Set(), token, stats).then(
           (found) => {
-            for (const [id, slots] of toLoad) {
+            for (const [id, slots] of loading) {
               const record = found.get(id);
               for (const i of slots) results[i] = record ? record.data : null;
             }
           },
           (err: unknown) => {
-            for (const slots of toLoad.values()) for (const i of slots) results[i] = asError(err);
+            for (const slots of loading.values()) for (const i of slots) results[i] = asError(err);
           },
         ),
       );
     }
-    if (toRefresh.length > 0) this.refreshInBackground(toRefresh);
-    await Promise.all(pending);
+    if (toRefresh !== undefined) this.refreshInBackground(toRefresh);
+    if (pending !== undefined) await Promise.all(pending);
 
-    // Others are filling these keys: read them again once that has had time to land.
-    const again = [...toAwait, ...toPoll];
-    if (again.length > 0) {
-      if (toPoll.length > 0) {
-        cache.counters.leaseWaits += toPoll.length;
+    if (again !== undefined) {
+      if (polls > 0) {
+        cache.counters.leaseWaits += polls;
         await sleep(pollDelayMs(attempt));
       }
+      const slots = again;
       const reread = await this.loadManyFrom(
-        again.map((i) => ids[i] as string),
+        slots.map((i) => ids[i] as string),
         stats,
         attempt + 1,
         waitDeadline,
       );
-      again.forEach((slot, j) => (results[slot] = reread[j] as ReadResult<T>));
+      slots.forEach((slot, j) => (results[slot] = reread[j] as ReadResult<T>));
     }
     return results;
   }
