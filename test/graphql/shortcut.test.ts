@@ -141,6 +141,26 @@ describe('answering a learned operation before Apollo', () => {
     expect((JSON.parse(res.body) as { extensions?: { cache?: { hits?: number } } }).extensions?.cache?.hits).toBe(1);
   });
 
+  it('answers a learned operation only after the router secret was checked', async () => {
+    const { deps } = app.running;
+    const secret = 'router-secret-for-the-shortcut-test';
+    const guarded = createServer({ logger: deps.logger, createContext: deps.createContext, routerSecret: secret });
+    await guarded.start();
+    const url = await listen(guarded);
+    try {
+      const body = { query: PRODUCT, variables: { id: ids[0] } };
+      expect((await send(url, body, { 'x-router-secret': secret })).status).toBe(200);
+      expect((await send(url, body, { 'x-router-secret': secret })).status).toBe(200);
+      expect(guarded.shortcutAnswers()).toBe(1);
+      const refused = await send(url, body);
+      expect(refused.status).toBe(401);
+      expect(refused.body).toContain('UNAUTHENTICATED');
+      expect(guarded.shortcutAnswers()).toBe(1);
+    } finally {
+      await guarded.stop();
+    }
+  });
+
   it('sees a mutation at once: the next shortcut answer carries the new version', async () => {
     const body = { query: PRODUCT, variables: { id: ids[2] } };
     await send(urls.fast, body);
