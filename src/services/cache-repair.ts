@@ -93,7 +93,8 @@ export class CacheRepair {
     await this.forgetRepairedElsewhere();
     const landed = this.options.landed ?? (() => false);
     const overdue = (await outbox.listOlderThan(this.options.suspectAfterMs ?? 200, SCAN_LIMIT)).filter((r) => !landed(r.outboxId));
-    cache.setPendingElsewhere(await this.keysBehind(overdue));
+    const behind = await this.keysBehind(overdue);
+    cache.setPendingElsewhere(behind);
     const watchedIds = [...this.watched].flatMap((w) => w.outboxIds);
     if (watchedIds.length === 0 && !overdue.some((r) => r.ageMs >= this.repairAfterMs)) return 0;
     return knex.transaction(async (trx) => {
@@ -109,7 +110,7 @@ export class CacheRepair {
       cache.counters.repairs += rows.length;
       this.forget(new Set(rows.map((r) => r.outboxId)));
       const repairedKeys = new Set(entries.map((e) => e.key));
-      cache.setPendingElsewhere(new Set([...(await this.keysBehind(overdue))].filter((k) => !repairedKeys.has(k))));
+      cache.setPendingElsewhere(new Set([...behind].filter((k) => !repairedKeys.has(k))));
       return rows.length;
     });
   }
