@@ -39,17 +39,6 @@ export class OutboxRepository {
     return { rows, outboxIds: Array.isArray(ids) ? ids.map(String) : [] };
   }
 
-  /** Inside a transaction: one statement for all entries (for changes made outside changeAndRecord). */
-  async record(trx: Knex.Transaction, entries: readonly OutboxEntry[]): Promise<string[]> {
-    if (entries.length === 0) return [];
-    const result = await trx.raw(
-      `insert into cache_outbox (entity, entity_id, version)
-       select * from unnest(?::text[], ?::text[], ?::int[]) returning id`,
-      [entries.map((e) => e.entity), entries.map((e) => e.id), entries.map((e) => e.version)],
-    );
-    return rowsOf(result).map((r) => String(r['id']));
-  }
-
   async deleteIds(ids: readonly string[], trx?: Knex.Transaction): Promise<void> {
     if (ids.length === 0) return;
     await (trx ?? this.knex).raw('delete from cache_outbox where id = any(?::bigint[])', [[...ids]]);

@@ -126,8 +126,8 @@ describe('transactional outbox', () => {
     await deps.cache.idle();
     // What a crash between commit and cache write leaves behind: the row changed, the outbox row, no cache write.
     await deps.db.knex.transaction(async (trx) => {
-      await trx('products').where({ id }).update({ stock: 1, version: 2 });
-      await deps.outbox.record(trx, [{ entity: 'Product', id, version: 2 }]);
+      const change = deps.db.knex.raw('update products set stock = 1, version = 2 where id = ? returning id, version', [id]);
+      await deps.outbox.changeAndRecord(trx, 'Product', change, false);
     });
     const repair = new CacheRepair({ knex: deps.db.knex, outbox: deps.outbox, cache: deps.cache, sources: deps.readers.sources, logger: silent, repairAfterMs: 300 });
     expect(await repair.runOnce()).toBe(0); // too young: its writer may still be at work
@@ -155,8 +155,8 @@ describe('transactional outbox', () => {
     const { deps } = app.running;
     const ids = await insertProducts(deps.db.knex, 40);
     await deps.db.knex.transaction(async (trx) => {
-      await trx('products').whereIn('id', ids).update({ version: 2 });
-      await deps.outbox.record(trx, ids.map((id) => ({ entity: 'Product', id, version: 2 })));
+      const change = deps.db.knex.raw('update products set version = 2 where id = any(?::uuid[]) returning id, version', [ids]);
+      await deps.outbox.changeAndRecord(trx, 'Product', change, false);
     });
     await new Promise((r) => setTimeout(r, 50));
     const make = () => new CacheRepair({ knex: deps.db.knex, outbox: deps.outbox, cache: deps.cache, sources: deps.readers.sources, logger: silent, repairAfterMs: 0, suspectAfterMs: 0, batchSize: 25 });
