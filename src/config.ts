@@ -73,6 +73,8 @@ export interface Config {
   readonly maxBodyBytes: number;
   /** Schema introspection; also shows field suggestions in errors when on. @default NODE_ENV !== 'production'; INTROSPECTION overrides */
   readonly introspection: boolean;
+  /** APOLLO_KEY is set, so Apollo Server reports usage to GraphOS Studio (it reads the key itself). */
+  readonly usageReporting: boolean;
 
   // Access control: unset means open (said once at start).
   /** Required in `x-router-secret` on every GraphQL request when set. @default undefined */
@@ -138,6 +140,7 @@ const schema = z.object({
   MAX_COST: intFrom(1000, 1, 100_000_000),
   MAX_BODY_BYTES: intFrom(1024 * 1024, 1024, 100 * 1024 * 1024),
   INTROSPECTION: bool.optional(),
+  APOLLO_KEY: z.string().optional(),
   ROUTER_SECRET: secret.optional(),
   WRITE_TOKENS: z
     .string()
@@ -204,6 +207,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxCost: e.MAX_COST,
     maxBodyBytes: e.MAX_BODY_BYTES,
     introspection: e.INTROSPECTION ?? !production,
+    usageReporting: (e.APOLLO_KEY ?? '') !== '',
     routerSecret: e.ROUTER_SECRET,
     writeTokens: Object.freeze(e.WRITE_TOKENS ?? []),
     // The debug view shows what a request cost; production never serves it, whatever the variable says.

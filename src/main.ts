@@ -77,6 +77,7 @@ export async function start(env: NodeJS.ProcessEnv = process.env, options: Start
     }),
     maxBodyBytes: config.maxBodyBytes,
     introspection: config.introspection,
+    usageReporting: config.usageReporting,
     sandbox: config.sandbox,
     limits: {
       maxDepth: config.maxDepth,

@@ -57,6 +57,12 @@ export interface ServerDeps {
    * @default true
    */
   readonly fastPath?: boolean;
+  /**
+   * Apollo reports usage to GraphOS Studio (APOLLO_KEY): every request must then go
+   * through its pipeline, so the fast path never answers before it.
+   * @default false
+   */
+  readonly usageReporting?: boolean;
 }
 
 export interface FreshgraphServer {
@@ -142,9 +148,9 @@ export function createServer(deps: ServerDeps): FreshgraphServer {
   const fastPath = (deps.fastPath ?? true) && deps.cacheControl === undefined ? createFastPath() : undefined;
   plugins.push(...fastPathPlugins(deps.cacheControl, fastPath), ...(deps.plugins ?? []));
   // The shortcut skips every plugin hook, so it is used only when all plugins are ours and known
-  // to allow it; Apollo Studio's reporting (APOLLO_KEY) would miss the requests it answers.
+  // to allow it; Apollo's usage reporting would miss the requests it answers.
   const shortcut =
-    fastPath !== undefined && (deps.plugins ?? []).length === 0 && !process.env['APOLLO_KEY']
+    fastPath !== undefined && (deps.plugins ?? []).length === 0 && !(deps.usageReporting ?? false)
       ? (body: unknown) => fastPath.shortcut(body)
       : undefined;
 
