@@ -184,6 +184,9 @@ function plan(operation: OperationDefinitionNode, leafFields: LeafFields): Plan 
   return null;
 }
 
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
 /** Thrown inside the fast path to hand the request to normal execution. */
 const FALL_THROUGH = Symbol('fall through');
 
@@ -267,8 +270,8 @@ async function run(p: Plan, context: RequestContext, variables: Record<string, u
   const { shapes } = p;
   // Every representation is checked before any load starts, so no load is left without a handler.
   const targets = raw.map((representation: unknown) => {
-    if (typeof representation !== 'object' || representation === null || Array.isArray(representation)) throw FALL_THROUGH;
-    const { __typename: typename, id, ...others } = representation as Record<string, unknown>;
+    if (!isRecord(representation)) throw FALL_THROUGH;
+    const { __typename: typename, id, ...others } = representation;
     const target = typeof typename === 'string' ? shapes.get(typename) : undefined;
     if (!target || typeof id !== 'string' || Object.keys(others).length > 0) throw FALL_THROUGH;
     // __resolveReference resolves a malformed id to null.
@@ -346,9 +349,6 @@ const MAX_LEARNED_QUERY_LENGTH = 8192;
 
 const learnedKey = (query: string, operationName: string | undefined): string =>
   `${operationName === undefined ? '-' : `+${operationName}`}\u0000${query}`;
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function listLength(p: Plan, variables: Record<string, unknown> | undefined): number {
   const raw = 'variable' in p.arg ? variables?.[p.arg.variable] : p.arg.literal;

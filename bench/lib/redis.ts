@@ -10,26 +10,26 @@ export async function connectRedis(url: string): Promise<Redis> {
   return redis;
 }
 
-/** Deletes every key under `prefix` (and nothing else); returns how many. */
-export async function deleteByPrefix(redis: Redis, prefix: string): Promise<number> {
+/** Every key under `prefix`, in SCAN batches (the bench's DB may hold others' keys). */
+async function* keysByPrefix(redis: Redis, prefix: string): AsyncGenerator<string[]> {
   let cursor = '0';
-  let deleted = 0;
   do {
     const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 5000);
     cursor = next;
-    if (keys.length > 0) deleted += await redis.unlink(...keys);
+    if (keys.length > 0) yield keys;
   } while (cursor !== '0');
+}
+
+/** Deletes every key under `prefix` (and nothing else); returns how many. */
+export async function deleteByPrefix(redis: Redis, prefix: string): Promise<number> {
+  let deleted = 0;
+  for await (const keys of keysByPrefix(redis, prefix)) deleted += await redis.unlink(...keys);
   return deleted;
 }
 
-/** Keys under `prefix`, counted with SCAN (the bench's DB may hold others' keys). */
+/** Keys under `prefix`, counted with SCAN. */
 export async function countByPrefix(redis: Redis, prefix: string): Promise<number> {
-  let cursor = '0';
   let count = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 10000);
-    cursor = next;
-    count += keys.length;
-  } while (cursor !== '0');
+  for await (const keys of keysByPrefix(redis, prefix)) count += keys.length;
   return count;
 }

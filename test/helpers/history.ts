@@ -38,14 +38,5 @@ export class History {
   }
 }
 
-/** A small seeded PRNG (mulberry32), so a failing interleaving can be replayed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The benchmark's seeded PRNG (mulberry32), so that a failing interleaving can be replayed.
+export { seededRandom } from '../../bench/lib/random.js';
