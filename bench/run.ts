@@ -88,7 +88,7 @@ async function runWorkloads(
   for (const [w, workload] of options.workloads.entries()) {
     const spec = workloadSpec(workload, options.connections, options.batch);
     log(`\n${workload}: ${spec.title.replace(/`/g, '')}`);
-    const cells = new Map<ConfigurationName, Cell>(servers.map((s) => [s.name, { rounds: [], probes: [], rss: [] }]));
+    const cells = new Map<ConfigurationName, Cell>(servers.map((s) => [s.name, { rounds: [], probes: [] }]));
     results.set(workload, cells);
     // "Warm" means every product is cached when a reading workload starts. Keys live CACHE_TTL_SECONDS
     // (300 s) in both caches, which is shorter than a whole run, so this is done before each such workload,
@@ -124,7 +124,6 @@ async function runWorkloads(
         const cell = cells.get(server.name) as Cell;
         cell.rounds.push(result);
         cell.probes.push(probe);
-        cell.rss.push(probe.rss);
         log(
           `  round ${round + 1}/${options.rounds} ${server.name.padEnd(14)} ${Math.round(result.rps).toLocaleString('en-US').padStart(7)} req/s` +
             `  p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms  CPU ${Math.round(probe.cpuUs / Math.max(1, result.requests))} µs/req (load generator ${Math.round(result.generatorCpuUs / Math.max(1, result.requests))})  errors ${result.errors}` +

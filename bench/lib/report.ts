@@ -9,7 +9,6 @@ import { workloadSpec } from './workloads.js';
 export interface Cell {
   readonly rounds: RunResult[];
   readonly probes: ProbeStats[];
-  readonly rss: number[];
 }
 
 export interface RunInfo {
@@ -72,7 +71,7 @@ export function summarize(cell: Cell): Summary {
     redisPerRequest: requests === 0 ? Number.NaN : sum((p) => p.redis) / requests,
     cpuUsPerRequest: requests === 0 ? Number.NaN : sum((p) => p.cpuUs) / requests,
     generatorUsPerRequest: requests === 0 ? Number.NaN : cell.rounds.reduce((a, r) => a + r.generatorCpuUs, 0) / requests,
-    rssMb: Math.max(...cell.rss) / 2 ** 20,
+    rssMb: Math.max(...cell.probes.map((p) => p.rss)) / 2 ** 20,
     checkedReads: cell.rounds.reduce((a, r) => a + r.checkedReads, 0),
     staleReads: cell.rounds.reduce((a, r) => a + r.staleReads, 0),
     writeP50: median(cell.rounds.map((r) => r.writeP50).filter((v) => !Number.isNaN(v))),
