@@ -12,13 +12,23 @@ export interface ScratchDatabase {
 }
 
 /**
- * A database of one test file's own, migrated, for tests whose subject is
- * shared state (the outbox) that other files' servers would otherwise touch.
+ * A migrated database of its own: one per test run (global-setup.ts), and one per
+ * test file whose subject is shared state (the outbox) that other files' servers
+ * would otherwise touch.
  */
 export async function createScratchDatabase(label: string): Promise<ScratchDatabase> {
   const name = `freshgraph_${label}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
   const admin = knexPkg.knex({ client: 'pg', connection: ADMIN_DATABASE_URL, pool: { min: 0, max: 1 } });
-  await admin.raw(`create database ${name}`);
+  try {
+    await admin.raw(`create database ${name}`);
+  } catch (err) {
+    await admin.destroy();
+    throw new Error(
+      `Cannot create a test database through ${ADMIN_DATABASE_URL}. Is Postgres running? ` +
+        `Set TEST_DATABASE_ADMIN_URL to a role that may create databases.`,
+      { cause: err },
+    );
+  }
   const url = databaseUrl(name);
   const db = knexPkg.knex({ client: 'pg', connection: url, pool: { min: 0, max: 1 } });
   await migrateToLatest(db);
