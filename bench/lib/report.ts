@@ -298,7 +298,7 @@ export function writeReport(
     '- **cache hit ratio**: non-null values among the replies to the server\'s Redis `MGET`/`GET` commands, counted inside the server process by `bench/probe.ts`. For freshgraph a hit is one entity key; for the response-cache peer a hit is one whole response.',
     '- **SQL / req**: statements sent by the server through node-postgres (BEGIN and COMMIT count), per response. **Redis cmds / req**: commands sent by the server through ioredis (an `MGET` of 100 keys and an `EVALSHA` count one each), per response.',
     '- **server CPU µs / req**: the server process\'s CPU time (user + system, from `process.cpuUsage()` in the probe) over the round, per response. Less sensitive than req/s to what else the machine is running, because it counts only the time the server actually ran. **Load generator CPU** is the same for the bench process itself: it runs on the same two cores.',
-    '- **RSS**: the server\'s VmRSS from /proc/<pid>/status after its last round of the workload.',
+    '- **RSS**: the server\'s VmRSS from /proc/<pid>/status read after each round of the workload; the highest reading is shown.',
     '- **stale reads**: reads that returned a version lower than one a mutation response had already delivered to the load generator when the read was sent (checked on every read of the mixed workloads; each configuration has its own copy of the data set so no server\'s writes bypass another\'s cache).',
     '',
   );
