@@ -1,9 +1,7 @@
 import type { EntityCache } from './cache/entity-cache.js';
-import type { ProductsRepository } from './db/products-repository.js';
 import type { Readers } from './loaders/readers.js';
 import { RequestLoaders } from './loaders/request-loaders.js';
-import type { AccountsService } from './services/accounts-service.js';
-import type { ProductsService } from './services/products-service.js';
+import type { WriteThrough, Writes } from './services/write-through.js';
 
 /**
  * What the HTTP layer and the plugins learn about one request, for its log line,
@@ -28,28 +26,39 @@ export const newRequestMeta = (id: string, debug = false): RequestMeta => ({
   errorCodes: undefined,
 });
 
-/** What every resolver receives: fresh loaders for this request, and the shared services. */
+/** What every resolver receives: fresh loaders for this request, and the write path primed into them. */
 export interface RequestContext {
   readonly meta: RequestMeta;
   readonly loaders: RequestLoaders;
-  readonly products: ProductsService;
-  readonly accounts: AccountsService;
+  /** Services commit through this: what they change is primed into this request's loaders. */
+  readonly writes: Writes;
 }
 
 export interface ContextDeps {
   readonly readers: Readers;
   readonly cache: EntityCache;
-  readonly productsRepo: ProductsRepository;
-  readonly products: ProductsService;
-  readonly accounts: AccountsService;
+  readonly writeThrough: WriteThrough;
+}
+
+class Context implements RequestContext {
+  readonly loaders: RequestLoaders;
+  private primedWrites: Writes | undefined;
+
+  constructor(
+    readonly meta: RequestMeta,
+    deps: ContextDeps,
+    private readonly writeThrough: WriteThrough,
+  ) {
+    this.loaders = new RequestLoaders(deps.readers, deps.cache);
+  }
+
+  // Made on first use: a read request never needs it.
+  get writes(): Writes {
+    return (this.primedWrites ??= this.writeThrough.observed((changes) => this.loaders.prime(changes)));
+  }
 }
 
 /** `meta` comes from the HTTP layer; contexts made elsewhere (tests, scripts) get an anonymous one. */
 export function createContextFactory(deps: ContextDeps): (meta?: RequestMeta) => RequestContext {
-  return (meta = newRequestMeta('internal')) => ({
-    meta,
-    loaders: new RequestLoaders(deps.readers, deps.cache, deps.productsRepo),
-    products: deps.products,
-    accounts: deps.accounts,
-  });
+  return (meta = newRequestMeta('internal')) => new Context(meta, deps, deps.writeThrough);
 }

@@ -2,21 +2,18 @@ import type { Logger } from 'pino';
 import { EntityCache, type StoreCallObserver } from './cache/entity-cache.js';
 import { createKeySpace } from './cache/keys.js';
 import { MemoryStore } from './cache/memory-store.js';
+import { NullStore } from './cache/null-store.js';
 import { RedisStore } from './cache/redis-store.js';
 import type { CacheStore } from './cache/store.js';
 import type { Config } from './config.js';
 import { createContextFactory, type RequestContext, type RequestMeta } from './context.js';
-import { AccountsRepository } from './db/accounts-repository.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrateToLatest } from './db/migrations/index.js';
 import { OutboxRepository } from './db/outbox-repository.js';
-import { ProductsRepository } from './db/products-repository.js';
 import { createReaders, type Readers } from './loaders/readers.js';
-import { AccountsService } from './services/accounts-service.js';
+import { ConsistencySampler } from './ops/consistency-sampler.js';
 import { CacheRepair } from './services/cache-repair.js';
-import { ConsistencySampler } from './services/consistency-sampler.js';
 import { OutboxClearer } from './services/outbox-clearer.js';
-import { ProductsService } from './services/products-service.js';
 import { WriteThrough } from './services/write-through.js';
 
 /** Everything a running server holds, built once from the config. */
@@ -26,14 +23,12 @@ export interface Dependencies {
   readonly db: Database;
   readonly store: CacheStore;
   readonly cache: EntityCache;
-  readonly productsRepo: ProductsRepository;
-  readonly accountsRepo: AccountsRepository;
   readonly outbox: OutboxRepository;
   readonly repair: CacheRepair;
   readonly sampler: ConsistencySampler;
-  readonly products: ProductsService;
-  readonly accounts: AccountsService;
   readonly readers: Readers;
+  /** The write path every service commits through (requests use theirs, primed into their loaders). */
+  readonly writes: WriteThrough;
   readonly createContext: (meta?: RequestMeta) => RequestContext;
   /**
    * After the last request: stops the background workers, deletes the outbox
@@ -70,12 +65,13 @@ export async function createDependencies(
   }
   const cacheLogger = logger.child({ component: 'cache' });
   const store = await openStore(config, logger);
+  // CACHE_MODE=off runs the same engine on a store that keeps nothing: nothing to record, repair or sample.
+  const keepsValues = !(store instanceof NullStore);
   const cache = new EntityCache({
     store,
     keys: createKeySpace(config.cachePrefix),
     ttlSeconds: config.cacheTtlSeconds,
     beta: config.xfetchBeta,
-    enabled: config.cacheMode === 'on',
     writeRetries: config.cacheWriteRetries,
     writeBackoffMs: config.cacheWriteBackoffMs,
     leaseTtlMs: config.leaseTtlMs,
@@ -85,10 +81,8 @@ export async function createDependencies(
     logger: cacheLogger,
     onStoreCall: options.onStoreCall,
   });
-  const productsRepo = new ProductsRepository(db.knex);
-  const accountsRepo = new AccountsRepository(db.knex);
   const outbox = new OutboxRepository(db.knex);
-  const readers = createReaders(cache, productsRepo, accountsRepo);
+  const readers = createReaders(cache, db.knex);
   const clearer = new OutboxClearer(outbox, { onError: (err) => cacheLogger.warn({ err }, 'clearing outbox rows failed; they will be replayed') });
   const repair = new CacheRepair({
     knex: db.knex,
@@ -107,26 +101,28 @@ export async function createDependencies(
     intervalMs: config.consistencySampleIntervalMs,
     onStale: options.onStaleSample,
   });
-  const writes = new WriteThrough({ knex: db.knex, cache, outbox, clearer, repair, sampler });
-  const products = new ProductsService(productsRepo, writes, cache.keys);
-  const accounts = new AccountsService(accountsRepo, writes);
-  const createContext = createContextFactory({ readers, cache, productsRepo, products, accounts });
-  repair.start();
-  sampler.start();
+  const writes = new WriteThrough({
+    knex: db.knex,
+    cache,
+    durability: keepsValues ? { outbox, clearer, repair } : undefined,
+    onCommitted: keepsValues ? (changes) => sampler.note(changes) : undefined,
+  });
+  const createContext = createContextFactory({ readers, cache, writeThrough: writes });
+  if (keepsValues) {
+    repair.start();
+    sampler.start();
+  }
   return {
     config,
     logger,
     db,
     store,
     cache,
-    productsRepo,
-    accountsRepo,
     outbox,
     repair,
     sampler,
-    products,
-    accounts,
     readers,
+    writes,
     createContext,
     async close() {
       await sampler.stop();
@@ -143,6 +139,7 @@ export async function createDependencies(
 }
 
 async function openStore(config: Config, logger: Logger): Promise<CacheStore> {
+  if (config.cacheMode === 'off') return new NullStore();
   if (config.redisUrl === undefined) {
     return new MemoryStore({ maxEntries: config.memoryStoreMaxEntries });
   }

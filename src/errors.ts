@@ -8,6 +8,7 @@ export const ErrorCode = {
   INSUFFICIENT_STOCK: 'INSUFFICIENT_STOCK',
   INSUFFICIENT_FUNDS: 'INSUFFICIENT_FUNDS',
   ALREADY_EXISTS: 'ALREADY_EXISTS',
+  IN_USE: 'IN_USE',
   SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
@@ -49,12 +50,15 @@ export const insufficientStock = (id: string, stock: number, delta: number): App
 export const insufficientFunds = (id: string, balanceCents: number, amountCents: number): AppError =>
   new AppError(
     ErrorCode.INSUFFICIENT_FUNDS,
-    `Account ${id} holds ${balanceCents} cents; cannot transfer ${amountCents}`,
+    `Account ${id} holds ${balanceCents} cents; cannot debit ${amountCents}`,
     { id, balanceCents, amountCents },
   );
 
 export const alreadyExists = (type: string, field: string, value: string): AppError =>
   new AppError(ErrorCode.ALREADY_EXISTS, `A ${type} with ${field} "${value}" already exists`, { type, field });
+
+export const inUse = (type: string, id: string, reason: string): AppError =>
+  new AppError(ErrorCode.IN_USE, `${type} ${id} cannot be deleted: ${reason}`, { type, id });
 
 export const serviceUnavailable = (message: string, cause?: unknown): AppError =>
   new AppError(ErrorCode.SERVICE_UNAVAILABLE, message, {}, cause);

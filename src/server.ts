@@ -7,7 +7,9 @@ import { parse, type DocumentNode } from 'graphql';
 import type { Logger } from 'pino';
 import { newRequestMeta, type RequestContext, type RequestMeta } from './context.js';
 import { maskError } from './errors.js';
-import { createFastPath, type FastPath } from './fast-path.js';
+import type { EntityDefinition } from './entities/define.js';
+import { ENTITIES } from './entities/index.js';
+import { createFastPath, shortcutSafe, type FastPath } from './fast-path/index.js';
 import { createHttpHandler } from './http/handler.js';
 import { entitiesLimitPlugin } from './plugins/entities-limit.js';
 import { landingPagePlugin } from './plugins/landing-page.js';
@@ -18,9 +20,10 @@ import { costLimitPlugin } from './plugins/cost-limit.js';
 import { debugExtensionsPlugin } from './plugins/debug-extensions.js';
 import { DEFAULT_QUERY_LIMITS, recodeTokenLimit, shapeLimitsRule, type QueryLimits } from './plugins/query-limits.js';
 import { requestMetaPlugin } from './plugins/request-meta.js';
-import { resolvers } from './resolvers/index.js';
+import { allResolvers } from './resolvers/index.js';
+import { checkEntitiesAgainstSchema } from './schema-check.js';
 import { readSchemaSdl } from './schema-sdl.js';
-import { MAX_LIST_LENGTH } from './services/validation.js';
+import { MAX_LIST_LENGTH } from './validation.js';
 
 export interface ServerDeps {
   readonly logger: Logger;
@@ -52,7 +55,7 @@ export interface ServerDeps {
    */
   readonly cacheControl?: ApolloServerPluginCacheControlOptions;
   /**
-   * Answer simple entity reads without graphql-js execution (src/fast-path.ts).
+   * Answer simple entity reads without graphql-js execution (src/fast-path/).
    * Never with `cacheControl`, whose hints only execution computes.
    * @default true
    */
@@ -79,14 +82,17 @@ type SubgraphModule = Exclude<Extract<Parameters<typeof buildSubgraphSchema>[0],
 /** The subgraph schema from schema/ with our resolvers. */
 export function buildSchema() {
   const sdl = readSchemaSdl();
+  const typeDefs = parse(sdl);
+  checkEntitiesAgainstSchema(ENTITIES as readonly EntityDefinition<unknown>[], typeDefs);
+  const resolvers = allResolvers();
   return buildSubgraphSchema([
     {
-      typeDefs: parse(sdl),
-      // The generated Resolvers type and the subgraph's resolver map differ only in how they type __resolveReference.
+      typeDefs,
+      // The derived resolver map and the subgraph's differ only in how they type __resolveReference.
       resolvers: {
         ...resolvers,
         // `_service { sdl }` answers the files under schema/ as written, not federation's expanded reprint of them.
-        Query: { ...resolvers.Query, _service: () => ({ sdl }) },
+        Query: { ...resolvers['Query'], _service: () => ({ sdl }) },
       } as SubgraphModule['resolvers'],
     },
   ]);
@@ -102,7 +108,7 @@ export function buildSchema() {
  * - inline tracing (ftv1), on by default in a subgraph: Apollo's plugin builds a trace
  *   tree on every request before it looks at the header; here the header is looked at
  *   first, and a router that asks for traces still gets them, from Apollo's own plugin.
- * Plus the read fast path (src/fast-path.ts), which skips execution for simple entity
+ * Plus the read fast path (src/fast-path/), which skips execution for simple entity
  * reads, and once it has answered an operation, Apollo's whole pipeline for it.
  */
 function fastPathPlugins(
@@ -118,9 +124,11 @@ function fastPathPlugins(
         : undefined,
   };
   return [
-    cacheControl === undefined ? ApolloServerPluginCacheControlDisabled() : ApolloServerPluginCacheControl(cacheControl),
-    ApolloServerPluginInlineTraceDisabled(),
-    tracingOnRequest,
+    // Disabled plugins have no hooks at all.
+    cacheControl === undefined ? shortcutSafe(ApolloServerPluginCacheControlDisabled()) : ApolloServerPluginCacheControl(cacheControl),
+    shortcutSafe(ApolloServerPluginInlineTraceDisabled()),
+    // The shortcut never answers a request that asks for a trace.
+    shortcutSafe(tracingOnRequest),
     ...(fastPath ? [fastPath.plugin] : []),
   ];
 }
@@ -137,22 +145,29 @@ export function createServer(deps: ServerDeps): FreshgraphServer {
   const introspection = deps.introspection ?? true;
   const writeTokens = deps.writeTokens ?? [];
   const debugExtensions = deps.debugExtensions ?? false;
+  // Each plugin marked shortcutSafe is one the learned-operation shortcut may skip, and why:
   const plugins: ApolloServerPlugin<RequestContext>[] = [
-    requestMetaPlugin(),
-    costLimitPlugin({ maxCost: limits.maxCost }),
-    entitiesLimitPlugin({ maxRepresentations: MAX_LIST_LENGTH }),
-    landingPagePlugin(deps.sandbox ?? false),
+    // the shortcut fills in the operation's name and type itself;
+    shortcutSafe(requestMetaPlugin()),
+    // a learned operation passed both limits with a list at least as long;
+    shortcutSafe(costLimitPlugin({ maxCost: limits.maxCost })),
+    shortcutSafe(entitiesLimitPlugin({ maxRepresentations: MAX_LIST_LENGTH })),
+    // it only serves GET requests, which the shortcut never sees;
+    shortcutSafe(landingPagePlugin(deps.sandbox ?? false)),
   ];
-  if (writeTokens.length > 0) plugins.push(writeAccessPlugin(writeTokens));
-  if (debugExtensions) plugins.push(debugExtensionsPlugin());
-  const fastPath = (deps.fastPath ?? true) && deps.cacheControl === undefined ? createFastPath() : undefined;
+  // it only refuses mutations, which are never learned;
+  if (writeTokens.length > 0) plugins.push(shortcutSafe(writeAccessPlugin(writeTokens)));
+  // the shortcut leaves debug requests to Apollo.
+  if (debugExtensions) plugins.push(shortcutSafe(debugExtensionsPlugin()));
+  const fastPath =
+    (deps.fastPath ?? true) && deps.cacheControl === undefined ? createFastPath(ENTITIES as readonly EntityDefinition<unknown>[]) : undefined;
   plugins.push(...fastPathPlugins(deps.cacheControl, fastPath), ...(deps.plugins ?? []));
-  // The shortcut skips every plugin hook, so it is used only when all plugins are ours and known
-  // to allow it; Apollo's usage reporting would miss the requests it answers.
-  const shortcut =
-    fastPath !== undefined && (deps.plugins ?? []).length === 0 && !(deps.usageReporting ?? false)
-      ? (body: unknown) => fastPath.shortcut(body)
-      : undefined;
+  // Apollo's usage reporting would miss the requests the shortcut answers; any plugin not on the
+  // allow-list above turns the shortcut off.
+  const shortcut = fastPath !== undefined && !(deps.usageReporting ?? false) ? fastPath.shortcutFor(plugins) : undefined;
+  if (fastPath !== undefined && shortcut === undefined && !(deps.usageReporting ?? false)) {
+    logger.info('fast path: answering learned operations before Apollo is off, because a plugin is not on its allow-list');
+  }
 
   const apollo = new ApolloServer<RequestContext>({
     schema: buildSchema(),

@@ -36,6 +36,15 @@ export interface BatchRead<T> {
   readonly token: string;
 }
 
+export interface WriteThroughOptions {
+  /** Related keys to drop in the same round trip (stale secondary lookups). @default [] */
+  readonly deletes?: readonly string[];
+  /** How long producing the values took: XFetch's recompute cost. @default 1 */
+  readonly loadMs?: number;
+  /** Attempts after the first. @default the cache's writeRetries */
+  readonly retries?: number;
+}
+
 /** The store calls the engine makes, as named in logs and to `onStoreCall`. */
 export type StoreOp = 'read' | 'lease' | 'peek' | 'write-through' | 'fill' | 'invalidate';
 
@@ -52,8 +61,6 @@ export interface EntityCacheOptions {
   readonly ttlSeconds?: number;
   /** XFetch beta; 0 disables early refresh. @default 1 */
   readonly beta?: number;
-  /** false: every read misses without touching the store and writes are skipped. @default true */
-  readonly enabled?: boolean;
   /** Retries of a failed write-through after the first attempt. @default 3 */
   readonly writeRetries?: number;
   /** @default 25 */
@@ -88,7 +95,6 @@ export class EntityCache {
   readonly counters = new CacheCounters();
   readonly keys: KeySpace;
   readonly store: CacheStore;
-  readonly enabled: boolean;
   readonly ttlMs: number;
   readonly beta: number;
   readonly leaseWaitMs: number;
@@ -107,12 +113,14 @@ export class EntityCache {
   /** Keys whose write-through failed on some instance (as the outbox shows): likewise. */
   private pendingElsewhere: ReadonlySet<string> = new Set();
   private readonly instanceId = randomBytes(6).toString('base64url');
+  private readonly countsTrips: boolean;
   private leaseSeq = 0;
 
   constructor(options: EntityCacheOptions) {
     this.store = options.store;
     this.keys = options.keys;
-    this.enabled = options.enabled ?? true;
+    // The null store (CACHE_MODE=off) answers in the process: calls to it are not round trips.
+    this.countsTrips = options.store.kind !== 'none';
     this.ttlMs = (options.ttlSeconds ?? 300) * 1000;
     this.beta = options.beta ?? 1;
     this.writeRetries = options.writeRetries ?? 3;
@@ -138,12 +146,12 @@ export class EntityCache {
    * (the cache degrades, never fails a read).
    */
   async read<T>(keys: readonly string[], stats?: RequestCacheStats, lease = true): Promise<BatchRead<T>> {
-    if (!this.enabled || keys.length === 0) return { reads: keys.map(() => ({ hit: false, lease: 'none' })), token: '' };
+    if (keys.length === 0) return { reads: [], token: '' };
     const trusted =
       this.suspect.size === 0 && this.pendingElsewhere.size === 0
         ? keys
         : keys.filter((k) => !this.suspect.has(k) && !this.pendingElsewhere.has(k));
-    if (stats && trusted.length > 0) stats.redisRoundTrips++;
+    if (stats && trusted.length > 0 && this.countsTrips) stats.redisRoundTrips++;
     let raws: (string | null)[];
     try {
       raws = trusted.length === 0 ? [] : await this.guarded('read', trusted, () => this.store.read(trusted));
@@ -174,7 +182,7 @@ export class EntityCache {
 
   /** The envelopes stored now, without leases or suspicion (for monitoring); undefined if unreadable. */
   async peek<T>(keys: readonly string[]): Promise<(Envelope<T> | null)[] | undefined> {
-    if (!this.enabled || keys.length === 0) return keys.map(() => null);
+    if (keys.length === 0) return [];
     try {
       const raws = await this.guarded('peek', keys, () => this.store.read(keys));
       return raws.map((raw) => (typeof raw === 'string' ? (parseEnvelope<T>(raw) ?? null) : null));
@@ -185,8 +193,8 @@ export class EntityCache {
 
   /** Takes fill leases (for an early refresh, or over a malformed value); false where another holds one. */
   async acquireLeases(keys: readonly string[], token: string, stats?: RequestCacheStats): Promise<boolean[]> {
-    if (!this.enabled || keys.length === 0) return keys.map(() => false);
-    if (stats) stats.redisRoundTrips++;
+    if (keys.length === 0) return [];
+    if (stats && this.countsTrips) stats.redisRoundTrips++;
     try {
       return await this.guarded('lease', keys, () => this.store.acquireLeases(keys, { token, ttlMs: this.leaseTtlMs }));
     } catch {
@@ -204,13 +212,9 @@ export class EntityCache {
    * jittered exponential backoff while the circuit is closed. Never throws:
    * the database already holds the truth. Resolves to whether it landed.
    */
-  async writeThrough(
-    entries: readonly CacheEntry[],
-    deletes: readonly string[] = [],
-    loadMs = 1,
-    retries = this.writeRetries,
-  ): Promise<boolean> {
-    if (!this.enabled || (entries.length === 0 && deletes.length === 0)) return true;
+  async writeThrough(entries: readonly CacheEntry[], options: WriteThroughOptions = {}): Promise<boolean> {
+    const { deletes = [], loadMs = 1, retries = this.writeRetries } = options;
+    if (entries.length === 0 && deletes.length === 0) return true;
     const writes = entries.map((e) => this.toCasWrite(e, loadMs));
     const keys = writes.map((w) => w.key);
     for (let attempt = 0; ; attempt++) {
@@ -237,7 +241,7 @@ export class EntityCache {
 
   /** Backfill after a source load, landing only where `token` still holds the lease; one round trip. */
   async fill(entries: readonly CacheEntry[], loadMs: number, token: string): Promise<CasOutcome[] | undefined> {
-    if (!this.enabled || entries.length === 0) return [];
+    if (entries.length === 0) return [];
     const writes = entries.map((e) => this.toCasWrite(e, loadMs));
     try {
       const outcomes = await this.guarded('fill', writes.map((w) => w.key), () => this.store.fill(writes, token));
@@ -251,7 +255,7 @@ export class EntityCache {
 
   /** Drops keys that are only hints (secondary lookups); best effort. */
   async invalidate(keys: readonly string[]): Promise<void> {
-    if (!this.enabled || keys.length === 0) return;
+    if (keys.length === 0) return;
     try {
       await this.guarded('invalidate', keys, () => this.store.apply({ writes: [], deletes: keys }));
     } catch {

@@ -72,7 +72,6 @@ export class ReadThrough<T> {
 
   /** Values in id order: the row, null where none exists, or an Error where loading failed. */
   async loadMany(ids: readonly string[], stats?: RequestCacheStats): Promise<ReadResult<T>[]> {
-    if (!this.cache.enabled) return this.loadUncached(ids, stats);
     return this.loadManyFrom(ids, stats, 0, performance.now() + this.cache.leaseWaitMs);
   }
 
@@ -229,18 +228,6 @@ export class ReadThrough<T> {
         );
       }),
     );
-  }
-
-  /** CACHE_MODE=off: straight to the source, one load per batch. */
-  private async loadUncached(ids: readonly string[], stats: RequestCacheStats | undefined): Promise<ReadResult<T>[]> {
-    if (stats) stats.sourceLoads++;
-    this.cache.counters.sourceLoads++;
-    try {
-      const found = await this.source([...new Set(ids)]);
-      return ids.map((id) => found.get(id)?.data ?? null);
-    } catch (err) {
-      return ids.map(() => asError(err));
-    }
   }
 
   private fillEntries(ids: readonly string[], found: ReadonlyMap<string, SourceRecord<T>>): CacheEntry<T>[] {

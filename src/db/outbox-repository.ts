@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import { rowsOf, toInt } from './rows.js';
+import { toInt } from '../entities/define.js';
+import { rowsOf } from './rows.js';
 
 /** One cache write a committed mutation owes: the entity and the version it must reach. */
 export interface OutboxEntry {

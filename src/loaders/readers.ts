@@ -1,10 +1,11 @@
+import type { Knex } from 'knex';
 import type { EntityCache } from '../cache/entity-cache.js';
-import { ReadThrough, type SourceLoader, type SourceRecord } from '../cache/read-through.js';
-import { ACCOUNT, type AccountRow, type AccountsRepository } from '../db/accounts-repository.js';
+import { ReadThrough, type SourceLoader } from '../cache/read-through.js';
+import { entitySources, findByValues, versionedByIds, type EntitySources } from '../db/entity-sql.js';
 import { classifyDbError } from '../db/pg-errors.js';
-import { PRODUCT, type ProductRow, type ProductsRepository } from '../db/products-repository.js';
+import type { EntityDefinition } from '../entities/define.js';
+import { ENTITIES } from '../entities/index.js';
 import { serviceUnavailable } from '../errors.js';
-import type { EntitySource, EntitySources } from '../services/entity-sources.js';
 
 /** A secondary lookup's cached value: which entity currently holds the looked-up value. */
 export interface LookupTarget {
@@ -12,35 +13,35 @@ export interface LookupTarget {
 }
 
 /**
- * Process-wide read paths, one per entity (and per secondary lookup). They hold
- * the single-flight state, so they must outlive requests; DataLoaders do not.
+ * Process-wide read paths, one per entity and one per secondary lookup, all
+ * derived from the entity definitions. They hold the single-flight state, so
+ * they must outlive requests; DataLoaders do not.
  */
 export interface Readers {
-  readonly products: ReadThrough<ProductRow>;
-  readonly productIdsBySku: ReadThrough<LookupTarget>;
-  readonly accounts: ReadThrough<AccountRow>;
-  /** The same loads, by entity name, for the repair worker and the consistency sampler. */
+  of<Row>(entity: EntityDefinition<Row>): ReadThrough<Row>;
+  /** The cached `<field value> -> id` hints of a lookup. */
+  lookup(entity: EntityDefinition<unknown>, field: string): ReadThrough<LookupTarget>;
+  /** The rows holding `value` in `field`, from the database (when a hint turned out wrong). */
+  findByValue<Row>(entity: EntityDefinition<Row>, field: string, value: string): Promise<Row[]>;
+  /** The same loads, by type name, for the repair worker and the consistency sampler. */
   readonly sources: EntitySources;
 }
-
-const byId = <T extends { id: string; version: number }>(rows: readonly T[]) =>
-  new Map<string, SourceRecord<T>>(rows.map((row) => [row.id, { version: row.version, data: row }]));
 
 /**
  * Reads are idempotent: one that lost its connection (a restarted database, a
  * terminated backend) is tried once more on a fresh one. A database that stays
  * unreachable is reported as SERVICE_UNAVAILABLE rather than an internal error.
  */
-function resilient<T>(load: SourceLoader<T>): SourceLoader<T> {
-  return async (ids) => {
+function resilient<A extends unknown[], R>(load: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args) => {
     try {
-      return await load(ids);
+      return await load(...args);
     } catch (first) {
       const failure = classifyDbError(first);
       if (failure.kind !== 'unavailable') throw first;
       if (failure.connectionLost) {
         try {
-          return await load(ids);
+          return await load(...args);
         } catch (second) {
           if (classifyDbError(second).kind !== 'unavailable') throw second;
           throw serviceUnavailable('The database is unavailable; try again shortly', second);
@@ -51,35 +52,37 @@ function resilient<T>(load: SourceLoader<T>): SourceLoader<T> {
   };
 }
 
-export function createReaders(cache: EntityCache, products: ProductsRepository, accounts: AccountsRepository): Readers {
-  const loadProducts = resilient(async (ids) => byId(await products.findByIds(ids)));
-  const loadAccounts = resilient(async (ids) => byId(await accounts.findByIds(ids)));
-  const sources: EntitySources = new Map<string, EntitySource>([
-    [PRODUCT, async (ids, trx) => byId(await products.findByIds(ids, trx))],
-    [ACCOUNT, async (ids, trx) => byId(await accounts.findByIds(ids, trx))],
-  ]);
+export function createReaders(
+  cache: EntityCache,
+  db: Knex,
+  entities: readonly EntityDefinition<unknown>[] = ENTITIES as readonly EntityDefinition<unknown>[],
+): Readers {
+  const byEntity = new Map<EntityDefinition<unknown>, ReadThrough<unknown>>();
+  const byLookup = new Map<string, ReadThrough<LookupTarget>>();
+  for (const entity of entities) {
+    const load: SourceLoader<unknown> = resilient((ids: readonly string[]) => versionedByIds(db, entity, ids));
+    byEntity.set(entity, new ReadThrough({ cache, keyOf: (id) => cache.keys.entity(entity.type, id), load, cacheAbsent: true }));
+    for (const field of entity.lookups.keys()) {
+      // A hint is only that: it is verified against the (always fresh) entity on every use, so absence is not cached.
+      const hints: SourceLoader<LookupTarget> = resilient(async (values: readonly string[]) => {
+        const rows = (await findByValues(db, entity, field, values)) as Readonly<Record<string, unknown>>[];
+        return new Map(rows.map((row) => [String(row[field]), { version: Number(row['version']), data: { id: String(row['id']) } }]));
+      });
+      byLookup.set(`${entity.type}.${field}`, new ReadThrough({ cache, keyOf: (value) => cache.keys.lookup(entity.type, field, value), load: hints, cacheAbsent: false }));
+    }
+  }
   return {
-    products: new ReadThrough<ProductRow>({
-      cache,
-      keyOf: (id) => cache.keys.entity(PRODUCT, id),
-      load: loadProducts,
-      cacheAbsent: true,
-    }),
-    // A lookup is only a hint: it is verified against the (always fresh) entity on every use.
-    productIdsBySku: new ReadThrough<LookupTarget>({
-      cache,
-      keyOf: (sku) => cache.keys.lookup(PRODUCT, 'sku', sku),
-      load: resilient(
-        async (skus) => new Map((await products.findBySkus(skus)).map((row) => [row.sku, { version: row.version, data: { id: row.id } }])),
-      ),
-      cacheAbsent: false,
-    }),
-    accounts: new ReadThrough<AccountRow>({
-      cache,
-      keyOf: (id) => cache.keys.entity(ACCOUNT, id),
-      load: loadAccounts,
-      cacheAbsent: true,
-    }),
-    sources,
+    of<Row>(entity: EntityDefinition<Row>): ReadThrough<Row> {
+      const reader = byEntity.get(entity as EntityDefinition<unknown>);
+      if (reader === undefined) throw new Error(`${entity.type} is not a registered entity`);
+      return reader as ReadThrough<Row>;
+    },
+    lookup(entity, field) {
+      const reader = byLookup.get(`${entity.type}.${field}`);
+      if (reader === undefined) throw new Error(`${entity.type}.${field} is not a declared lookup`);
+      return reader;
+    },
+    findByValue: resilient(<Row>(entity: EntityDefinition<Row>, field: string, value: string) => findByValues(db, entity, field, [value])),
+    sources: entitySources(db, entities),
   };
 }

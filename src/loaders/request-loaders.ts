@@ -1,51 +1,38 @@
 import DataLoader from 'dataloader';
 import type { EntityCache } from '../cache/entity-cache.js';
-import type { ReadResult, ReadThrough } from '../cache/read-through.js';
+import type { ReadResult } from '../cache/read-through.js';
 import { newRequestStats, type RequestCacheStats } from '../cache/stats.js';
-import type { AccountRow } from '../db/accounts-repository.js';
-import { PRODUCT, type ProductRow, type ProductsRepository } from '../db/products-repository.js';
-import { MAX_LIST_LENGTH } from '../services/validation.js';
-import type { LookupTarget, Readers } from './readers.js';
+import type { EntityChange } from '../db/change-scope.js';
+import type { EntityDefinition } from '../entities/define.js';
+import { entityOf } from '../entities/index.js';
+import { MAX_LIST_LENGTH } from '../validation.js';
+import type { Readers } from './readers.js';
 
 /**
- * The per-request read side: one DataLoader per entity, created on first use,
- * batching every load of one tick into one cache round trip.
+ * The per-request read side: one DataLoader per entity type, created on first
+ * use, batching every load of one tick into one cache round trip.
  */
 export class RequestLoaders {
   readonly stats: RequestCacheStats = newRequestStats();
-  private productLoader: DataLoader<string, ProductRow | null> | undefined;
-  private accountLoader: DataLoader<string, AccountRow | null> | undefined;
-  private skuLoader: DataLoader<string, LookupTarget | null> | undefined;
+  // Allocated on first use: most requests read one type.
+  private loaders: Map<EntityDefinition<unknown>, DataLoader<string, unknown>> | undefined;
+  private lookups: Map<string, DataLoader<string, { readonly id: string } | null>> | undefined;
 
   constructor(
     private readonly readers: Readers,
     private readonly cache: EntityCache,
-    private readonly productsRepo: ProductsRepository,
   ) {}
 
-  get products(): DataLoader<string, ProductRow | null> {
-    return (this.productLoader ??= this.loaderFor(this.readers.products));
-  }
-
-  get accounts(): DataLoader<string, AccountRow | null> {
-    return (this.accountLoader ??= this.loaderFor(this.readers.accounts));
-  }
-
-  /**
-   * The product holding `sku` now. The cached sku -> id lookup is a hint; the
-   * product it names is read through its own (always fresh) entry and must
-   * still carry that sku, or the database answers instead.
-   */
-  async productBySku(sku: string): Promise<ProductRow | null> {
-    this.skuLoader ??= this.loaderFor(this.readers.productIdsBySku);
-    const target = await this.skuLoader.load(sku);
-    if (target === null) return null;
-    const product = await this.products.load(target.id);
-    if (product !== null && product.sku === sku) return product;
-    void this.cache.invalidate([this.cache.keys.lookup(PRODUCT, 'sku', sku)]);
-    this.stats.sourceLoads++;
-    const [fresh] = await this.productsRepo.findBySkus([sku]);
-    return fresh ?? null;
+  /** The request's loader of `entity`: null where no row exists. */
+  of<Row>(entity: EntityDefinition<Row>): DataLoader<string, Row | null> {
+    this.loaders ??= new Map();
+    let loader = this.loaders.get(entity as EntityDefinition<unknown>);
+    if (loader === undefined) {
+      const reader = this.readers.of(entity);
+      loader = new DataLoader<string, Row | null>((ids) => reader.loadMany(ids, this.stats), { maxBatchSize: MAX_LIST_LENGTH }) as DataLoader<string, unknown>;
+      this.loaders.set(entity as EntityDefinition<unknown>, loader);
+    }
+    return loader as DataLoader<string, Row | null>;
   }
 
   /**
@@ -53,31 +40,39 @@ export class RequestLoaders {
    * freshness rules, counted in `stats`), without a DataLoader's per-key promise and
    * per-request cache: for a request that reads a list exactly once (the read fast path).
    */
-  readProducts(ids: readonly string[]): Promise<ReadResult<ProductRow>[]> {
-    return this.readers.products.loadMany(ids, this.stats);
+  read<Row>(entity: EntityDefinition<Row>, ids: readonly string[]): Promise<ReadResult<Row>[]> {
+    return this.readers.of(entity).loadMany(ids, this.stats);
   }
 
-  readAccounts(ids: readonly string[]): Promise<ReadResult<AccountRow>[]> {
-    return this.readers.accounts.loadMany(ids, this.stats);
+  /**
+   * The row holding `value` in the lookup field `field` now. The cached
+   * `value -> id` hint is only that: the row it names is read through its own
+   * (always fresh) entry and must still hold the value, or the database answers.
+   */
+  async byLookup<Row>(entity: EntityDefinition<Row>, field: string, value: string): Promise<Row | null> {
+    this.lookups ??= new Map();
+    const name = `${entity.type}.${field}`;
+    let hints = this.lookups.get(name);
+    if (hints === undefined) {
+      const reader = this.readers.lookup(entity as EntityDefinition<unknown>, field);
+      hints = new DataLoader((values) => reader.loadMany(values, this.stats), { maxBatchSize: MAX_LIST_LENGTH });
+      this.lookups.set(name, hints);
+    }
+    const target = await hints.load(value);
+    if (target === null) return null;
+    const row = await this.of(entity).load(target.id);
+    if (row !== null && (row as Record<string, unknown>)[field] === value) return row;
+    void this.cache.invalidate([this.cache.keys.lookup(entity.type, field, value)]);
+    this.stats.sourceLoads++;
+    const [fresh] = await this.readers.findByValue(entity, field, value);
+    return fresh ?? null;
   }
 
   /** After a mutation: later reads in this request see exactly what was committed. */
-  primeProduct(row: ProductRow): void {
-    this.products.clear(row.id).prime(row.id, row);
-  }
-
-  primeDeletedProduct(id: string): void {
-    this.products.clear(id).prime(id, null);
-  }
-
-  primeAccount(row: AccountRow): void {
-    this.accounts.clear(row.id).prime(row.id, row);
-  }
-
-  private loaderFor<T>(reader: ReadThrough<T>): DataLoader<string, T | null> {
-    return new DataLoader<string, T | null>(
-      async (ids): Promise<ReadResult<T>[]> => reader.loadMany(ids, this.stats),
-      { maxBatchSize: MAX_LIST_LENGTH },
-    );
+  prime(changes: readonly EntityChange[]): void {
+    for (const change of changes) {
+      const entity = entityOf(change.type);
+      if (entity !== undefined) this.of(entity).clear(change.id).prime(change.id, change.data as Record<string, unknown> | null);
+    }
   }
 }

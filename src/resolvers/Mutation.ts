@@ -1,40 +1,16 @@
 import type { MutationResolvers } from '../__generated__/resolvers-types.js';
+import { createAccount, transfer } from '../services/accounts.js';
+import { placeOrder } from '../services/orders.js';
+import { adjustStock, adjustStocks, createProduct, deleteProduct, updateProduct } from '../services/products.js';
 
+/** Thin: every rule lives in a service; what a service commits is primed into the request's loaders. */
 export const Mutation: MutationResolvers = {
-  createProduct: async (_, { input }, { products, loaders }) => {
-    const row = await products.create(input);
-    loaders.primeProduct(row);
-    return row;
-  },
-  updateProduct: async (_, { id, patch, expectedVersion }, { products, loaders }) => {
-    const row = await products.update(id, patch, expectedVersion);
-    loaders.primeProduct(row);
-    return row;
-  },
-  adjustStock: async (_, { id, delta }, { products, loaders }) => {
-    const row = await products.adjustStock(id, delta);
-    loaders.primeProduct(row);
-    return row;
-  },
-  adjustStocks: async (_, { changes }, { products, loaders }) => {
-    const rows = await products.adjustStocks(changes);
-    for (const row of rows) loaders.primeProduct(row);
-    return rows;
-  },
-  deleteProduct: async (_, { id }, { products, loaders }) => {
-    const deleted = await products.delete(id);
-    if (deleted) loaders.primeDeletedProduct(id.toLowerCase());
-    return deleted;
-  },
-  createAccount: async (_, { owner, balanceCents }, { accounts, loaders }) => {
-    const row = await accounts.create(owner, balanceCents);
-    loaders.primeAccount(row);
-    return row;
-  },
-  transfer: async (_, { fromId, toId, amountCents }, { accounts, loaders }) => {
-    const result = await accounts.transfer(fromId, toId, amountCents);
-    loaders.primeAccount(result.from);
-    loaders.primeAccount(result.to);
-    return result;
-  },
+  createProduct: (_, { input }, { writes }) => createProduct(writes, input),
+  updateProduct: (_, { id, patch, expectedVersion }, { writes }) => updateProduct(writes, id, patch, expectedVersion),
+  adjustStock: (_, { id, delta }, { writes }) => adjustStock(writes, id, delta),
+  adjustStocks: (_, { changes }, { writes }) => adjustStocks(writes, changes),
+  deleteProduct: (_, { id }, { writes }) => deleteProduct(writes, id),
+  createAccount: (_, { owner, balanceCents }, { writes }) => createAccount(writes, owner, balanceCents),
+  transfer: (_, { fromId, toId, amountCents }, { writes }) => transfer(writes, fromId, toId, amountCents),
+  placeOrder: (_, { accountId, lines }, { writes }) => placeOrder(writes, accountId, lines),
 };

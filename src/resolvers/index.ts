@@ -1,8 +1,22 @@
-import type { Resolvers } from '../__generated__/resolvers-types.js';
-import { Account } from './Account.js';
+import type { MutationResolvers } from '../__generated__/resolvers-types.js';
+import type { EntityDefinition } from '../entities/define.js';
+import { ENTITIES } from '../entities/index.js';
 import { DateTime } from './DateTime.js';
+import { entityResolvers, type ResolverMap } from './entities.js';
 import { Mutation } from './Mutation.js';
-import { Product } from './Product.js';
-import { Query } from './Query.js';
 
-export const resolvers: Resolvers = { Query, Mutation, Product, Account, DateTime };
+/** Hand-written field resolvers, by type: the mutations. Everything per entity is derived (entities.ts). */
+const handWritten: { readonly Mutation: MutationResolvers } = { Mutation };
+
+/** Every resolver of the subgraph: derived from the entity definitions, plus the mutations and the scalars. */
+export function allResolvers(): ResolverMap & { DateTime: typeof DateTime } {
+  const merged: ResolverMap = entityResolvers(ENTITIES as readonly EntityDefinition<unknown>[]);
+  for (const [type, fields] of Object.entries(handWritten as unknown as ResolverMap)) {
+    const into = (merged[type] ??= {});
+    for (const [field, resolver] of Object.entries(fields)) {
+      if (field in into) throw new Error(`${type}.${field} is resolved both by an entity definition and by hand`);
+      into[field] = resolver;
+    }
+  }
+  return Object.assign(merged, { DateTime });
+}

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { CacheEntry, CacheLogger, EntityCache } from '../cache/entity-cache.js';
 import type { OutboxRepository, OutboxRow } from '../db/outbox-repository.js';
-import type { EntitySources } from './entity-sources.js';
+import type { EntitySources } from '../db/entity-sql.js';
 
 export interface CacheRepairOptions {
   readonly knex: Knex;
@@ -66,7 +66,7 @@ export class CacheRepair {
   }
 
   start(): void {
-    if (!this.options.cache.enabled || !this.stopped) return;
+    if (!this.stopped) return;
     this.stopped = false;
     const loop = () => {
       if (this.stopped) return;
@@ -89,7 +89,6 @@ export class CacheRepair {
   /** One pass; resolves to the number of outbox rows replayed. */
   async runOnce(): Promise<number> {
     const { cache, outbox, knex } = this.options;
-    if (!cache.enabled) return 0;
     await this.forgetRepairedElsewhere();
     const landed = this.options.landed ?? (() => false);
     const overdue = (await outbox.listOlderThan(this.options.suspectAfterMs ?? 200, SCAN_LIMIT)).filter((r) => !landed(r.outboxId));
@@ -102,7 +101,7 @@ export class CacheRepair {
       if (rows.length === 0) return 0;
       const entries = await this.currentEntries(rows, trx);
       // No retries: the rows stay locked meanwhile, and the next pass comes soon.
-      if (!(await cache.writeThrough(entries, [], 1, 0))) return 0;
+      if (!(await cache.writeThrough(entries, { retries: 0 }))) return 0;
       await outbox.deleteIds(
         rows.map((r) => r.outboxId),
         trx,

@@ -144,7 +144,7 @@ describe('behind a gateway', () => {
     expect(representationsOf(coldCalls[0])).toEqual(ids.map((id) => ({ __typename: 'Product', id })));
     await app.running.deps.cache.idle();
     expect(sql.count).toBeLessThanOrEqual(1);
-    expect(sql.statements[0]).toMatch(/^select .* from products where id = any/);
+    expect(sql.statements[0]).toMatch(/^select .* from "products" where "id" = any/);
 
     await app.running.deps.cache.idle();
     calls.length = 0;

@@ -39,7 +39,7 @@ describe('_entities', () => {
     expect(cold.every((e) => e?.__typename === 'Product' && e.version === 1)).toBe(true);
     await app.running.deps.cache.idle();
     expect(costs.sql.statements).toHaveLength(1);
-    expect(costs.sql.statements[0]).toMatch(/^select .* from products where id = any/);
+    expect(costs.sql.statements[0]).toMatch(/^select .* from "products" where "id" = any/);
 
     costs.sql.reset();
     costs.redisTrips.reset();

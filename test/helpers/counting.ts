@@ -85,3 +85,22 @@ export function costCounters(app: () => { running: { deps: { store: unknown; db:
     },
   };
 }
+
+/**
+ * Counts the commands one ioredis connection sends, by name (a pipeline of N
+ * commands counts N; an auto-pipelined group counts each command).
+ */
+export function countRedisCommands(client: Redis): { readonly names: string[]; reset(): void; stop(): void } {
+  const target = client as unknown as { sendCommand: (command: { name: string }, ...rest: unknown[]) => unknown };
+  const original = target.sendCommand;
+  const names: string[] = [];
+  target.sendCommand = function patchedSendCommand(this: unknown, command: { name: string }, ...rest: unknown[]) {
+    names.push(command.name);
+    return original.call(this, command, ...rest);
+  };
+  return {
+    names,
+    reset: () => void (names.length = 0),
+    stop: () => void (target.sendCommand = original),
+  };
+}

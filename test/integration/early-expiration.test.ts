@@ -3,7 +3,9 @@ import { EntityCache } from '../../src/cache/entity-cache.js';
 import { parseEnvelope } from '../../src/cache/envelope.js';
 import { createKeySpace } from '../../src/cache/keys.js';
 import { ReadThrough } from '../../src/cache/read-through.js';
-import type { ProductRow } from '../../src/db/products-repository.js';
+import { versionedByIds } from '../../src/db/entity-sql.js';
+import { product, type ProductRow } from '../../src/entities/product.js';
+import { adjustStock } from '../../src/services/products.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { insertProducts } from '../helpers/products.js';
 
@@ -33,7 +35,7 @@ describe('probabilistic early expiration (XFetch) on real Redis', () => {
     const reader = new ReadThrough<ProductRow>({
       cache,
       keyOf: (id) => cache.keys.entity('Product', id),
-      load: async (ids) => new Map((await deps.productsRepo.findByIds(ids)).map((r) => [r.id, { version: r.version, data: r }])),
+      load: (ids) => versionedByIds(deps.db.knex, product, ids),
       cacheAbsent: true,
     });
     const [id] = (await insertProducts(deps.db.knex, 1)) as [string];
@@ -73,8 +75,8 @@ describe('probabilistic early expiration (XFetch) on real Redis', () => {
   it('a refresh never lowers a version written meanwhile', async () => {
     const { deps } = app.running;
     const [id] = (await insertProducts(deps.db.knex, 1)) as [string];
-    await deps.products.adjustStock(id, 1);
-    await deps.products.adjustStock(id, 1);
+    await adjustStock(deps.writes, id, 1);
+    await adjustStock(deps.writes, id, 1);
     const key = deps.cache.keys.entity('Product', id);
     // An older envelope, as a lagging refresh would bring it (holding a lease).
     const token = deps.cache.newToken();

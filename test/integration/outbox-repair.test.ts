@@ -3,11 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EntityCache } from '../../src/cache/entity-cache.js';
 import { parseEnvelope } from '../../src/cache/envelope.js';
 import { ReadThrough } from '../../src/cache/read-through.js';
-import type { ProductRow } from '../../src/db/products-repository.js';
+import { versionedByIds } from '../../src/db/entity-sql.js';
+import { product, type ProductRow } from '../../src/entities/product.js';
 import { CacheRepair } from '../../src/services/cache-repair.js';
-import { ConsistencySampler } from '../../src/services/consistency-sampler.js';
+import { ConsistencySampler } from '../../src/ops/consistency-sampler.js';
 import { OutboxClearer } from '../../src/services/outbox-clearer.js';
-import { ProductsService } from '../../src/services/products-service.js';
+import { adjustStock, deleteProduct } from '../../src/services/products.js';
 import { WriteThrough } from '../../src/services/write-through.js';
 import { dataOf, QUIET_BACKGROUND, startTestApp, type TestApp } from '../helpers/app.js';
 import { createScratchDatabase, type ScratchDatabase } from '../helpers/scratch-database.js';
@@ -45,15 +46,15 @@ function flakyInstance(clearDelayMs = 1) {
   const cache = new EntityCache({ store: chaos, keys: deps.cache.keys, logger: silent, writeRetries: 1, writeBackoffMs: 1 });
   const repair = new CacheRepair({ knex: deps.db.knex, outbox: deps.outbox, cache, sources: deps.readers.sources, logger: silent, repairAfterMs: 60_000 });
   const clearer = new OutboxClearer(deps.outbox, { maxDelayMs: clearDelayMs });
-  const writes = new WriteThrough({ knex: deps.db.knex, cache, outbox: deps.outbox, clearer, repair });
-  return { chaos, cache, repair, clearer, service: new ProductsService(deps.productsRepo, writes, cache.keys) };
+  const writes = new WriteThrough({ knex: deps.db.knex, cache, durability: { outbox: deps.outbox, clearer, repair } });
+  return { chaos, cache, repair, clearer, writes };
 }
 
 describe('transactional outbox', () => {
   it('records each mutation in the outbox inside its transaction, and clears it once the cache has it', async () => {
     const [id] = (await insertProducts(app.running.deps.db.knex, 1)) as [string];
     const flaky = flakyInstance();
-    await flaky.service.adjustStock(id, 1);
+    await adjustStock(flaky.writes, id, 1);
     await flaky.clearer.flush();
     expect(await outboxRowsFor(id)).toBe(0);
     expect(await cachedVersion(id)).toBe(2);
@@ -68,7 +69,7 @@ describe('transactional outbox', () => {
 
     const flaky = flakyInstance();
     flaky.chaos.failApplies = Infinity;
-    const row = await flaky.service.adjustStock(id, 7); // acknowledged although Redis refused the write
+    const row = await adjustStock(flaky.writes, id, 7); // acknowledged although Redis refused the write
     expect(row.version).toBe(2);
     expect(await cachedVersion(id)).toBe(1); // the cache is behind...
     expect(await outboxRowsFor(id)).toBe(1); // ...and the outbox knows it
@@ -78,7 +79,7 @@ describe('transactional outbox', () => {
     const viaFlaky = new ReadThrough<ProductRow>({
       cache: flaky.cache,
       keyOf,
-      load: async (ids) => new Map((await deps.productsRepo.findByIds(ids)).map((r) => [r.id, { version: r.version, data: r }])),
+      load: (ids) => versionedByIds(deps.db.knex, product, ids),
       cacheAbsent: true,
     });
     expect(((await viaFlaky.loadMany([id]))[0] as ProductRow).version).toBe(2);
@@ -95,13 +96,13 @@ describe('transactional outbox', () => {
   it('tells every instance within one pass to read a key from the database while its write awaits repair', async () => {
     const { deps } = app.running;
     const [id, landedId] = (await insertProducts(deps.db.knex, 2)) as [string, string];
-    const read = async () => ((await deps.readers.products.loadMany([id]))[0] as ProductRow).version;
+    const read = async () => ((await deps.readers.of(product).loadMany([id]))[0] as ProductRow).version;
     expect(await read()).toBe(1);
     await deps.cache.idle();
     const flaky = flakyInstance(60_000); // its clearer waits, so landed writes keep their outbox rows meanwhile
-    await flaky.service.adjustStock(landedId, 1); // lands; its outbox row is merely not cleared yet
+    await adjustStock(flaky.writes, landedId, 1); // lands; its outbox row is merely not cleared yet
     flaky.chaos.failApplies = Infinity;
-    await flaky.service.adjustStock(id, 1); // acknowledged; Redis still says version 1
+    await adjustStock(flaky.writes, id, 1); // acknowledged; Redis still says version 1
     expect(await read()).toBe(1); // this instance does not know yet...
     await new Promise((r) => setTimeout(r, 250));
     // ...until its repair worker's next pass sees the overdue outbox row (repair itself not yet due).
@@ -144,7 +145,7 @@ describe('transactional outbox', () => {
     await deps.cache.idle();
     const flaky = flakyInstance();
     flaky.chaos.failApplies = Infinity;
-    expect(await flaky.service.delete(id)).toBe(true);
+    expect(await deleteProduct(flaky.writes, id)).toBe(true);
     expect(await cachedVersion(id)).toBe(1);
     flaky.chaos.failApplies = 0;
     await flaky.repair.runOnce();
@@ -171,15 +172,15 @@ describe('consistency sampler', () => {
   it('finds a key whose cached version is behind Postgres, reports its age, and clears once repaired', async () => {
     const { deps } = app.running;
     const ids = await insertProducts(deps.db.knex, 5);
-    await deps.readers.products.loadMany(ids);
+    await deps.readers.of(product).loadMany(ids);
     await deps.cache.idle();
     const ages: number[] = [];
     const sampler = new ConsistencySampler({ cache: deps.cache, sources: deps.readers.sources, logger: silent, recheckMs: 50, onStale: (ms) => ages.push(ms) });
     const flaky = flakyInstance();
-    for (const id of ids) await flaky.service.adjustStock(id, 1); // all land in the cache
+    for (const id of ids) await adjustStock(flaky.writes, id, 1); // all land in the cache
     const [behind] = ids as [string];
     flaky.chaos.failApplies = Infinity;
-    await flaky.service.adjustStock(behind, 1); // this one does not
+    await adjustStock(flaky.writes, behind, 1); // this one does not
     sampler.note(ids.map((id) => ({ type: 'Product', id })));
 
     const before = deps.cache.counters.consistencySamples;

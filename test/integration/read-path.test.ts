@@ -28,7 +28,7 @@ describe('read path', () => {
     expect(res.products.map((p) => p.id)).toEqual(ids);
     await app.running.deps.cache.idle();
     expect(costs.sql.statements).toHaveLength(1);
-    expect(costs.sql.statements[0]).toMatch(/^select .* from products where id = any/);
+    expect(costs.sql.statements[0]).toMatch(/^select .* from "products" where "id" = any/);
     expect(costs.redisTrips.count).toBe(3);
     const cached = await app.redis.mget(ids.map(keyOf));
     expect(cached.every((raw) => raw !== null && parseEnvelope(raw)?.v === 1)).toBe(true);

@@ -3,13 +3,14 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { EntityCache } from '../../src/cache/entity-cache.js';
 import { parseEnvelope } from '../../src/cache/envelope.js';
 import { createKeySpace } from '../../src/cache/keys.js';
-import { ReadThrough, type SourceRecord } from '../../src/cache/read-through.js';
+import { ReadThrough } from '../../src/cache/read-through.js';
 import type { RedisStore } from '../../src/cache/redis-store.js';
-import type { ProductRow } from '../../src/db/products-repository.js';
+import { versionedByIds } from '../../src/db/entity-sql.js';
+import { product, type ProductRow } from '../../src/entities/product.js';
 import { AppError } from '../../src/errors.js';
 import { CacheRepair } from '../../src/services/cache-repair.js';
 import { OutboxClearer } from '../../src/services/outbox-clearer.js';
-import { ProductsService } from '../../src/services/products-service.js';
+import { adjustStock } from '../../src/services/products.js';
 import { WriteThrough } from '../../src/services/write-through.js';
 import { codesOf, dataOf, startTestApp, uniqueSku, type TestApp, QUIET_BACKGROUND } from '../helpers/app.js';
 import { ChaosStore } from '../helpers/chaos-store.js';
@@ -43,11 +44,11 @@ afterAll(async () => {
 beforeEach(() => trips.reset());
 
 /** The production write path over a different cache (a chaos-wrapped store). */
-function productsServiceOver(cache: EntityCache): { service: ProductsService; repair: CacheRepair } {
+function writesOver(cache: EntityCache): { writes: WriteThrough; repair: CacheRepair } {
   const { deps } = app.running;
   const repair = new CacheRepair({ knex: deps.db.knex, outbox: deps.outbox, cache, sources: deps.readers.sources, logger: silent });
-  const writes = new WriteThrough({ knex: deps.db.knex, cache, outbox: deps.outbox, clearer: new OutboxClearer(deps.outbox), repair });
-  return { service: new ProductsService(deps.productsRepo, writes, cache.keys), repair };
+  const writes = new WriteThrough({ knex: deps.db.knex, cache, durability: { outbox: deps.outbox, clearer: new OutboxClearer(deps.outbox), repair } });
+  return { writes, repair };
 }
 
 function deferred() {
@@ -69,10 +70,10 @@ function slowReaderOf() {
     cache: deps.cache,
     keyOf: productKey,
     load: async (ids) => {
-      const rows = await deps.productsRepo.findByIds(ids);
+      const rows = await versionedByIds(deps.db.knex, product, ids);
       loaded.resolve();
       await released.promise;
-      return new Map<string, SourceRecord<ProductRow>>(rows.map((r) => [r.id, { version: r.version, data: r }]));
+      return rows;
     },
     cacheAbsent: true,
   });
@@ -86,7 +87,7 @@ describe('write path', () => {
     const slow = slowReaderOf();
     const read = slow.reader.loadMany([id]);
     await slow.loaded; // the reader holds version 1 in hand
-    const written = await deps.products.adjustStock(id, 5); // commits and writes version 2
+    const written = await adjustStock(deps.writes, id, 5); // commits and writes version 2
     expect(written.version).toBe(2);
     slow.release(); // now the slow fill of version 1 arrives
     const [seen] = await read;
@@ -103,7 +104,7 @@ describe('write path', () => {
     const slow = slowReaderOf();
     const read = slow.reader.loadMany([id]);
     await slow.loaded;
-    await deps.products.adjustStock(id, 5); // version 2 written through, cancelling the reader's lease
+    await adjustStock(deps.writes, id, 5); // version 2 written through, cancelling the reader's lease
     await app.redis.del(productKey(id)); // evicted
     slow.release();
     await read;
@@ -183,10 +184,10 @@ describe('write path', () => {
     const { deps } = app.running;
     const chaos = new ChaosStore(deps.store);
     const cache = new EntityCache({ store: chaos, keys: createKeySpace(app.prefix), logger: silent, writeRetries: 3, writeBackoffMs: 5 });
-    const { service } = productsServiceOver(cache);
+    const { writes } = writesOver(cache);
     const [id] = (await insertProducts(deps.db.knex, 1)) as [string];
     chaos.failApplies = 2;
-    const row = await service.adjustStock(id, 1);
+    const row = await adjustStock(writes, id, 1);
     expect(row.version).toBe(2);
     expect(chaos.applyCalls).toBe(3);
     expect(cache.counters.writeRetries).toBe(2);
@@ -197,11 +198,11 @@ describe('write path', () => {
     const { deps } = app.running;
     const chaos = new ChaosStore(deps.store);
     const cache = new EntityCache({ store: chaos, keys: createKeySpace(app.prefix), logger: silent, writeRetries: 2, writeBackoffMs: 1 });
-    const { service } = productsServiceOver(cache);
+    const { writes } = writesOver(cache);
     const [id] = (await insertProducts(deps.db.knex, 1)) as [string];
     chaos.failApplies = Infinity;
     const started = performance.now();
-    const row = await service.adjustStock(id, 1);
+    const row = await adjustStock(writes, id, 1);
     expect(performance.now() - started).toBeLessThan(5_000);
     expect(row.version).toBe(2);
     expect(chaos.applyCalls).toBe(3);
@@ -216,7 +217,7 @@ describe('write path', () => {
     const reader = new ReadThrough<ProductRow>({
       cache,
       keyOf: productKey,
-      load: async (ids) => new Map((await deps.productsRepo.findByIds(ids)).map((r) => [r.id, { version: r.version, data: r }])),
+      load: (ids) => versionedByIds(deps.db.knex, product, ids),
       cacheAbsent: true,
     });
     const [id] = (await insertProducts(deps.db.knex, 1)) as [string];
@@ -230,8 +231,8 @@ describe('write path', () => {
     const { deps } = app.running;
     const [id] = (await insertProducts(deps.db.knex, 1)) as [string];
     trips.reset();
-    await expect(deps.products.adjustStock(id, -1_000)).rejects.toSatisfy((e) => e instanceof AppError && e.code === 'INSUFFICIENT_STOCK');
-    await expect(deps.products.adjustStock(id, 2 ** 31 - 1)).rejects.toSatisfy((e) => e instanceof AppError && e.code === 'BAD_USER_INPUT');
+    await expect(adjustStock(deps.writes, id, -1_000)).rejects.toSatisfy((e) => e instanceof AppError && e.code === 'INSUFFICIENT_STOCK');
+    await expect(adjustStock(deps.writes, id, 2 ** 31 - 1)).rejects.toSatisfy((e) => e instanceof AppError && e.code === 'BAD_USER_INPUT');
     expect(trips.count).toBe(0);
   });
 });

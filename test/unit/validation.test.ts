@@ -3,7 +3,7 @@ import { AppError } from '../../src/errors.js';
 import { canonicalId, newId } from '../../src/ids.js';
 import { createKeySpace } from '../../src/cache/keys.js';
 import { backoffDelayMs } from '../../src/cache/backoff.js';
-import { requireId, requireIds, requireName, requireSku } from '../../src/services/validation.js';
+import { requireId, requireIds, requireName, requireSku } from '../../src/validation.js';
 
 const codeOf = (fn: () => unknown) => {
   try {

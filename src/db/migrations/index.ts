@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as productsAndAccounts from './001-products-and-accounts.js';
 import * as cacheOutbox from './002-cache-outbox.js';
 import * as outboxAsQueue from './003-outbox-as-queue.js';
+import * as orders from './004-orders.js';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -13,6 +14,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['001-products-and-accounts', productsAndAccounts],
   ['002-cache-outbox', cacheOutbox],
   ['003-outbox-as-queue', outboxAsQueue],
+  ['004-orders', orders],
 ];
 
 /**

@@ -1,6 +1,6 @@
 import type { CacheLogger, EntityCache } from '../cache/entity-cache.js';
 import { sleep } from '../cache/backoff.js';
-import type { EntitySources } from './entity-sources.js';
+import type { EntitySources } from '../db/entity-sql.js';
 
 export interface ConsistencySamplerOptions {
   readonly cache: EntityCache;
@@ -63,7 +63,7 @@ export class ConsistencySampler {
 
   start(): void {
     const interval = this.options.intervalMs ?? 1000;
-    if (interval <= 0 || !this.options.cache.enabled || this.timer) return;
+    if (interval <= 0 || this.timer) return;
     const loop = () => {
       this.running = this.runOnce()
         .catch((err: unknown) => this.options.logger.debug({ err }, 'consistency sample failed'))

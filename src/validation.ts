@@ -1,5 +1,5 @@
-import { badInput } from '../errors.js';
-import { canonicalId } from '../ids.js';
+import { badInput } from './errors.js';
+import { canonicalId } from './ids.js';
 
 /** Longest list of ids (or changes, or entity representations) one request may name. */
 export const MAX_LIST_LENGTH = 500;

@@ -1,0 +1,126 @@
+import type { Knex } from 'knex';
+import type { EntityDefinition, FieldColumn } from '../entities/define.js';
+import type { ChangeScope } from './change-scope.js';
+import { rowsOf } from './rows.js';
+
+/**
+ * The SQL every cached type shares, built from its definition: reads by id and
+ * by lookup value, row locks, inserts, and the RETURNING list a change must end
+ * with. An entity's own statements (its business rules) live in its own module
+ * next to this one (products.ts, accounts.ts, orders.ts).
+ */
+
+/** A knex connection or a transaction: reads run on either. */
+export type Queryable = Knex | Knex.Transaction;
+
+const quote = (name: string): string => `"${name}"`;
+const qualified = (col: FieldColumn, alias: string | undefined): string =>
+  alias === undefined ? quote(col.column) : `${alias}.${quote(col.column)}`;
+
+/** Every column of the entity, as a select or RETURNING list; `alias` qualifies them (`p."stock"`). */
+export function columnList(entity: EntityDefinition<unknown>, alias?: string): string {
+  return entity.fields.map((f) => qualified(f, alias)).join(', ');
+}
+
+/** The column of a field; throws when the entity has no such field (a programming error). */
+export function columnOf(entity: EntityDefinition<unknown>, field: string): FieldColumn {
+  const col = entity.fields.find((f) => f.field === field);
+  if (col === undefined) throw new Error(`${entity.type} has no field ${field}`);
+  return col;
+}
+
+/** The rows whose ids are given, in no particular order; ids with no row are absent. One statement. */
+export async function findByIds<Row>(db: Queryable, entity: EntityDefinition<Row>, ids: readonly string[]): Promise<Row[]> {
+  if (ids.length === 0) return [];
+  const result = await db.raw(`select ${columnList(entity)} from ${quote(entity.table)} where "id" = any(?::uuid[])`, [[...ids]]);
+  return rowsOf(result).map((r) => entity.decode(r));
+}
+
+/** The rows whose `field` holds one of `values`. One statement. */
+export async function findByValues<Row>(
+  db: Queryable,
+  entity: EntityDefinition<Row>,
+  field: string,
+  values: readonly string[],
+): Promise<Row[]> {
+  if (values.length === 0) return [];
+  const col = columnOf(entity, field);
+  const result = await db.raw(
+    `select ${columnList(entity)} from ${quote(entity.table)} where ${quote(col.column)} = any(?::${col.sqlType}[])`,
+    [[...values]],
+  );
+  return rowsOf(result).map((r) => entity.decode(r));
+}
+
+/** Locks the rows in id order, so that transactions locking overlapping sets cannot deadlock. */
+export async function lockByIds<Row>(trx: Knex.Transaction, entity: EntityDefinition<Row>, ids: readonly string[]): Promise<Row[]> {
+  if (ids.length === 0) return [];
+  const result = await trx.raw(
+    `select ${columnList(entity)} from ${quote(entity.table)} where "id" = any(?::uuid[]) order by "id" for update`,
+    [[...ids]],
+  );
+  return rowsOf(result).map((r) => entity.decode(r));
+}
+
+/**
+ * An INSERT of one row at version 1, RETURNING every column. `values` names
+ * every field but `version`; a timestamp field left out is set to now().
+ */
+export function insertStatement(db: Queryable, entity: EntityDefinition<unknown>, values: Readonly<Record<string, unknown>>): Knex.Raw {
+  const columns: string[] = [];
+  const placeholders: string[] = [];
+  const bindings: Knex.Value[] = [];
+  for (const col of entity.fields) {
+    columns.push(quote(col.column));
+    if (col.field === 'version') {
+      placeholders.push('1');
+      continue;
+    }
+    const value = values[col.field];
+    if (value === undefined) {
+      if (col.sqlType !== 'timestamptz') throw new Error(`insert into ${entity.table}: ${col.field} is missing`);
+      placeholders.push('now()');
+      continue;
+    }
+    placeholders.push(`?::${col.sqlType}`);
+    bindings.push(col.sqlType === 'jsonb' ? JSON.stringify(value) : (value as Knex.Value));
+  }
+  return db.raw(
+    `insert into ${quote(entity.table)} (${columns.join(', ')}) values (${placeholders.join(', ')}) returning ${columnList(entity)}`,
+    bindings,
+  );
+}
+
+/** Inserts one row at version 1 through the scope (so it is recorded for the cache) and returns it. */
+export async function insertRow<Row>(scope: ChangeScope, entity: EntityDefinition<Row>, values: Readonly<Record<string, unknown>>): Promise<Row> {
+  const [row] = await scope.change(entity, 'insert', insertStatement(scope.trx, entity, values));
+  if (row === undefined) throw new Error(`insert into ${entity.table} returned no row`);
+  return row;
+}
+
+/** A row with its committed version, as the read path and the repair worker want it. */
+export interface VersionedRow<Row> {
+  readonly version: number;
+  readonly data: Row;
+}
+
+/** The rows of `ids` by id, each with its version. One statement. */
+export async function versionedByIds<Row>(db: Queryable, entity: EntityDefinition<Row>, ids: readonly string[]): Promise<Map<string, VersionedRow<Row>>> {
+  const rows = await findByIds(db, entity, ids);
+  const byId = new Map<string, VersionedRow<Row>>();
+  for (const row of rows) {
+    const r = row as { readonly id: string; readonly version: number };
+    byId.set(r.id, { version: r.version, data: row });
+  }
+  return byId;
+}
+
+/** Loads the current rows of one entity type; inside `trx` when given. */
+export type EntitySource = (ids: readonly string[], trx?: Knex.Transaction) => Promise<ReadonlyMap<string, VersionedRow<unknown>>>;
+
+/** How to load each cached type, by type name: for the repair worker and the consistency sampler. */
+export type EntitySources = ReadonlyMap<string, EntitySource>;
+
+export function entitySources(db: Knex, entities: readonly EntityDefinition<unknown>[]): EntitySources {
+  return new Map(entities.map((entity): [string, EntitySource] => [entity.type, (ids, trx) => versionedByIds(trx ?? db, entity, ids)]));
+}

@@ -1,0 +1,164 @@
+/**
+ * How a cached type is declared: its GraphQL type name, its table, its columns
+ * and how each maps to a field, its root read fields, its secondary lookups and
+ * its relations. Everything that is the same for every type (reads by id,
+ * loaders, by-id resolvers, `_entities`, the fast path's routes, the repair
+ * worker's and the sampler's sources) is derived from these declarations; see
+ * docs/entities.md. The row type is inferred from the columns, as drizzle does:
+ * nobody restates a column list.
+ */
+
+/** Postgres types the generic SQL knows how to read and compare. */
+export type SqlType = 'uuid' | 'text' | 'integer' | 'timestamptz' | 'jsonb';
+
+/** One column: its name in the table (snake_case of the field unless given) and how a value leaves the database. */
+export interface Column<T> {
+  readonly sqlType: SqlType;
+  /** The table's column name; undefined means the field name in snake_case. */
+  readonly name: string | undefined;
+  readonly nullable: boolean;
+  /** Turns what the driver returned into what the cache stores and GraphQL serves (JSON-safe). */
+  readonly decode: (value: unknown) => T;
+  /** The same column under another name. */
+  as(name: string): Column<T>;
+  /** The same column, allowing NULL. */
+  orNull(): Column<T | null>;
+}
+
+function column<T>(sqlType: SqlType, decode: (value: unknown) => T, name?: string, nullable = false): Column<T> {
+  return {
+    sqlType,
+    name,
+    nullable,
+    decode,
+    as: (other) => column(sqlType, decode, other, nullable),
+    orNull: () => column<T | null>(sqlType, (v) => (v === null || v === undefined ? null : decode(v)), name, true),
+  };
+}
+
+/** pg returns bigint and count(*) as strings, PGlite as numbers. */
+export function toInt(value: unknown): number {
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isSafeInteger(n)) throw new TypeError(`Expected an integer, got ${String(value)}`);
+  return n;
+}
+
+/** Timestamps leave the database as ISO-8601 strings, so a row survives a JSON round trip unchanged. */
+export function toIso(value: unknown): string {
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'string') return new Date(value).toISOString();
+  throw new TypeError(`Expected a timestamp, got ${typeof value}`);
+}
+
+export const uuid = (name?: string): Column<string> => column('uuid', String, name);
+export const text = (name?: string): Column<string> => column('text', String, name);
+export const int = (name?: string): Column<number> => column('integer', toInt, name);
+export const timestamp = (name?: string): Column<string> => column('timestamptz', toIso, name);
+/** A jsonb column, served as stored (both drivers parse it). The type is the caller's promise. */
+export const json = <T>(name?: string): Column<T> => column('jsonb', (v) => v as T, name);
+
+type Columns = Readonly<Record<string, Column<unknown>>>;
+
+/** The row of a set of columns: what the cache stores and GraphQL resolves from. */
+export type RowOfColumns<C extends Columns> = { readonly [K in keyof C]: C[K] extends Column<infer T> ? T : never };
+
+/** A field of another type that holds an entity's id and resolves to that entity through the loaders. */
+export interface Relation {
+  /** The GraphQL type that has the field: the entity itself, or a type nested in its rows (OrderLine). */
+  readonly on: string;
+  readonly field: string;
+  /** The entity type it points at. */
+  readonly to: string;
+  /** The field of `on` that holds the target's id. */
+  readonly by: string;
+}
+
+/** A unique field read through a cached hint (`<field value> -> id`), verified against the entity on every use. */
+export interface Lookup {
+  /** The root field serving it, taking one argument named like the field (`productBySku(sku:)`). */
+  readonly root: string;
+  /** Checks and normalises the argument; throws a coded error for bad input. */
+  readonly validate: (value: string, argument: string) => string;
+}
+
+export interface EntityConfig<T extends string, C extends Columns> {
+  /** The GraphQL type name, also the type in cache keys: `{Product:<id>}`. */
+  readonly type: T;
+  readonly table: string;
+  /** In the order GraphQL declares the fields: a row in this order can be served as is. Needs `id` (uuid) and `version` (int). */
+  readonly columns: C;
+  /** Root fields: `one(id: ID!): T`, `many(ids: [ID!]!): [T]!`. */
+  readonly roots?: { readonly one?: string; readonly many?: string };
+  readonly lookups?: { readonly [K in keyof C & string]?: Lookup };
+  readonly relations?: readonly Relation[];
+}
+
+/** One column as the generic SQL sees it. */
+export interface FieldColumn {
+  readonly field: string;
+  readonly column: string;
+  readonly sqlType: SqlType;
+  readonly decode: (value: unknown) => unknown;
+}
+
+export interface EntityDefinition<Row = Record<string, unknown>, T extends string = string> {
+  readonly type: T;
+  readonly table: string;
+  /** Every column, in declaration order. */
+  readonly fields: readonly FieldColumn[];
+  readonly roots: { readonly one?: string; readonly many?: string };
+  readonly lookups: ReadonlyMap<string, Lookup & { readonly column: FieldColumn }>;
+  readonly relations: readonly Relation[];
+  /** A row as the driver returned it (column names) -> the entity's row (field names). */
+  decode(raw: Readonly<Record<string, unknown>>): Row;
+  /** Phantom: carries the row type for RowOf. */
+  readonly __row?: Row;
+}
+
+export type RowOf<E> = E extends EntityDefinition<infer R, string> ? R : never;
+
+const snakeCase = (field: string): string => field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export class EntityDefinitionError extends Error {
+  override readonly name = 'EntityDefinitionError';
+}
+
+/** Declares a cached type; checks what can be checked without the schema (server start checks the rest). */
+export function defineEntity<const T extends string, C extends Columns>(config: EntityConfig<T, C>): EntityDefinition<RowOfColumns<C>, T> {
+  const where = `entity ${config.type}`;
+  if (!/^[A-Z][A-Za-z0-9]*$/.test(config.type)) throw new EntityDefinitionError(`${where}: the type must be a GraphQL type name`);
+  if (!IDENTIFIER.test(config.table)) throw new EntityDefinitionError(`${where}: table "${config.table}" is not a plain lower-case SQL name`);
+  const fields: FieldColumn[] = Object.entries(config.columns).map(([field, c]) => {
+    const name = c.name ?? snakeCase(field);
+    if (!IDENTIFIER.test(name)) throw new EntityDefinitionError(`${where}: column "${name}" is not a plain lower-case SQL name`);
+    return { field, column: name, sqlType: c.sqlType, decode: c.decode };
+  });
+  const byField = new Map(fields.map((f) => [f.field, f]));
+  const id = byField.get('id');
+  const version = byField.get('version');
+  if (id?.sqlType !== 'uuid') throw new EntityDefinitionError(`${where}: needs an \`id: uuid()\` column`);
+  if (version?.sqlType !== 'integer') throw new EntityDefinitionError(`${where}: needs a \`version: int()\` column`);
+  const lookups = new Map<string, Lookup & { column: FieldColumn }>();
+  for (const [field, lookup] of Object.entries(config.lookups ?? {}) as [string, Lookup | undefined][]) {
+    const col = byField.get(field);
+    if (lookup === undefined) continue;
+    if (col?.sqlType !== 'text') throw new EntityDefinitionError(`${where}: lookup "${field}" must name a text column`);
+    lookups.set(field, { ...lookup, column: col });
+  }
+  const decoders = fields.map((f) => [f.field, f.column, f.decode] as const);
+  return {
+    type: config.type,
+    table: config.table,
+    fields,
+    roots: config.roots ?? {},
+    lookups,
+    relations: config.relations ?? [],
+    decode(raw) {
+      // Fields are assigned in one order, so every row of a type shares one hidden class.
+      const row: Record<string, unknown> = {};
+      for (const [field, col, decode] of decoders) row[field] = decode(raw[col]);
+      return row as RowOfColumns<C>;
+    },
+  };
+}

@@ -1,0 +1,120 @@
+import { HeaderMap, type ApolloServerPlugin, type GraphQLRequestListener, type GraphQLResponse } from '@apollo/server';
+import type { OperationDefinitionNode } from 'graphql';
+import type { RequestContext } from '../context.js';
+import type { EntityDefinition } from '../entities/define.js';
+import { FALL_THROUGH, dataOf, run } from './execute.js';
+import { LearnedOperations, type LearnedOptions } from './learned.js';
+import { listLength, plan, servableOf, type Plan, type Servable } from './plan.js';
+import { routesOf } from './routes.js';
+import { shortcutFor, type ShortcutAnswer } from './shortcut.js';
+
+/**
+ * The read fast path. Most traffic is `one(id)`, `many(ids)` or a router's
+ * `_entities(representations)` of a cached type, selecting scalar fields. For
+ * those, its plugin reads through the request's own loaders (the same
+ * DataLoaders, cache and freshness rules as the resolvers) and builds the
+ * response itself, skipping graphql-js execution: on a warm cache that was the
+ * larger part of a request's CPU time (profiled with `npm run bench`).
+ *
+ * The contract with the slow path: it answers only when it can produce exactly
+ * the response execution would (test/graphql/fast-path.test.ts compares both,
+ * byte for byte); every other shape, every invalid input and every failed load
+ * falls through to execution, which then reports the error as always. Only its
+ * own FALL_THROUGH signal is caught; any other exception is a bug, rethrown for
+ * Apollo to log and mask.
+ *
+ * Once an operation has been answered here, the same request (same text, same
+ * operation name) can be answered by `shortcut` next time, before Apollo's
+ * pipeline starts (test/graphql/shortcut.test.ts compares the HTTP answers with
+ * Apollo's). The shortcut skips every plugin hook, so it refuses to run unless
+ * every installed plugin is on the allow-list (`shortcutSafe`).
+ *
+ * Files: plan.ts (which operations), execute.ts (running a plan), learned.ts
+ * (the learned-operations table), shortcut.ts (answering before Apollo), routes.ts
+ * (the served types, from the entity definitions).
+ */
+export interface FastPath {
+  readonly plugin: ApolloServerPlugin<RequestContext>;
+  /**
+   * The shortcut for a server with these plugins, or undefined when any plugin is
+   * not known to be safe to skip. Its caller must already have done what Apollo's
+   * HTTP layer does first (method, content type, CSRF) and must not use it for a
+   * request that asks for a federated trace.
+   */
+  shortcutFor(plugins: readonly ApolloServerPlugin<RequestContext>[]): ((body: unknown) => ShortcutAnswer | undefined) | undefined;
+  /** Requests answered by the shortcut so far (for tests and the debug view). */
+  readonly shortcutAnswers: number;
+}
+
+const SAFE_TO_SKIP = new WeakSet<object>();
+
+/**
+ * Marks a plugin as one whose hooks the shortcut may skip for a learned read:
+ * only for plugins whose every hook is a no-op for such a request, or whose
+ * effect the shortcut reproduces (see server.ts for the reasons, one per plugin).
+ */
+export function shortcutSafe<P extends object>(plugin: P): P {
+  SAFE_TO_SKIP.add(plugin);
+  return plugin;
+}
+
+export interface FastPathOptions {
+  readonly learned?: LearnedOptions;
+}
+
+export function createFastPath(entities: readonly EntityDefinition<unknown>[], options: FastPathOptions = {}): FastPath {
+  const routes = routesOf(entities);
+  let servable: Servable = { routes, leafFields: new Map() };
+  const plans = new WeakMap<OperationDefinitionNode, Plan | null>();
+  const learned = new LearnedOperations(options.learned);
+  let shortcutAnswers = 0;
+
+  // One listener for every request: nothing is allocated for requests that take the normal path.
+  const listener: GraphQLRequestListener<RequestContext> = {
+    async responseForOperation(requestContext): Promise<GraphQLResponse | null> {
+      const { operation, request, contextValue } = requestContext;
+      if (!operation) return null;
+      // A router asking for a federated trace gets one from execution.
+      if (request.http?.headers.get('apollo-federation-include-trace') !== undefined) return null;
+      let p = plans.get(operation);
+      if (p === undefined) {
+        p = plan(operation, servable);
+        plans.set(operation, p);
+      }
+      if (p === null) return null;
+      let value: unknown;
+      try {
+        value = await run(p, contextValue, request.variables);
+      } catch (err) {
+        if (err === FALL_THROUGH) return null;
+        throw err;
+      }
+      // A persisted query's text may be absent or need its hash checked: those always go through Apollo.
+      if (typeof request.query === 'string' && request.extensions?.['persistedQuery'] === undefined) {
+        learned.learn(request.query, request.operationName, p, operation.name?.value, listLength(p, request.variables));
+      }
+      return { http: { status: undefined, headers: new HeaderMap() }, body: { kind: 'single', singleResult: { data: dataOf(p.key, value) } } };
+    },
+  };
+  const plugin: ApolloServerPlugin<RequestContext> = shortcutSafe({
+    async serverWillStart({ schema }) {
+      servable = servableOf(schema, routes);
+    },
+    async requestDidStart() {
+      return listener;
+    },
+  });
+
+  return {
+    plugin,
+    shortcutFor(plugins) {
+      if (!plugins.every((p) => SAFE_TO_SKIP.has(p))) return undefined;
+      return (body) => shortcutFor(learned, body, () => shortcutAnswers++);
+    },
+    get shortcutAnswers() {
+      return shortcutAnswers;
+    },
+  };
+}
+
+export type { ShortcutAnswer };

@@ -1,0 +1,45 @@
+import type { RequestContext } from '../context.js';
+import { MAX_OPERATION_NAME_LENGTH } from '../plugins/request-meta.js';
+import { FALL_THROUGH, dataOf, isRecord, run } from './execute.js';
+import type { LearnedOperations } from './learned.js';
+import { listLength } from './plan.js';
+
+/** Answers a learned operation with the complete response body, or undefined to leave the request to Apollo. */
+export type ShortcutAnswer = (context: RequestContext) => Promise<string | undefined>;
+
+/**
+ * The answer to a POST body that names a learned operation in a form Apollo
+ * would accept (what Apollo's runHttpQuery accepts, narrowed to the plain case),
+ * or undefined. Learned only from requests that Apollo's pipeline accepted and
+ * the fast path then answered, so every check that depends on the text alone
+ * (parse, validation, the shape limits) has passed for that text; the checks
+ * that depend on variables (cost, `_entities` count) only grow with list length,
+ * so a list no longer than one already accepted passes them too.
+ */
+export function shortcutFor(learned: LearnedOperations, body: unknown, onAnswer: () => void): ShortcutAnswer | undefined {
+  if (!isRecord(body)) return undefined;
+  const { query, operationName, variables, extensions } = body;
+  if (typeof query !== 'string') return undefined;
+  if (operationName !== undefined && operationName !== null && typeof operationName !== 'string') return undefined;
+  if (variables !== undefined && variables !== null && !isRecord(variables)) return undefined;
+  if (extensions !== undefined && extensions !== null && (!isRecord(extensions) || 'persistedQuery' in extensions)) return undefined;
+  const known = learned.get(query, operationName ?? undefined);
+  if (known === undefined) return undefined;
+  const vars = variables ?? undefined;
+  if (listLength(known.plan, vars) > known.acceptedLength) return undefined;
+  return async (context) => {
+    if (context.meta.debug) return undefined; // the debug view is added by a plugin
+    let value: unknown;
+    try {
+      value = await run(known.plan, context, vars);
+    } catch (err) {
+      if (err === FALL_THROUGH) return undefined;
+      throw err;
+    }
+    onAnswer();
+    context.meta.operationType = 'query';
+    context.meta.operationName = known.operationName?.slice(0, MAX_OPERATION_NAME_LENGTH);
+    // Byte for byte what Apollo sends for this result (its prettyJSONStringify).
+    return `${JSON.stringify({ data: dataOf(known.plan.key, value) })}\n`;
+  };
+}

@@ -1,0 +1,46 @@
+import type { GraphQLFieldResolver } from 'graphql';
+import type { RequestContext } from '../context.js';
+import type { EntityDefinition } from '../entities/define.js';
+import { entityOf } from '../entities/index.js';
+import { canonicalId } from '../ids.js';
+import { requireId, requireIds } from '../validation.js';
+import { throwIfAnyFailed } from './load-all.js';
+
+type FieldResolver = GraphQLFieldResolver<unknown, RequestContext, Record<string, unknown>>;
+/** Resolvers by type and field, as the subgraph schema takes them. */
+export type ResolverMap = Record<string, Record<string, unknown>>;
+
+/**
+ * The resolvers every cached type gets from its definition alone:
+ * - `one(id)` and `many(ids)` root fields (same order as ids, null where none, at most 500);
+ * - a root field per lookup (`productBySku(sku)`), through the lookup's verified hint;
+ * - `__resolveReference` for `_entities`: a malformed or unknown id resolves to null;
+ * - relation fields (`Order.account`, `OrderLine.product`) through the target's loader.
+ */
+export function entityResolvers(entities: readonly EntityDefinition<unknown>[]): ResolverMap {
+  const map: ResolverMap = { Query: {} };
+  const add = (type: string, field: string, resolver: FieldResolver): void => {
+    const fields = (map[type] ??= {});
+    if (field in fields) throw new Error(`Two entity definitions resolve ${type}.${field}`);
+    fields[field] = resolver;
+  };
+  for (const entity of entities) {
+    const { one, many } = entity.roots;
+    if (one !== undefined) add('Query', one, (_, args, { loaders }) => loaders.of(entity).load(requireId(args['id'] as string)));
+    if (many !== undefined) {
+      add('Query', many, async (_, args, { loaders }) => throwIfAnyFailed(await loaders.of(entity).loadMany(requireIds(args['ids'] as string[]))));
+    }
+    for (const [field, lookup] of entity.lookups) {
+      add('Query', lookup.root, (_, args, { loaders }) => loaders.byLookup(entity, field, lookup.validate(args[field] as string, field)));
+    }
+    (map[entity.type] ??= {}).__resolveReference = (ref: { id?: unknown }, { loaders }: RequestContext) => {
+      const id = typeof ref.id === 'string' ? canonicalId(ref.id) : undefined;
+      return id === undefined ? null : loaders.of(entity).load(id);
+    };
+    for (const relation of entity.relations) {
+      const target = entityOf(relation.to) as EntityDefinition<unknown>;
+      add(relation.on, relation.field, (parent, _, { loaders }) => loaders.of(target).load(String((parent as Record<string, unknown>)[relation.by])));
+    }
+  }
+  return map;
+}
