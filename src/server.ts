@@ -1,5 +1,4 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
-import { ApolloServerPluginCacheControl, type ApolloServerPluginCacheControlOptions } from '@apollo/server/plugin/cacheControl';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginInlineTrace } from '@apollo/server/plugin/inlineTrace';
 import { buildSubgraphSchema } from '@apollo/subgraph';
@@ -25,7 +24,6 @@ import { MAX_LIST_LENGTH } from './services/validation.js';
 export interface ServerDeps {
   readonly logger: Logger;
   readonly createContext: (meta?: RequestMeta) => RequestContext;
-  readonly plugins?: readonly ApolloServerPlugin<RequestContext>[];
   /** Health and metrics routes, served before GraphQL and outside the router secret. */
   readonly routes?: Parameters<typeof createHttpHandler<RequestContext>>[0]['routes'];
   /** @default 1048576 */
@@ -45,15 +43,7 @@ export interface ServerDeps {
   /** Request count and latency go here when given. @default undefined */
   readonly metrics?: Metrics;
   /**
-   * Apollo's cache-control plugin, for servers that compute HTTP cache hints (the
-   * benchmark's response-cache peer). Off by default: this schema declares no hints,
-   * and the plugin wraps every field resolver to compute them (see fastPathPlugins).
-   * @default undefined (off; responses say `cache-control: no-store`)
-   */
-  readonly cacheControl?: ApolloServerPluginCacheControlOptions;
-  /**
    * Answer simple entity reads without graphql-js execution (src/fast-path.ts).
-   * Never with `cacheControl`, whose hints only execution computes.
    * @default true
    */
   readonly fastPath?: boolean;
@@ -105,10 +95,7 @@ export function buildSchema() {
  * Plus the read fast path (src/fast-path.ts), which skips execution for simple entity
  * reads, and once it has answered an operation, Apollo's whole pipeline for it.
  */
-function fastPathPlugins(
-  cacheControl: ApolloServerPluginCacheControlOptions | undefined,
-  fastPath: FastPath | undefined,
-): ApolloServerPlugin<RequestContext>[] {
+function fastPathPlugins(fastPath: FastPath | undefined): ApolloServerPlugin<RequestContext>[] {
   const tracing = ApolloServerPluginInlineTrace() as ApolloServerPlugin<RequestContext>;
   const tracingOnRequest: ApolloServerPlugin<RequestContext> = {
     serverWillStart: async (service) => tracing.serverWillStart?.(service),
@@ -118,7 +105,7 @@ function fastPathPlugins(
         : undefined,
   };
   return [
-    cacheControl === undefined ? ApolloServerPluginCacheControlDisabled() : ApolloServerPluginCacheControl(cacheControl),
+    ApolloServerPluginCacheControlDisabled(),
     ApolloServerPluginInlineTraceDisabled(),
     tracingOnRequest,
     ...(fastPath ? [fastPath.plugin] : []),
@@ -145,12 +132,12 @@ export function createServer(deps: ServerDeps): FreshgraphServer {
   ];
   if (writeTokens.length > 0) plugins.push(writeAccessPlugin(writeTokens));
   if (debugExtensions) plugins.push(debugExtensionsPlugin());
-  const fastPath = (deps.fastPath ?? true) && deps.cacheControl === undefined ? createFastPath() : undefined;
-  plugins.push(...fastPathPlugins(deps.cacheControl, fastPath), ...(deps.plugins ?? []));
+  const fastPath = (deps.fastPath ?? true) ? createFastPath() : undefined;
+  plugins.push(...fastPathPlugins(fastPath));
   // The shortcut skips every plugin hook, so it is used only when all plugins are ours and known
   // to allow it; Apollo's usage reporting would miss the requests it answers.
   const shortcut =
-    fastPath !== undefined && (deps.plugins ?? []).length === 0 && !(deps.usageReporting ?? false)
+    fastPath !== undefined && !(deps.usageReporting ?? false)
       ? (body: unknown) => fastPath.shortcut(body)
       : undefined;
 
@@ -180,7 +167,7 @@ export function createServer(deps: ServerDeps): FreshgraphServer {
     authenticate: routerSecretMatches && ((req) => routerSecretMatches(singleHeader(req.headers['x-router-secret']))),
     onFinished: createRequestObserver(logger, deps.metrics),
     // What Apollo's cache-control plugin sends for a response without hints.
-    defaultHeaders: deps.cacheControl === undefined ? [['cache-control', 'no-store']] : [],
+    defaultHeaders: [['cache-control', 'no-store']],
     onError: (err) => logger.error({ err }, 'request failed outside GraphQL'),
     shortcut,
   });

@@ -29,7 +29,8 @@ const countExecutions: ApolloServerPlugin<RequestContext> = {
 beforeAll(async () => {
   app = await startTestApp();
   const { deps } = app.running;
-  fast = createServer({ logger: deps.logger, createContext: deps.createContext, plugins: [countExecutions] });
+  fast = createServer({ logger: deps.logger, createContext: deps.createContext });
+  fast.apollo.addPlugin(countExecutions);
   slow = createServer({ logger: deps.logger, createContext: deps.createContext, fastPath: false });
   await Promise.all([fast.start(), slow.start()]);
   ids = await insertProducts(deps.db.knex, 5);
