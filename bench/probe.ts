@@ -51,10 +51,17 @@ ioredis.Redis.prototype.sendCommand = function countedCommand(this: unknown, com
   return sendCommand.call(this, command, ...rest);
 };
 
+const ERRORS_FIRST = '{"errors"';
+const ERRORS_FIRST_BYTES = Buffer.from(ERRORS_FIRST);
+// A body may be ended as a string (Apollo's standalone server) or as bytes (freshgraph's handler encodes once).
+const startsWithErrors = (chunk: unknown): boolean =>
+  typeof chunk === 'string'
+    ? chunk.startsWith(ERRORS_FIRST)
+    : chunk instanceof Uint8Array && chunk.length >= ERRORS_FIRST_BYTES.length && Buffer.compare(chunk.subarray(0, ERRORS_FIRST_BYTES.length), ERRORS_FIRST_BYTES) === 0;
+
 const end = ServerResponse.prototype.end as (this: ServerResponse, ...args: unknown[]) => ServerResponse;
 ServerResponse.prototype.end = function countedEnd(this: ServerResponse, ...args: unknown[]) {
-  const chunk = args[0];
-  if (this.statusCode < 300 && typeof chunk === 'string' && chunk.startsWith('{"errors"')) counters.graphqlErrors++;
+  if (this.statusCode < 300 && startsWithErrors(args[0])) counters.graphqlErrors++;
   return end.apply(this, args);
 } as typeof ServerResponse.prototype.end;
 

@@ -1,19 +1,22 @@
 /**
- * `npm run bench`: freshgraph against the same server with its cache off and
- * against Apollo's full-response cache, each a separate process on loopback,
- * driven with the same seeded request streams in interleaved rounds.
- * See `npm run bench -- --help` and README.md ("Benchmark").
+ * `npm run bench`: freshgraph against what a team would run instead (the same
+ * server with its cache off, Apollo's full-response cache, a plain Apollo Server
+ * on knex/pg) and against the HTTP ceiling of the machine, each a separate
+ * process on loopback, driven with the same seeded request streams in
+ * interleaved rounds. See `npm run bench -- --help` and README.md ("Benchmark").
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
-import { cloneDataSet, databaseUrl, dropDatabases, ensureDataSet, loadIds } from './lib/data.js';
+import { CONFIGURATION } from './lib/configurations.js';
+import { cloneDataSet, databaseUrl, dropDatabases, ensureDataSet, loadIds, productResponse } from './lib/data.js';
 import { AckedVersions, runAutocannon, runMixed, sendAll, type RunResult } from './lib/drivers.js';
 import { HELP, parseOptions, type BenchOptions, type ConfigurationName, type WorkloadName } from './lib/options.js';
 import { ROOT, buildServers, startServer, type ProbeStats, type ServerProcess } from './lib/processes.js';
 import { seededRandom } from './lib/random.js';
 import { connectRedis, countByPrefix, deleteByPrefix } from './lib/redis.js';
 import { writeReport, type Cell, type RunInfo, type SoakSample } from './lib/report.js';
+import { verifyBodies } from './lib/verify.js';
 import { PRODUCT_QUERY, PRODUCTS_QUERY, RequestFactory, workloadSpec } from './lib/workloads.js';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -44,11 +47,12 @@ function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
 async function prewarm(server: ServerProcess, ids: readonly string[], connections: number): Promise<void> {
   const started = Date.now();
   let bodies: Iterable<string>;
-  if (server.name === 'freshgraph') {
+  const cache = CONFIGURATION[server.name].cache;
+  if (cache === 'entities') {
     bodies = (function* () {
       for (const batch of chunks(ids, 500)) yield JSON.stringify({ query: PRODUCTS_QUERY, variables: { ids: batch } });
     })();
-  } else if (server.name === 'response-cache') {
+  } else if (cache === 'responses') {
     // Apollo's cache is keyed by whole operations: one entry per product(id) request.
     bodies = (function* () {
       for (const id of ids) yield JSON.stringify({ query: PRODUCT_QUERY, variables: { id } });
@@ -96,11 +100,11 @@ async function runWorkloads(
     // Apollo's response cache can only be warmed for product(id) (it caches whole operations), and that
     // takes ~100,000 requests: it is warmed before that workload only, and first, so freshgraph's warm-up is the most recent.
     if (workload === 'product') {
-      for (const server of servers) if (server.name === 'response-cache') await prewarm(server, ids, options.connections);
+      for (const server of servers) if (CONFIGURATION[server.name].cache === 'responses') await prewarm(server, ids, options.connections);
     }
     if (workload !== 'mutation' && workload !== 'mutation1') {
       for (const server of servers) {
-        if (server.name !== 'freshgraph') continue;
+        if (CONFIGURATION[server.name].cache !== 'entities') continue;
         await emptyCache(server);
         await prewarm(server, ids, options.connections);
       }
@@ -120,7 +124,9 @@ async function runWorkloads(
         const measured = await runOnce(server, workload, options, factory, acked.get(server.name) as AckedVersions, options.duration, 31 * (round + 1));
         const probe = await delta(server, before);
         // autocannon does not read bodies: the probe counts GraphQL errors in the server (the mixed driver checks every body itself).
-        const result = spec.driver === 'autocannon' ? { ...measured, errors: measured.errors + probe.graphqlErrors } : measured;
+        let result = spec.driver === 'autocannon' ? { ...measured, errors: measured.errors + probe.graphqlErrors } : measured;
+        // A fixed body is not data: there is nothing stale or fresh about the ceiling's reads.
+        if (!CONFIGURATION[server.name].database) result = { ...result, checkedReads: 0, staleReads: 0 };
         const cell = cells.get(server.name) as Cell;
         cell.rounds.push(result);
         cell.probes.push(probe);
@@ -203,11 +209,16 @@ async function main(): Promise<void> {
   };
 
   await ensureDataSet(options.databaseAdminUrl, options.databaseName, options.products, log);
-  const clones = configurations.map((c) => `${options.databaseName}_${slug(c)}`);
-  log(`copying the data set for ${configurations.join(', ')}`);
+  const withData = configurations.filter((c) => CONFIGURATION[c].database);
+  const cloneOf = (c: ConfigurationName) => `${options.databaseName}_${slug(c)}`;
+  const clones = withData.map(cloneOf);
+  log(`copying the data set for ${withData.join(', ')}`);
   await cloneDataSet(options.databaseAdminUrl, options.databaseName, clones);
-  const ids = await loadIds(databaseUrl(options.databaseAdminUrl, options.databaseName), options.products);
+  const templateUrl = databaseUrl(options.databaseAdminUrl, options.databaseName);
+  const ids = await loadIds(templateUrl, options.products);
   if (ids.length < options.products) throw new Error(`expected ${options.products} products, found ${ids.length}`);
+  // The ceiling answers every request with the most popular product, as the data set holds it.
+  const ceilingBody = configurations.includes('http-ceiling') ? await productResponse(templateUrl, ids[0] as string) : undefined;
 
   const redis = await connectRedis(options.redisUrl);
   info.redis = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? '?';
@@ -235,17 +246,20 @@ async function main(): Promise<void> {
   try {
     log('compiling the servers');
     buildServers(buildDir);
-    for (const [i, name] of configurations.entries()) {
+    for (const name of configurations) {
       servers.push(
         await startServer({
           name,
-          databaseUrl: databaseUrl(options.databaseAdminUrl, clones[i] as string),
+          databaseUrl: CONFIGURATION[name].database ? databaseUrl(options.databaseAdminUrl, cloneOf(name)) : undefined,
           redisUrl: options.redisUrl,
           cachePrefix: prefixOf(name),
           buildDir,
           profileDir,
-          // The soak keeps its million keys for the whole run: TTL longer than the run (it is a safety net, not freshness).
-          env: soak ? { CACHE_TTL_SECONDS: String(Math.max(3600, Math.ceil(options.soakMinutes * 60 + 1800))) } : {},
+          env: {
+            // The soak keeps its million keys for the whole run: TTL longer than the run (it is a safety net, not freshness).
+            ...(soak ? { CACHE_TTL_SECONDS: String(Math.max(3600, Math.ceil(options.soakMinutes * 60 + 1800))) } : {}),
+            ...(name === 'http-ceiling' ? { CEILING_BODY: ceilingBody as string } : {}),
+          },
         }),
       );
       log(`started ${name} (pid ${servers[servers.length - 1]?.pid})`);
@@ -261,6 +275,8 @@ async function main(): Promise<void> {
       process.stdout.write(files.table);
       return;
     }
+    const compared = await verifyBodies(servers, ids, options.batch, ceilingBody);
+    log(`response bodies: ${compared} sample requests answered with the same bytes by ${servers.map((s) => s.name).join(', ')}`);
     const results = await runWorkloads(options, servers, ids, (server) => deleteByPrefix(redis, `${prefixOf(server.name)}:`).then(() => undefined));
     info.loadAfter = os.loadavg();
     const files = writeReport(resolve(ROOT, options.out), info, results, []);

@@ -1,5 +1,4 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
-import { ApolloServerPluginCacheControl, type ApolloServerPluginCacheControlOptions } from '@apollo/server/plugin/cacheControl';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginInlineTrace } from '@apollo/server/plugin/inlineTrace';
 import { buildSubgraphSchema } from '@apollo/subgraph';
@@ -9,7 +8,7 @@ import { newRequestMeta, type RequestContext, type RequestMeta } from './context
 import { maskError } from './errors.js';
 import type { EntityDefinition } from './entities/define.js';
 import { ENTITIES } from './entities/index.js';
-import { createFastPath, shortcutSafe, type FastPath } from './fast-path/index.js';
+import { createFastPath, shortcutSafe, type FastPath, type ShortcutAnswer } from './fast-path/index.js';
 import { createHttpHandler } from './http/handler.js';
 import { entitiesLimitPlugin } from './plugins/entities-limit.js';
 import { landingPagePlugin } from './plugins/landing-page.js';
@@ -28,7 +27,6 @@ import { MAX_LIST_LENGTH } from './validation.js';
 export interface ServerDeps {
   readonly logger: Logger;
   readonly createContext: (meta?: RequestMeta) => RequestContext;
-  readonly plugins?: readonly ApolloServerPlugin<RequestContext>[];
   /** Health and metrics routes, served before GraphQL and outside the router secret. */
   readonly routes?: Parameters<typeof createHttpHandler<RequestContext>>[0]['routes'];
   /** @default 1048576 */
@@ -48,15 +46,7 @@ export interface ServerDeps {
   /** Request count and latency go here when given. @default undefined */
   readonly metrics?: Metrics;
   /**
-   * Apollo's cache-control plugin, for servers that compute HTTP cache hints (the
-   * benchmark's response-cache peer). Off by default: this schema declares no hints,
-   * and the plugin wraps every field resolver to compute them (see fastPathPlugins).
-   * @default undefined (off; responses say `cache-control: no-store`)
-   */
-  readonly cacheControl?: ApolloServerPluginCacheControlOptions;
-  /**
    * Answer simple entity reads without graphql-js execution (src/fast-path/).
-   * Never with `cacheControl`, whose hints only execution computes.
    * @default true
    */
   readonly fastPath?: boolean;
@@ -111,10 +101,7 @@ export function buildSchema() {
  * Plus the read fast path (src/fast-path/), which skips execution for simple entity
  * reads, and once it has answered an operation, Apollo's whole pipeline for it.
  */
-function fastPathPlugins(
-  cacheControl: ApolloServerPluginCacheControlOptions | undefined,
-  fastPath: FastPath | undefined,
-): ApolloServerPlugin<RequestContext>[] {
+function fastPathPlugins(fastPath: FastPath | undefined): ApolloServerPlugin<RequestContext>[] {
   const tracing = ApolloServerPluginInlineTrace() as ApolloServerPlugin<RequestContext>;
   const tracingOnRequest: ApolloServerPlugin<RequestContext> = {
     serverWillStart: async (service) => tracing.serverWillStart?.(service),
@@ -125,7 +112,7 @@ function fastPathPlugins(
   };
   return [
     // Disabled plugins have no hooks at all.
-    cacheControl === undefined ? shortcutSafe(ApolloServerPluginCacheControlDisabled()) : ApolloServerPluginCacheControl(cacheControl),
+    shortcutSafe(ApolloServerPluginCacheControlDisabled()),
     shortcutSafe(ApolloServerPluginInlineTraceDisabled()),
     // The shortcut never answers a request that asks for a trace.
     shortcutSafe(tracingOnRequest),
@@ -159,15 +146,8 @@ export function createServer(deps: ServerDeps): FreshgraphServer {
   if (writeTokens.length > 0) plugins.push(shortcutSafe(writeAccessPlugin(writeTokens)));
   // the shortcut leaves debug requests to Apollo.
   if (debugExtensions) plugins.push(shortcutSafe(debugExtensionsPlugin()));
-  const fastPath =
-    (deps.fastPath ?? true) && deps.cacheControl === undefined ? createFastPath(ENTITIES as readonly EntityDefinition<unknown>[]) : undefined;
-  plugins.push(...fastPathPlugins(deps.cacheControl, fastPath), ...(deps.plugins ?? []));
-  // Apollo's usage reporting would miss the requests the shortcut answers; any plugin not on the
-  // allow-list above turns the shortcut off.
-  const shortcut = fastPath !== undefined && !(deps.usageReporting ?? false) ? fastPath.shortcutFor(plugins) : undefined;
-  if (fastPath !== undefined && shortcut === undefined && !(deps.usageReporting ?? false)) {
-    logger.info('fast path: answering learned operations before Apollo is off, because a plugin is not on its allow-list');
-  }
+  const fastPath = (deps.fastPath ?? true) ? createFastPath(ENTITIES as readonly EntityDefinition<unknown>[]) : undefined;
+  plugins.push(...fastPathPlugins(fastPath));
 
   const apollo = new ApolloServer<RequestContext>({
     schema: buildSchema(),
@@ -185,6 +165,7 @@ export function createServer(deps: ServerDeps): FreshgraphServer {
     formatError: (formatted, error) =>
       maskError(recodeTokenLimit(formatted), error, (err) => logger.error({ err }, 'unexpected error while serving a request')),
   });
+  const shortcut = fastPath === undefined || (deps.usageReporting ?? false) ? undefined : fencedShortcut(apollo, fastPath, plugins, logger);
   const routerSecretMatches = deps.routerSecret === undefined ? undefined : secretMatcher([deps.routerSecret]);
   const handler = createHttpHandler<RequestContext>({
     apollo,
@@ -195,7 +176,7 @@ export function createServer(deps: ServerDeps): FreshgraphServer {
     authenticate: routerSecretMatches && ((req) => routerSecretMatches(singleHeader(req.headers['x-router-secret']))),
     onFinished: createRequestObserver(logger, deps.metrics),
     // What Apollo's cache-control plugin sends for a response without hints.
-    defaultHeaders: deps.cacheControl === undefined ? [['cache-control', 'no-store']] : [],
+    defaultHeaders: [['cache-control', 'no-store']],
     onError: (err) => logger.error({ err }, 'request failed outside GraphQL'),
     shortcut,
   });
@@ -206,6 +187,32 @@ export function createServer(deps: ServerDeps): FreshgraphServer {
     start: () => apollo.start(),
     stop: () => apollo.stop(),
   };
+}
+
+/**
+ * The fast path's shortcut for this server: on only while every plugin is on its
+ * allow-list, including any added later with `apollo.addPlugin` (Apollo's usage
+ * reporting would miss the requests it answers, so it is never on with APOLLO_KEY).
+ */
+function fencedShortcut(
+  apollo: ApolloServer<RequestContext>,
+  fastPath: FastPath,
+  plugins: readonly ApolloServerPlugin<RequestContext>[],
+  logger: Logger,
+): (body: unknown) => ShortcutAnswer | undefined {
+  const installed = [...plugins];
+  let current = fastPath.shortcutFor(installed);
+  const addPlugin = apollo.addPlugin.bind(apollo);
+  apollo.addPlugin = (plugin) => {
+    addPlugin(plugin);
+    installed.push(plugin);
+    const wasOn = current !== undefined;
+    current = fastPath.shortcutFor(installed);
+    if (wasOn && current === undefined) {
+      logger.info('fast path: answering learned operations before Apollo is off: a plugin that is not on its allow-list was added');
+    }
+  };
+  return (body) => current?.(body);
 }
 
 const singleHeader = (value: string | string[] | undefined): string | undefined => (typeof value === 'string' ? value : undefined);

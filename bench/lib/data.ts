@@ -81,3 +81,24 @@ export async function loadIds(url: string, n: number): Promise<string[]> {
     await db.destroy();
   }
 }
+
+/**
+ * What `product(id)` answers for `id`, byte for byte as Apollo writes it (JSON in
+ * the query's field order, then a newline): the http-ceiling's fixed body. The bench
+ * checks it against the real servers' answer before it measures.
+ */
+export async function productResponse(url: string, id: string): Promise<string> {
+  const db = connect(url, 1);
+  try {
+    // Column order is the order of PRODUCT_QUERY's fields; a Date serializes as toISOString(), as the DateTime scalar does.
+    const result = await db.raw(
+      `select id, sku, name, price_cents as "priceCents", stock, version, updated_at as "updatedAt" from products where id = ?`,
+      [id],
+    );
+    const row = (result.rows as Record<string, unknown>[])[0];
+    if (row === undefined) throw new Error(`no product ${id} in ${url}`);
+    return `${JSON.stringify({ data: { product: row } })}\n`;
+  } finally {
+    await db.destroy();
+  }
+}

@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { ConfigurationName } from './options.js';
+import { CONFIGURATION, type ConfigurationName } from './configurations.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -38,13 +38,14 @@ export interface ServerProcess {
 
 export interface ServerSpec {
   readonly name: ConfigurationName;
-  readonly databaseUrl: string;
+  /** Its own copy of the data set; undefined for a configuration that holds no data. */
+  readonly databaseUrl: string | undefined;
   readonly redisUrl: string;
   readonly cachePrefix: string;
   /** Where buildServers() put the compiled servers. */
   readonly buildDir: string;
   readonly profileDir?: string;
-  /** Extra environment for the server (the soak's longer TTL). */
+  /** Extra environment for the server (the soak's longer TTL, the ceiling's body). */
   readonly env?: Readonly<Record<string, string>>;
 }
 
@@ -75,11 +76,12 @@ async function freePort(): Promise<number> {
 /**
  * Starts one configuration as its own process, exactly as it would be deployed
  * (`node dist/src/main.js` for freshgraph), plus the probe, and waits until
- * /healthz answers.
+ * its health check answers.
  */
 export async function startServer(spec: ServerSpec, timeoutMs = 60_000): Promise<ServerProcess> {
   const port = await freePort();
-  const entry = join(spec.buildDir, spec.name === 'response-cache' ? 'bench/peers/response-cache.js' : 'src/main.js');
+  const configuration = CONFIGURATION[spec.name];
+  const entry = join(spec.buildDir, configuration.entry);
   const nodeArgs = ['--enable-source-maps', '--import', pathToFileURL(join(spec.buildDir, 'bench/probe.js')).href];
   // One directory per configuration; V8 names the files by pid and thread.
   if (spec.profileDir) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${join(spec.profileDir, spec.name)}`);
@@ -89,12 +91,12 @@ export async function startServer(spec: ServerSpec, timeoutMs = 60_000): Promise
       PATH: process.env['PATH'] ?? '',
       HOST: '127.0.0.1',
       PORT: String(port),
-      DATABASE_URL: spec.databaseUrl,
+      ...(spec.databaseUrl === undefined ? {} : { DATABASE_URL: spec.databaseUrl }),
       REDIS_URL: spec.redisUrl,
       CACHE_PREFIX: spec.cachePrefix,
-      CACHE_MODE: spec.name === 'cache-off' ? 'off' : 'on',
       LOG_LEVEL: 'warn',
       NODE_ENV: 'production',
+      ...configuration.env,
       ...spec.env,
     },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -111,14 +113,15 @@ export async function startServer(spec: ServerSpec, timeoutMs = 60_000): Promise
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${spec.name} exited with ${child.exitCode} while starting:\n${output.join('')}`);
     try {
-      const res = await fetch(`${url}/healthz`);
+      const res = await fetch(`${url}${configuration.health.path}`, { headers: configuration.health.headers });
+      await res.arrayBuffer();
       if (res.ok) break;
     } catch {
       // not listening yet
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`${spec.name} did not answer /healthz within ${timeoutMs} ms:\n${output.join('')}`);
+      throw new Error(`${spec.name} did not answer ${configuration.health.path} within ${timeoutMs} ms:\n${output.join('')}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

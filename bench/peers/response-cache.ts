@@ -6,17 +6,25 @@
  * deploy for speed; its weakness is freshness: a mutation does not touch the
  * cached responses that contain the old row.
  *
+ * It builds its own Apollo Server, as such a team would: freshgraph's schema
+ * (`buildSchema()`), Apollo's defaults, the cache-control and response-cache
+ * plugins, served through the same node:http adapter as freshgraph
+ * (src/http/handler.ts), so that what differs is the caching, not the HTTP layer.
+ *
  * Environment: DATABASE_URL, REDIS_URL, CACHE_PREFIX, PORT, HOST, LOG_LEVEL.
  */
 import { createServer as createHttpServer } from 'node:http';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginCacheControl } from '@apollo/server/plugin/cacheControl';
 import type { KeyValueCache, KeyValueCacheSetOptions } from '@apollo/utils.keyvaluecache';
 import responseCachePlugin from '@apollo/server-plugin-response-cache';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../../src/config.js';
-import type { RequestContext } from '../../src/context.js';
+import { newRequestMeta, type RequestContext } from '../../src/context.js';
 import { createDependencies } from '../../src/dependencies.js';
+import { createHttpHandler } from '../../src/http/handler.js';
 import { createLogger } from '../../src/logger.js';
-import { createServer } from '../../src/server.js';
+import { buildSchema } from '../../src/server.js';
 
 /** Apollo's response cache TTL: every cached response lives this long. */
 export const RESPONSE_TTL_SECONDS = 300;
@@ -61,18 +69,24 @@ const redis = new Redis(redisUrl, {
 });
 await redis.connect();
 
-const server = createServer({
-  logger,
-  createContext: deps.createContext,
-  // Apollo's cache-control plugin computes the policy the response cache obeys: every response 300 s, public.
-  cacheControl: { defaultMaxAge: RESPONSE_TTL_SECONDS },
+const apollo = new ApolloServer<RequestContext>({
+  schema: buildSchema(),
+  logger: logger.child({ component: 'apollo' }),
   plugins: [
+    // Computes the policy the response cache obeys: every response 300 s, public.
+    ApolloServerPluginCacheControl({ defaultMaxAge: RESPONSE_TTL_SECONDS }),
     responseCachePlugin<RequestContext>({
       cache: new RedisKeyValueCache(redis, `${config.cachePrefix}:`),
       // Every response is public: no per-user data in this schema.
       sessionId: async () => null,
     }),
   ],
+  // Shutdown below stops HTTP first, then Apollo, then the pools.
+  stopOnTerminationSignals: false,
+});
+const handler = createHttpHandler<RequestContext>({
+  apollo,
+  context: async (_req, requestId) => deps.createContext(newRequestMeta(requestId)),
   routes: (_req, res, path) => {
     if (path !== '/healthz') return false;
     res.setHeader('content-type', 'application/json');
@@ -80,8 +94,8 @@ const server = createServer({
     return true;
   },
 });
-await server.start();
-const http = createHttpServer(server.handler);
+await apollo.start();
+const http = createHttpServer(handler);
 http.keepAliveTimeout = 65_000;
 http.listen(config.port, config.host, () => {
   const address = http.address();
@@ -94,7 +108,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     http.close();
     http.closeAllConnections();
     void (async () => {
-      await server.stop();
+      await apollo.stop();
       await deps.close();
       redis.disconnect();
       process.exit(0);

@@ -11,12 +11,14 @@ import { deleteByPrefix } from '../helpers/app.js';
 import { ADMIN_DATABASE_URL, REDIS_URL } from '../helpers/services.js';
 
 // `npm run bench` end to end on a tiny data set for about a second per workload: it seeds,
-// starts the three configurations, drives them and writes its report. No timing is asserted.
+// starts the five configurations, checks that they answer alike, drives them and writes its
+// report. No timing is asserted.
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const run = `${process.pid}_${randomBytes(3).toString('hex')}`;
 const database = `fgsmoke_${run}`;
 const prefix = `fgsmoke-${run}`;
 const out = mkdtempSync(join(tmpdir(), 'fgsmoke-'));
+const CONFIGURATIONS = ['freshgraph', 'cache-off', 'response-cache', 'plain-apollo', 'http-ceiling'];
 
 afterAll(async () => {
   const admin = knexPkg.knex({ client: 'pg', connection: ADMIN_DATABASE_URL, pool: { min: 0, max: 1 } });
@@ -33,7 +35,7 @@ describe('npm run bench', () => {
     const args = [
       '--import', 'tsx', 'bench/run.ts',
       '--quick', '--products', '300', '--duration', '1', '--warmup', '0', '--rounds', '1', '--connections', '4',
-      '--workload', 'product,products,mix95,mutation1',
+      '--workload', 'product,products,entities,mix95,mutation1',
       '--database-url', ADMIN_DATABASE_URL, '--database', database,
       '--redis-url', REDIS_URL, '--prefix', prefix, '--out', out,
     ];
@@ -49,13 +51,20 @@ describe('npm run bench', () => {
     expect(markdown, output).toBeDefined();
     expect(files.some((f) => f.endsWith('.svg'))).toBe(true);
     const report = readFileSync(join(out, markdown as string), 'utf8');
-    for (const config of ['freshgraph', 'cache-off', 'response-cache']) expect(report).toContain(`| ${config} |`);
+    // Before measuring, the bench compared the answers of every configuration (it stops on a difference).
+    expect(output).toMatch(/response bodies: \d+ sample requests answered with the same bytes by freshgraph, cache-off, response-cache, plain-apollo, http-ceiling/);
+    const rows = report.split('\n').filter((l) => new RegExp(`^\\| .* \\| (${CONFIGURATIONS.join('|')}) \\|`).test(l));
+    // Five workloads, five configurations, and every one answered without errors.
+    expect(rows, report).toHaveLength(25);
+    for (const line of rows) expect(line.split('|')[6]?.trim(), line).toBe('0');
     expect(report).toContain('## Targets');
-    // Every configuration answered without errors.
-    for (const line of report.split('\n').filter((l) => /^\| .* \| (freshgraph|cache-off|response-cache) \|/.test(l))) {
-      expect(line.split('|')[6]?.trim(), line).toBe('0');
-    }
+    // One ratio row per workload, with a figure for every peer and the ceiling.
+    const ratioSection = report.slice(report.indexOf('## freshgraph against each configuration'), report.indexOf('## Targets'));
+    expect(ratioSection).toContain('| workload | vs plain-apollo | vs response-cache | vs `CACHE_MODE=off` | share of http-ceiling |');
+    const ratioRows = ratioSection.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| workload'));
+    expect(ratioRows, ratioSection).toHaveLength(5);
+    for (const line of ratioRows) expect(line, line).toMatch(/^\|[^|]+(\| \d+\.\d\d× \(p50 \d+\.\d\d×\) ){3}\| \d+\.\d %/);
     const svg = readFileSync(join(out, files.find((f) => f.endsWith('.svg')) as string), 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);
-  }, 240_000);
+  }, 360_000);
 });

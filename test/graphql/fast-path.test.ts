@@ -1,9 +1,11 @@
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RequestContext } from '../../src/context.js';
 import { newId } from '../../src/ids.js';
 import { createServer, type FreshgraphServer } from '../../src/server.js';
-import { startTestApp, type TestApp } from '../helpers/app.js';
+import { codesOf, postGraphql, startTestApp, type TestApp } from '../helpers/app.js';
 import { insertProducts } from '../helpers/products.js';
 
 // The read fast path (src/fast-path.ts) must answer exactly what graphql-js execution
@@ -29,7 +31,8 @@ const countExecutions: ApolloServerPlugin<RequestContext> = {
 beforeAll(async () => {
   app = await startTestApp();
   const { deps } = app.running;
-  fast = createServer({ logger: deps.logger, createContext: deps.createContext, plugins: [countExecutions] });
+  fast = createServer({ logger: deps.logger, createContext: deps.createContext });
+  fast.apollo.addPlugin(countExecutions);
   slow = createServer({ logger: deps.logger, createContext: deps.createContext, fastPath: false });
   await Promise.all([fast.start(), slow.start()]);
   ids = await insertProducts(deps.db.knex, 5);
@@ -82,6 +85,9 @@ describe('the read fast path', () => {
       ],
     ],
     ['account(id) and accounts(ids)', () => [`query($ids: [ID!]!) { accounts(ids: $ids) { id owner balanceCents version updatedAt } }`, { ids: [accountId, missing()] }]],
+    // graphql-js keeps such a response key as an own key; an object with a prototype would drop it.
+    ['an alias named __proto__', () => [`query($id: ID!) { __proto__: product(id: $id) { __proto__: name constructor: id } }`, { id: ids[0] }]],
+    ['an order by id, scalar fields only', () => [`query($id: ID!) { order(id: $id) { id totalCents version } }`, { id: missing() }]],
   ] as const)('answers %s without execution, exactly as execution would', async (_, make) => {
     const [query, variables] = make() as [string, Record<string, unknown> | undefined];
     const { answer, expected, executed } = await both(query, variables);
@@ -121,5 +127,36 @@ describe('the read fast path', () => {
     const { answer, expected } = await both(`query($id: ID!, $n: Int!) { product(id: $id) { id } }`, { id: ids[0] });
     expect(answer).toBe(expected);
     expect(answer).toContain('GRAPHQL_VALIDATION_FAILED');
+  });
+});
+
+describe('what the fast path lets through', () => {
+  it('rethrows an error that is not its own fall-through signal: the request fails and the error is logged, never silently retried', async () => {
+    const { deps } = app.running;
+    const logged: unknown[] = [];
+    const logger = deps.logger.child({});
+    logger.error = ((obj: unknown) => void logged.push(obj)) as typeof logger.error;
+    const server = createServer({
+      logger,
+      createContext: (meta) => {
+        const context = deps.createContext(meta);
+        // A bug inside the fast path's read (execution's own loaders still work).
+        context.loaders.read = () => Promise.reject(new TypeError('a bug in the fast path'));
+        return context;
+      },
+    });
+    await server.start();
+    const http = createHttpServer(server.handler);
+    try {
+      await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+      const res = await postGraphql(`http://127.0.0.1:${(http.address() as AddressInfo).port}/graphql`, `query($id: ID!) { product(id: $id) { id } }`, { id: ids[0] });
+      expect(res.status).toBe(500);
+      expect(codesOf(res)).toEqual(['INTERNAL_SERVER_ERROR']);
+      expect(JSON.stringify(res)).not.toContain('a bug in the fast path');
+      expect(JSON.stringify(logged)).toContain('a bug in the fast path');
+    } finally {
+      http.close();
+      await server.stop();
+    }
   });
 });

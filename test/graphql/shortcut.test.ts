@@ -172,3 +172,31 @@ describe('answering a learned operation before Apollo', () => {
     expect(read.data.product.version).toBe(written.data.adjustStock.version);
   });
 });
+
+describe('the shortcut fence', () => {
+  it('turns itself off when a plugin that is not on its allow-list is added, and Apollo answers everything', async () => {
+    const { deps } = app.running;
+    const fenced = createServer({ logger: deps.logger, createContext: deps.createContext });
+    let seen = 0;
+    // A plugin the shortcut would skip: it must see every request.
+    fenced.apollo.addPlugin({ requestDidStart: async () => void seen++ });
+    await fenced.start();
+    try {
+      const url = await listen(fenced);
+      const body = { query: PRODUCT, variables: { id: ids[0] } };
+      for (let i = 0; i < 3; i++) expect((await send(url, body)).status).toBe(200);
+      expect(fenced.shortcutAnswers()).toBe(0);
+      expect(seen).toBe(3);
+    } finally {
+      await fenced.stop();
+    }
+  });
+
+  it('is on with the server\'s own plugins only', async () => {
+    const before = fast.shortcutAnswers();
+    const body = { query: PRODUCT, variables: { id: ids[1] } };
+    await send(urls.fast, body);
+    await send(urls.fast, body);
+    expect(fast.shortcutAnswers()).toBeGreaterThan(before);
+  });
+});
