@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/ids.js';
 import { codesOf, dataOf, startTestApp, type TestApp, QUIET_BACKGROUND } from '../helpers/app.js';
@@ -123,8 +123,10 @@ describe('_entities', () => {
 });
 
 describe('_service', () => {
-  it('serves the SDL exactly as written in schema/', async () => {
+  it('serves the SDL exactly as written in schema/ (every file, in name order)', async () => {
     const res = dataOf(await app.gql<{ _service: { sdl: string } }>('{ _service { sdl } }'));
-    expect(res._service.sdl).toBe(readFileSync(new URL('../../schema/schema.graphql', import.meta.url), 'utf8'));
+    const dir = new URL('../../schema/', import.meta.url);
+    const files = readdirSync(dir).filter((name) => name.endsWith('.graphql')).sort();
+    expect(res._service.sdl).toBe(files.map((name) => readFileSync(new URL(name, dir), 'utf8')).join('\n'));
   });
 });
