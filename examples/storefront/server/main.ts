@@ -43,5 +43,9 @@ try {
   }
 } catch (err) {
   await freshgraph.shutdown();
+  if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+    console.error(`port ${pagePort} is taken: set STOREFRONT_PORT to another one`);
+    process.exit(1);
+  }
   throw err;
 }
