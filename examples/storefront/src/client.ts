@@ -1,5 +1,5 @@
 import { ApolloClient, ApolloLink, HttpLink, InMemoryCache, RefetchEventManager, windowFocusSource } from '@apollo/client';
-import { fromEvent, merge, tap } from 'rxjs';
+import { fromEvent, merge, tap, throttleTime } from 'rxjs';
 import { codeOf, errorCodesOf } from './errors.js';
 
 /** freshgraph's debug view (`extensions.cache`), sent when the server runs with DEBUG_EXTENSIONS=true. */
@@ -53,7 +53,8 @@ export function createClient(graphqlUrl: string, onResponse: (record: RequestRec
     cache: new InMemoryCache(),
     refetchEventManager: new RefetchEventManager({
       // Apollo's source fires when the tab becomes visible; `focus` also covers two windows side by side.
-      sources: { windowFocus: () => merge(windowFocusSource(), fromEvent(window, 'focus')) },
+      // Switching tabs fires both: one read is enough.
+      sources: { windowFocus: () => merge(windowFocusSource(), fromEvent(window, 'focus')).pipe(throttleTime(250)) },
     }),
   });
 }
