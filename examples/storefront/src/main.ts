@@ -1,0 +1,56 @@
+import { NetworkStatus } from '@apollo/client';
+import { CATALOGUE_PATH, type Catalogue } from '../shared/catalogue.js';
+import { createAccountsView } from './accounts-view.js';
+import { createClient } from './client.js';
+import { createDebugPanel } from './debug-panel.js';
+import { formatTime, mustFind } from './dom.js';
+import { describeError } from './errors.js';
+import { ADJUST_STOCK, STOREFRONT } from './operations.js';
+import { createProductsView } from './products-view.js';
+import './style.css';
+
+async function main(): Promise<void> {
+  const status = mustFind('#status', HTMLElement);
+  const response = await fetch(CATALOGUE_PATH);
+  if (!response.ok) throw new Error(`${CATALOGUE_PATH} answered ${response.status}`);
+  const catalogue = (await response.json()) as Catalogue;
+
+  const debugPanel = createDebugPanel(mustFind('#debug', HTMLElement));
+  const client = createClient(catalogue.graphqlUrl ?? '/graphql', debugPanel.add);
+  const products = createProductsView(mustFind('#products', HTMLElement), {
+    adjustStock: (id, delta) => client.mutate({ mutation: ADJUST_STOCK, variables: { id, delta } }),
+  });
+  const accounts = createAccountsView(mustFind('#accounts', HTMLElement));
+
+  const storefront = client.watchQuery({
+    query: STOREFRONT,
+    variables: { productIds: catalogue.productIds, accountIds: catalogue.accountIds },
+    notifyOnNetworkStatusChange: true,
+  });
+  storefront.subscribe((result) => {
+    if (result.dataState === 'complete') {
+      products.show(catalogue.productIds, result.data.products);
+      accounts.show(catalogue.accountIds, result.data.accounts);
+    }
+    if (result.error) {
+      status.textContent = describeError(result.error);
+      status.dataset['state'] = 'error';
+    } else if (result.networkStatus === NetworkStatus.ready) {
+      status.textContent = `read at ${formatTime(new Date())}`;
+      status.dataset['state'] = 'ready';
+    } else {
+      status.textContent = 'reading\u2026';
+      status.dataset['state'] = 'loading';
+    }
+  });
+  // Refetching asks the server again; Apollo's own cache would answer from this window's memory.
+  mustFind('#refresh', HTMLButtonElement).addEventListener('click', () => void storefront.refetch().catch(() => {}));
+}
+
+main().catch((err: unknown) => {
+  const status = document.querySelector('#status');
+  if (status) {
+    status.textContent = `the page could not start: ${err instanceof Error ? err.message : String(err)}`;
+    status.setAttribute('data-state', 'error');
+  }
+});
