@@ -12,6 +12,7 @@ import { migrateToLatest } from './db/migrations/index.js';
 import { OutboxRepository } from './db/outbox-repository.js';
 import { ProductsRepository } from './db/products-repository.js';
 import { createReaders, type Readers } from './loaders/readers.js';
+import { openClusterStore } from './open-cluster-store.js';
 import { AccountsService } from './services/accounts-service.js';
 import { CacheRepair } from './services/cache-repair.js';
 import { ConsistencySampler } from './services/consistency-sampler.js';
@@ -143,6 +144,7 @@ export async function createDependencies(
 }
 
 async function openStore(config: Config, logger: Logger): Promise<CacheStore> {
+  if (config.redisClusterNodes !== undefined) return openClusterStore(config.redisClusterNodes, config, logger);
   if (config.redisUrl === undefined) {
     return new MemoryStore({ maxEntries: config.memoryStoreMaxEntries });
   }
