@@ -1,16 +1,16 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { freePort } from './redis-process.js';
 
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Every cluster node this process started: killed on exit, whatever happens to the test. */
+/** Every cluster node this process started: killed when the test worker exits, whatever the test did. */
 const started = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const child of started) child.kill('SIGKILL');
@@ -45,7 +45,7 @@ export interface Replication {
  * A Redis Cluster of the test's own: six redis-server processes on free
  * loopback ports (three masters with one replica each), without persistence,
  * each in its own temporary directory. One per test file; stop() it in
- * afterAll (processes left behind by a crashed worker die with it).
+ * afterAll.
  */
 export class RedisCluster {
   private constructor(
@@ -57,8 +57,8 @@ export class RedisCluster {
     const root = mkdtempSync(join(tmpdir(), 'fg-cluster-'));
     const nodes: Node[] = [];
     for (let i = 0; i < size; i++) {
-      const dir = join(root, String(i));
-      nodes.push({ port: await freePort(), dir, child: undefined });
+      const port = await freeClusterPort(nodes.map((n) => n.port));
+      nodes.push({ port, dir: join(root, String(i)), child: undefined });
     }
     const cluster = new RedisCluster(nodes, root);
     try {
@@ -257,7 +257,7 @@ export class RedisCluster {
   }
 
   private async launch(node: Node): Promise<void> {
-    await run('mkdir', ['-p', node.dir]);
+    mkdirSync(node.dir, { recursive: true });
     const child = spawn(
       'redis-server',
       [
@@ -286,3 +286,25 @@ export class RedisCluster {
   }
 }
 
+/**
+ * A loopback port for a cluster node: a node also listens on port + 10,000
+ * (the cluster bus), so both must be free, and the port at most 55,535.
+ */
+async function freeClusterPort(taken: readonly number[]): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    if (taken.some((t) => t === port || Math.abs(t - port) === 10_000)) continue;
+    if ((await canListen(port)) && (await canListen(port + 10_000))) return port;
+  }
+  throw new Error('no free pair of loopback ports for a cluster node');
+}
+
+async function canListen(port: number): Promise<boolean> {
+  const server = createServer();
+  const listening = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => resolve(true));
+  });
+  if (listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+  return listening;
+}
