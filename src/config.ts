@@ -3,6 +3,12 @@ import { z } from 'zod';
 /** Where the cache lives, or whether there is one at all. */
 export type CacheMode = 'on' | 'off';
 
+/** One `host:port` of REDIS_CLUSTER_NODES. */
+export interface ClusterSeed {
+  readonly host: string;
+  readonly port: number;
+}
+
 export interface Config {
   /** @default 4000 */
   readonly port: number;
@@ -12,8 +18,17 @@ export interface Config {
   readonly databaseUrl: string | undefined;
   /** @default 10 */
   readonly databasePoolMax: number;
-  /** Redis connection string; unset means the in-process cache store. */
+  /** Redis connection string; unset means the in-process cache store (or Redis Cluster with `redisClusterNodes`). */
   readonly redisUrl: string | undefined;
+  /** Seed nodes of a Redis Cluster that holds the cache instead of one Redis; exclusive with `redisUrl`. @default undefined */
+  readonly redisClusterNodes: readonly ClusterSeed[] | undefined;
+  /**
+   * Replicas of its master that must confirm a write-through (`WAIT`) before it counts as landed on
+   * Redis Cluster; 0 only for a cluster without replicas. @default 1
+   */
+  readonly redisClusterWaitReplicas: number;
+  /** How long a write-through on Redis Cluster waits for that confirmation. @default 100 */
+  readonly redisClusterWaitTimeoutMs: number;
   /** Every cache key starts with `<cachePrefix>:`. @default 'fg' */
   readonly cachePrefix: string;
   /** Safety-net TTL of every cache key. @default 300 */
@@ -100,6 +115,25 @@ const bool = z
   .enum(['true', 'false', '1', '0'], { message: 'use true or false' })
   .transform((value) => value === 'true' || value === '1');
 
+/** `host:port,host:port`: IPv6 hosts in brackets (`[::1]:7000`). */
+const clusterSeeds = z
+  .string()
+  .transform((value) => value.split(',').map((seed) => seed.trim()).filter((seed) => seed.length > 0))
+  .pipe(
+    z
+      .array(
+        z
+          .string()
+          .regex(/^(\[[0-9A-Fa-f:.]+\]|[^\s:[\]]+):\d{1,5}$/, 'use host:port, for example 10.0.0.5:7000')
+          .transform((seed): ClusterSeed => {
+            const at = seed.lastIndexOf(':');
+            return { host: seed.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(seed.slice(at + 1)) };
+          })
+          .refine((seed) => seed.port >= 1 && seed.port <= 65535, 'a port is 1-65535'),
+      )
+      .min(1, 'name at least one host:port'),
+  );
+
 const SECRET_MIN = 16;
 const secret = z.string().min(SECRET_MIN, `use at least ${SECRET_MIN} characters`).regex(/^[!-~]+$/, 'use printable ASCII without spaces');
 
@@ -109,6 +143,9 @@ const schema = z.object({
   DATABASE_URL: z.string().url().optional(),
   DATABASE_POOL_MAX: intFrom(10, 1, 200),
   REDIS_URL: z.string().url().optional(),
+  REDIS_CLUSTER_NODES: clusterSeeds.optional(),
+  REDIS_CLUSTER_WAIT_REPLICAS: intFrom(1, 0, 16),
+  REDIS_CLUSTER_WAIT_TIMEOUT_MS: intFrom(100, 1, 60_000),
   CACHE_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'use 1-64 letters, digits, "_", "." or "-"')
@@ -151,6 +188,21 @@ const schema = z.object({
   READY_TIMEOUT_MS: intFrom(1000, 10, 60_000),
   WRITE_SHARE_WINDOW_SECONDS: intFrom(60, 5, 3600),
   WRITE_SHARE_WARN: z.coerce.number().min(0).max(1).default(0.25),
+}).superRefine((e, ctx) => {
+  if (e.REDIS_URL !== undefined && e.REDIS_CLUSTER_NODES !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['REDIS_CLUSTER_NODES'],
+      message: 'set either REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (Redis Cluster), not both',
+    });
+  }
+  if (e.REDIS_CLUSTER_WAIT_TIMEOUT_MS >= e.REDIS_COMMAND_TIMEOUT_MS) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['REDIS_CLUSTER_WAIT_TIMEOUT_MS'],
+      message: `must be below REDIS_COMMAND_TIMEOUT_MS (${e.REDIS_COMMAND_TIMEOUT_MS}), which bounds the whole write`,
+    });
+  }
 });
 
 export class ConfigError extends Error {
@@ -178,6 +230,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: e.DATABASE_URL,
     databasePoolMax: e.DATABASE_POOL_MAX,
     redisUrl: e.REDIS_URL,
+    redisClusterNodes: e.REDIS_CLUSTER_NODES === undefined ? undefined : Object.freeze(e.REDIS_CLUSTER_NODES),
+    redisClusterWaitReplicas: e.REDIS_CLUSTER_WAIT_REPLICAS,
+    redisClusterWaitTimeoutMs: e.REDIS_CLUSTER_WAIT_TIMEOUT_MS,
     cachePrefix: e.CACHE_PREFIX,
     cacheTtlSeconds: e.CACHE_TTL_SECONDS,
     xfetchBeta: e.XFETCH_BETA,

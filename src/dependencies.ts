@@ -11,6 +11,7 @@ import { openDatabase, type Database } from './db/database.js';
 import { migrateToLatest } from './db/migrations/index.js';
 import { OutboxRepository } from './db/outbox-repository.js';
 import { createReaders, type Readers } from './loaders/readers.js';
+import { openClusterStore } from './open-cluster-store.js';
 import { ConsistencySampler } from './ops/consistency-sampler.js';
 import { CacheRepair } from './services/cache-repair.js';
 import { OutboxClearer } from './services/outbox-clearer.js';
@@ -140,6 +141,7 @@ export async function createDependencies(
 
 async function openStore(config: Config, logger: Logger): Promise<CacheStore> {
   if (config.cacheMode === 'off') return new NullStore();
+  if (config.redisClusterNodes !== undefined) return openClusterStore(config.redisClusterNodes, config, logger);
   if (config.redisUrl === undefined) {
     return new MemoryStore({ maxEntries: config.memoryStoreMaxEntries });
   }

@@ -45,16 +45,13 @@ export async function start(env: NodeJS.ProcessEnv = process.env, options: Start
   logger.info(
     {
       database: deps.db.kind === 'pglite' ? `embedded PGlite (${deps.db.location})` : `postgres (${deps.db.location})`,
-      cache:
-        config.cacheMode === 'off'
-          ? 'off (CACHE_MODE=off: every read goes to the database)'
-          : deps.store.kind === 'memory'
-            ? 'in-process store (set REDIS_URL to use Redis)'
-            : 'redis',
+      cache: describeCache(config, deps.store.kind),
     },
     deps.db.kind === 'pglite' || deps.store.kind === 'memory'
       ? 'running on the embedded defaults: fine for trying it out, not for production'
-      : 'running on Postgres and Redis',
+      : deps.store.kind === 'redis-cluster'
+        ? 'running on Postgres and Redis Cluster'
+        : 'running on Postgres and Redis',
   );
 
   logAccessControl(config, logger);
@@ -136,6 +133,21 @@ export async function start(env: NodeJS.ProcessEnv = process.env, options: Start
       logger.info('shut down cleanly');
     })());
   return { url, deps, server, http, metrics, shutdown };
+}
+
+/** The cache mode as the start-up line names it. */
+function describeCache(config: Config, storeKind: string): string {
+  if (config.cacheMode === 'off') return 'off (CACHE_MODE=off: every read goes to the database)';
+  if (storeKind === 'memory') return 'in-process store (set REDIS_URL to use Redis)';
+  if (storeKind === 'redis-cluster') {
+    const seeds = (config.redisClusterNodes ?? []).map((n) => `${n.host}:${n.port}`).join(',');
+    const confirm =
+      config.redisClusterWaitReplicas === 0
+        ? 'write-throughs not confirmed by replicas'
+        : `write-throughs confirmed by ${config.redisClusterWaitReplicas} replica(s) within ${config.redisClusterWaitTimeoutMs} ms`;
+    return `redis cluster (seeds ${seeds}; reads from masters; ${confirm})`;
+  }
+  return 'redis';
 }
 
 /** Says once, at start, who may call this server; an open server says so as a warning. */

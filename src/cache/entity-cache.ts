@@ -4,7 +4,7 @@ import { CircuitBreaker } from './circuit-breaker.js';
 import { createEnvelope, parseEnvelope, serializeEnvelope, type Envelope } from './envelope.js';
 import type { KeySpace } from './keys.js';
 import { CacheCounters, type RequestCacheStats } from './stats.js';
-import type { CacheStore, CasOutcome, CasWrite } from './store.js';
+import { UnconfirmedWriteError, type CacheStore, type CasOutcome, type CasWrite } from './store.js';
 
 /** The subset of pino the engine uses, so the engine does not depend on a logger. */
 export interface CacheLogger {
@@ -223,7 +223,8 @@ export class EntityCache {
         this.countOutcomes(outcomes);
         return true;
       } catch (err) {
-        if (attempt >= retries || this.breaker.state === 'open') {
+        const unconfirmed = err instanceof CacheUnavailableError && err.cause instanceof UnconfirmedWriteError;
+        if (attempt >= retries || this.breaker.state === 'open' || unconfirmed) {
           this.counters.writeFailures++;
           this.logRateLimited(
             'error',
@@ -332,7 +333,9 @@ export class EntityCache {
       observe?.(op, performance.now() - started, true, keys.length);
       return result;
     } catch (err) {
-      this.breaker.failure();
+      // A write the server applied but could not yet vouch for says nothing against the server.
+      if (err instanceof UnconfirmedWriteError) this.breaker.success();
+      else this.breaker.failure();
       observe?.(op, performance.now() - started, false, keys.length);
       this.logRateLimited('warn', op, { err, op, key: keys[0], keyCount: keys.length }, `cache: ${op} failed`);
       throw new CacheUnavailableError(`cache ${op} failed`, { cause: err });

@@ -1,16 +1,7 @@
-import { Redis, type RedisOptions, type Result } from 'ioredis';
-import { ACQUIRE_LEASES_LUA, FILL_LUA, WRITE_THROUGH_LUA } from './cas-script.js';
+import { Redis, type RedisOptions } from 'ioredis';
 import { leaseKeyOf } from './keys.js';
+import { casOutcomeOf as outcomeOf, defineCacheScripts } from './redis-scripts.js';
 import type { CacheStore, CasOutcome, CasWrite, LeaseRequest, StoreBatch } from './store.js';
-
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    /** See cas-script.ts. */
-    writeThrough(key: string, leaseKey: string, value: string, version: number, ttlMs: number): Result<number, Context>;
-    fillWithLease(key: string, leaseKey: string, value: string, version: number, ttlMs: number, token: string): Result<number, Context>;
-    acquireLeases(numKeys: number, ...args: (string | number)[]): Result<number[], Context>;
-  }
-}
 
 export interface RedisStoreOptions {
   readonly url: string;
@@ -22,9 +13,7 @@ export interface RedisStoreOptions {
   readonly onConnectionError?: (err: Error) => void;
 }
 
-const OUTCOMES: Record<number, CasOutcome> = { 0: 'rejected', 1: 'written', 2: 'refreshed', 3: 'lease-lost' };
-
-/** The only module that talks to Redis. */
+/** The store on one Redis server; cluster-store.ts is the one on a Redis Cluster. */
 export class RedisStore implements CacheStore {
   readonly kind = 'redis';
   readonly client: Redis;
@@ -42,10 +31,7 @@ export class RedisStore implements CacheStore {
       lazyConnect: true,
     };
     this.client = new Redis(options.url, redisOptions);
-    this.client.defineCommand('writeThrough', { numberOfKeys: 2, lua: WRITE_THROUGH_LUA });
-    this.client.defineCommand('fillWithLease', { numberOfKeys: 2, lua: FILL_LUA });
-    // Variable key counts: the count is the first argument.
-    this.client.defineCommand('acquireLeases', { lua: ACQUIRE_LEASES_LUA });
+    defineCacheScripts(this.client);
     this.client.on('error', options.onConnectionError ?? (() => {}));
   }
 
@@ -113,12 +99,6 @@ export class RedisStore implements CacheStore {
       this.client.disconnect();
     }
   }
-}
-
-function outcomeOf(reply: unknown): CasOutcome {
-  const outcome = OUTCOMES[Number(reply)];
-  if (outcome === undefined) throw new Error(`Unexpected CAS reply ${String(reply)}`);
-  return outcome;
 }
 
 function outcomesOf(replies: [Error | null, unknown][] | null, count: number): CasOutcome[] {

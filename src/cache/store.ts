@@ -36,20 +36,40 @@ export interface LeaseRequest {
   readonly ttlMs: number;
 }
 
+/**
+ * "One round trip" below means one per server the keys live on, all sent at
+ * once: on Redis Cluster, one pipeline per master, in parallel.
+ */
 export interface CacheStore {
-  /** `redis` or `memory`, for logs. */
+  /** `redis`, `redis-cluster` or `memory`, for logs. */
   readonly kind: string;
   /** Values in key order, null where missing: one MGET. */
   read(keys: readonly string[]): Promise<(string | null)[]>;
   /** Takes the fill leases of keys that have none (true where taken), whatever their values; one round trip. */
   acquireLeases(keys: readonly string[], lease: LeaseRequest): Promise<boolean[]>;
-  /** Every CAS and delete of the batch in one round trip; outcomes in write order. */
+  /**
+   * Every CAS and delete of the batch in one round trip; outcomes in write order.
+   * Rejects with UnconfirmedWriteError when the writes landed but are not final yet.
+   */
   apply(batch: StoreBatch): Promise<CasOutcome[]>;
   /** CAS writes that land only while `token` still holds each key's lease, which they release; one round trip. */
   fill(writes: readonly CasWrite[], token: string): Promise<CasOutcome[]>;
   /** Resolves when the store answers. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * Thrown by `apply` when the store reached its server and the writes were
+ * applied there, but not yet where they would survive a failover (a Redis
+ * Cluster master whose replicas did not confirm them in time). The write
+ * counts as failed, like any other: its keys are read from the source and the
+ * outbox repairs it. The engine does not retry it at once (a retry would only
+ * wait for the same replica again), and the server answered, so it is no
+ * reason to open the circuit breaker.
+ */
+export class UnconfirmedWriteError extends Error {
+  override readonly name = 'UnconfirmedWriteError';
 }
 
 /**

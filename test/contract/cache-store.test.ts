@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ClusterStore } from '../../src/cache/cluster-store.js';
 import { createEnvelope, parseEnvelope, serializeEnvelope } from '../../src/cache/envelope.js';
 import { MemoryStore } from '../../src/cache/memory-store.js';
 import { RedisStore } from '../../src/cache/redis-store.js';
 import type { CacheStore, CasWrite } from '../../src/cache/store.js';
 import { deleteByPrefix, uniquePrefix } from '../helpers/app.js';
-import { countRedisRoundTrips } from '../helpers/counting.js';
+import { countClusterRoundTrips, countRedisRoundTrips } from '../helpers/counting.js';
+import { RedisCluster } from '../helpers/redis-cluster.js';
 import { REDIS_URL } from '../helpers/services.js';
 
 /** What the suite needs from an implementation beyond the contract itself. */
@@ -14,8 +16,10 @@ interface Harness {
   pttl(key: string): Promise<number>;
   /** Removes a key as an eviction or expiry would. */
   evict(key: string): Promise<void>;
-  /** Network round trips made while `fn` runs; undefined where there is no network. */
+  /** Network round trips made while `fn` runs (on a cluster: per master, reached in parallel); undefined where there is no network. */
   roundTrips?(fn: () => Promise<unknown>): Promise<number>;
+  /** Removes the suite's keys from a store that outlives it. */
+  deleteByPrefix?(prefix: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -40,9 +44,43 @@ const implementations: [string, () => Promise<Harness>][] = [
             counter.stop();
           }
         },
+        deleteByPrefix: (p) => deleteByPrefix(store.client, p),
         close: async () => {
           await deleteByPrefix(store.client, prefix);
           await store.close();
+        },
+      };
+    },
+  ],
+  [
+    'ClusterStore (real Redis Cluster: 3 masters, 3 replicas)',
+    async () => {
+      const cluster = await RedisCluster.start();
+      const store = new ClusterStore({ nodes: cluster.seeds.slice(0, 2).map(address), commandTimeoutMs: 5_000, waitTimeoutMs: 2_000 });
+      try {
+        await store.connect();
+      } catch (err) {
+        await store.close();
+        await cluster.stop();
+        throw err;
+      }
+      return {
+        store,
+        rawSet: async (key, value, ttlMs = 60_000) => void (await store.reader.set(key, value, 'PX', ttlMs)),
+        pttl: (key) => store.reader.pttl(key),
+        evict: async (key) => void (await store.reader.del(key)),
+        roundTrips: async (fn) => {
+          const counter = countClusterRoundTrips(store.reader, store.writer);
+          try {
+            await fn();
+            return counter.max;
+          } finally {
+            counter.stop();
+          }
+        },
+        close: async () => {
+          await store.close();
+          await cluster.stop();
         },
       };
     },
@@ -61,6 +99,11 @@ const implementations: [string, () => Promise<Harness>][] = [
     },
   ],
 ];
+
+function address(seed: string): { host: string; port: number } {
+  const [host = '', port = ''] = seed.split(':');
+  return { host, port: Number(port) };
+}
 
 describe.each(implementations)('cache store contract: %s', (_name, create) => {
   let h: Harness;
@@ -83,8 +126,8 @@ describe.each(implementations)('cache store contract: %s', (_name, create) => {
     h = await create();
   });
   afterAll(async () => {
-    if (h.roundTrips) await deleteByPrefix((h.store as RedisStore).client, prefix);
-    await h.close();
+    await h?.deleteByPrefix?.(prefix);
+    await h?.close();
   });
 
   it('writes a missing key', async () => {

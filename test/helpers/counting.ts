@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach } from 'vitest';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Knex } from 'knex';
 
 /**
@@ -21,6 +21,36 @@ export function countRedisRoundTrips(client: Redis): { readonly count: number; r
     },
     reset: () => void (count = 0),
     stop: () => void (stream.write = original),
+  };
+}
+
+/**
+ * Counts round trips to each master of a Redis Cluster client, by connection:
+ * `max` is what a caller waits when all masters are reached in parallel, `perMaster`
+ * shows that no master was asked twice. Connect the client to every master first.
+ */
+export function countClusterRoundTrips(...clients: Cluster[]): {
+  readonly perMaster: Map<string, number>;
+  readonly max: number;
+  readonly total: number;
+  reset(): void;
+  stop(): void;
+} {
+  const counters = clients.flatMap((client, c) =>
+    client.nodes('master').map((node) => ({ name: `${c}/${node.options.host}:${node.options.port}`, counter: countRedisRoundTrips(node) })),
+  );
+  return {
+    get perMaster() {
+      return new Map(counters.map(({ name, counter }) => [name, counter.count]));
+    },
+    get max() {
+      return Math.max(0, ...counters.map(({ counter }) => counter.count));
+    },
+    get total() {
+      return counters.reduce((sum, { counter }) => sum + counter.count, 0);
+    },
+    reset: () => counters.forEach(({ counter }) => counter.reset()),
+    stop: () => counters.forEach(({ counter }) => counter.stop()),
   };
 }
 
