@@ -260,9 +260,10 @@ describe.each(implementations)('cache store contract: %s', (_name, create) => {
 
     it('expires a lease after its TTL, so a crashed reader blocks nobody for long', async () => {
       const k = key();
-      await h.store.acquireLeases([k], lease('crashed', 60));
+      // Long enough that a busy machine still asks again within it, short enough to wait out.
+      await h.store.acquireLeases([k], lease('crashed', 1_000));
       expect(await h.store.acquireLeases([k], lease('b'))).toEqual([false]);
-      await new Promise((r) => setTimeout(r, 150));
+      await new Promise((r) => setTimeout(r, 1_100));
       expect(await h.store.acquireLeases([k], lease('b'))).toEqual([true]);
       expect(await h.store.fill([cas(k, 1)], 'crashed')).toEqual(['lease-lost']);
     });
