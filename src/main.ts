@@ -76,6 +76,7 @@ export async function start(env: NodeJS.ProcessEnv = process.env, options: Start
       logger: logger.child({ component: 'readiness' }),
     }),
     maxBodyBytes: config.maxBodyBytes,
+    corsOrigins: config.corsOrigins,
     introspection: config.introspection,
     usageReporting: config.usageReporting,
     sandbox: config.sandbox,

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { newRequestMeta, type RequestContext, type RequestMeta } from './context.js';
 import { maskError } from './errors.js';
 import { createFastPath, type FastPath } from './fast-path.js';
+import type { CorsOrigins } from './http/cors.js';
 import { createHttpHandler } from './http/handler.js';
 import { entitiesLimitPlugin } from './plugins/entities-limit.js';
 import { landingPagePlugin } from './plugins/landing-page.js';
@@ -42,6 +43,8 @@ export interface ServerDeps {
   readonly writeTokens?: readonly string[];
   /** Serve `extensions.cache` to requests with `x-freshgraph-debug: 1`. @default false */
   readonly debugExtensions?: boolean;
+  /** Browser origins allowed to call (CORS): `*`, or a list; [] sends no CORS headers. @default '*' */
+  readonly corsOrigins?: CorsOrigins;
   /** Request count and latency go here when given. @default undefined */
   readonly metrics?: Metrics;
   /**
@@ -177,6 +180,7 @@ export function createServer(deps: ServerDeps): FreshgraphServer {
       deps.createContext(newRequestMeta(requestId, debugExtensions && req.headers['x-freshgraph-debug'] === '1')),
     routes: deps.routes,
     maxBodyBytes: deps.maxBodyBytes,
+    corsOrigins: deps.corsOrigins,
     authenticate: routerSecretMatches && ((req) => routerSecretMatches(singleHeader(req.headers['x-router-secret']))),
     onFinished: createRequestObserver(logger, deps.metrics),
     // What Apollo's cache-control plugin sends for a response without hints.

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { HeaderMap, type ApolloServer, type HTTPGraphQLRequest } from '@apollo/server';
+import { corsHeaders, type CorsOrigins } from './cors.js';
 import { BodyTooLargeError, readBody } from './read-body.js';
 
 /** What the request log and the metrics learn about one GraphQL request once it is answered. */
@@ -29,6 +30,8 @@ export interface HandlerOptions<TContext extends object> {
   readonly authenticate?: (req: IncomingMessage) => boolean;
   /** Called once per GraphQL request, after its response was handed to the socket. */
   readonly onFinished?: (finished: FinishedRequest<TContext>) => void;
+  /** Browser origins allowed to call (see cors.ts). @default '*' */
+  readonly corsOrigins?: CorsOrigins;
   /** Headers added to every GraphQL response that Apollo did not set itself. @default [] */
   readonly defaultHeaders?: readonly (readonly [string, string])[];
   readonly onError?: (err: unknown) => void;
@@ -64,6 +67,7 @@ export function createHttpHandler<TContext extends object>(options: HandlerOptio
   const onError = options.onError ?? (() => {});
   const { authenticate, onFinished, shortcut } = options;
   const defaultHeaders = options.defaultHeaders ?? [];
+  const setCors = corsHeaders(options.corsOrigins ?? '*');
 
   return (req, res) => {
     const began = performance.now();
@@ -84,7 +88,7 @@ export function createHttpHandler<TContext extends object>(options: HandlerOptio
       requestId = requestIdOf(req);
       res.setHeader('x-request-id', requestId);
       if (!GRAPHQL_PATHS.has(path)) return refuse(404, 'NOT_FOUND', `Nothing is served at ${path}; try /graphql`);
-      if (req.headers.origin !== undefined) setCors(req, res);
+      setCors(req, res);
       if (req.method === 'OPTIONS') {
         res.statusCode = 204;
         res.end();
@@ -203,19 +207,4 @@ export function sendError(res: ServerResponse, status: number, code: string, mes
   res.statusCode = status;
   res.setHeader('content-type', 'application/json; charset=utf-8');
   res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
-}
-
-function setCors(req: IncomingMessage, res: ServerResponse): void {
-  const origin = req.headers.origin;
-  if (origin === undefined) return;
-  res.setHeader('access-control-allow-origin', origin);
-  res.setHeader('vary', 'origin');
-  if (req.method === 'OPTIONS') {
-    res.setHeader('access-control-allow-methods', 'GET, POST, OPTIONS');
-    res.setHeader(
-      'access-control-allow-headers',
-      req.headers['access-control-request-headers'] ?? 'content-type, apollo-require-preflight',
-    );
-    res.setHeader('access-control-max-age', '600');
-  }
 }
