@@ -50,6 +50,11 @@ export interface EntityCacheOptions {
   readonly keys: KeySpace;
   /** @default 300 */
   readonly ttlSeconds?: number;
+  /**
+   * TTL of a "no such row" entry (version 0), kept short so that reads of ids
+   * that do not exist cannot fill the store for long; capped at `ttlSeconds`. @default 30
+   */
+  readonly absentTtlSeconds?: number;
   /** XFetch beta; 0 disables early refresh. @default 1 */
   readonly beta?: number;
   /** false: every read misses without touching the store and writes are skipped. @default true */
@@ -90,6 +95,7 @@ export class EntityCache {
   readonly store: CacheStore;
   readonly enabled: boolean;
   readonly ttlMs: number;
+  private absentTtlMs: number;
   readonly beta: number;
   readonly leaseWaitMs: number;
   readonly breaker: CircuitBreaker;
@@ -114,6 +120,7 @@ export class EntityCache {
     this.keys = options.keys;
     this.enabled = options.enabled ?? true;
     this.ttlMs = (options.ttlSeconds ?? 300) * 1000;
+    this.absentTtlMs = Math.min(this.ttlMs, (options.absentTtlSeconds ?? 30) * 1000);
     this.beta = options.beta ?? 1;
     this.writeRetries = options.writeRetries ?? 3;
     this.writeBackoffMs = options.writeBackoffMs ?? 25;
@@ -297,9 +304,19 @@ export class EntityCache {
     while (this.background.size > 0) await Promise.all([...this.background]);
   }
 
+  /**
+   * Sets the TTL of "no such row" entries after construction (see `absentTtlSeconds`),
+   * for a caller that does not build the cache itself.
+   */
+  setAbsentTtlSeconds(seconds: number): void {
+    this.absentTtlMs = Math.min(this.ttlMs, seconds * 1000);
+  }
+
   private toCasWrite(entry: CacheEntry, loadMs: number): CasWrite {
-    const envelope = createEnvelope(entry.version, entry.data, this.now(), this.ttlMs, loadMs);
-    return { key: entry.key, value: serializeEnvelope(envelope), version: entry.version, ttlMs: this.ttlMs };
+    // Only "no such row" is short-lived; a tombstone (data null at version >= 1) guards a deletion for the full TTL.
+    const ttlMs = entry.version === 0 ? this.absentTtlMs : this.ttlMs;
+    const envelope = createEnvelope(entry.version, entry.data, this.now(), ttlMs, loadMs);
+    return { key: entry.key, value: serializeEnvelope(envelope), version: entry.version, ttlMs };
   }
 
   private countOutcomes(outcomes: readonly CasOutcome[]): void {
