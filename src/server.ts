@@ -19,6 +19,7 @@ import { costLimitPlugin } from './plugins/cost-limit.js';
 import { debugExtensionsPlugin } from './plugins/debug-extensions.js';
 import { DEFAULT_QUERY_LIMITS, recodeTokenLimit, shapeLimitsRule, type QueryLimits } from './plugins/query-limits.js';
 import { requestMetaPlugin } from './plugins/request-meta.js';
+import { recodeIllFormedLiteral, wellFormedTextPlugin } from './plugins/well-formed-text.js';
 import { resolvers } from './resolvers/index.js';
 import { readSchemaSdl } from './schema-sdl.js';
 import { MAX_LIST_LENGTH } from './services/validation.js';
@@ -141,6 +142,8 @@ export function createServer(deps: ServerDeps): FreshgraphServer {
   const writeTokens = deps.writeTokens ?? [];
   const debugExtensions = deps.debugExtensions ?? false;
   const plugins: ApolloServerPlugin<RequestContext>[] = [
+    // First, so that its refusal wins over every other didResolveOperation check.
+    wellFormedTextPlugin(),
     requestMetaPlugin(),
     costLimitPlugin({ maxCost: limits.maxCost }),
     entitiesLimitPlugin({ maxRepresentations: MAX_LIST_LENGTH }),
@@ -171,7 +174,7 @@ export function createServer(deps: ServerDeps): FreshgraphServer {
     // main.ts owns shutdown: it drains HTTP first, then stops Apollo, then flushes cache work.
     stopOnTerminationSignals: false,
     formatError: (formatted, error) =>
-      maskError(recodeTokenLimit(formatted), error, (err) => logger.error({ err }, 'unexpected error while serving a request')),
+      maskError(recodeIllFormedLiteral(recodeTokenLimit(formatted)), error, (err) => logger.error({ err }, 'unexpected error while serving a request')),
   });
   const routerSecretMatches = deps.routerSecret === undefined ? undefined : secretMatcher([deps.routerSecret]);
   const handler = createHttpHandler<RequestContext>({

@@ -99,8 +99,8 @@ export function createHttpHandler<TContext extends object>(options: HandlerOptio
       }
 
       let body: unknown;
+      let text = '';
       if (req.method === 'POST') {
-        let text: string;
         try {
           text = await readBody(req, maxBodyBytes);
         } catch (err) {
@@ -121,7 +121,12 @@ export function createHttpHandler<TContext extends object>(options: HandlerOptio
       }
 
       const id = requestId;
-      if (shortcut !== undefined && body !== undefined && req.headers['apollo-federation-include-trace'] === undefined) {
+      if (
+        shortcut !== undefined &&
+        body !== undefined &&
+        req.headers['apollo-federation-include-trace'] === undefined &&
+        !mayHoldSurrogates(text)
+      ) {
         const contentType = shortcutContentType(req.headers.accept);
         const answer = contentType === undefined ? undefined : shortcut(body);
         if (answer !== undefined) {
@@ -177,6 +182,16 @@ export function createHttpHandler<TContext extends object>(options: HandlerOptio
         }
       });
   };
+}
+
+/**
+ * Whether a JSON text may hold a UTF-16 surrogate: JSON.parse makes one only from
+ * a `\uD800`-`\uDFFF` escape (invalid UTF-8 bytes were already decoded as U+FFFD).
+ * Such bodies go through Apollo's pipeline, whose plugin refuses text that is not
+ * well-formed; the shortcut, which runs no plugin, never sees them.
+ */
+function mayHoldSurrogates(text: string): boolean {
+  return text.includes('\\u') && /\\u[dD][89a-fA-F]/.test(text);
 }
 
 /**
