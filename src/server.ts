@@ -16,6 +16,7 @@ import type { Metrics } from './ops/metrics.js';
 import { createRequestObserver } from './ops/request-log.js';
 import { secretMatcher, writeAccessPlugin } from './plugins/access-control.js';
 import { costLimitPlugin } from './plugins/cost-limit.js';
+import { knownOperationTypesRule } from './plugins/operation-types.js';
 import { debugExtensionsPlugin } from './plugins/debug-extensions.js';
 import { DEFAULT_QUERY_LIMITS, recodeTokenLimit, shapeLimitsRule, type QueryLimits } from './plugins/query-limits.js';
 import { requestMetaPlugin } from './plugins/request-meta.js';
@@ -167,7 +168,7 @@ export function createServer(deps: ServerDeps): FreshgraphServer {
     introspection,
     // "Did you mean ...?" would name fields that introspection is meant to hide.
     hideSchemaDetailsFromClientErrors: !introspection,
-    validationRules: [shapeLimitsRule(limits)],
+    validationRules: [shapeLimitsRule(limits), knownOperationTypesRule],
     parseOptions: { maxTokens: limits.maxTokens },
     allowBatchedHttpRequests: false,
     includeStacktraceInErrorResponses: false,

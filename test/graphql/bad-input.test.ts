@@ -112,6 +112,28 @@ describe('transport', () => {
   });
 });
 
+describe('mistakes plain Apollo answers with INTERNAL_SERVER_ERROR', () => {
+  const persisted = (sha256Hash: unknown, version: unknown = 1) => ({ extensions: { persistedQuery: { version, sha256Hash } } });
+
+  it('an automatic persisted query whose hash does not match its text: 400 BAD_REQUEST', async () => {
+    const res = await postJson({ query: '{ __typename }', ...persisted('0'.repeat(64)) });
+    await expectRefused(res, 400, 'BAD_REQUEST');
+    expect(res.json?.errors?.[0]?.message).toMatch(/does not match/);
+    await expectRefused(await postJson({ query: '{ __typename }', ...persisted(42) }), 400, 'BAD_REQUEST');
+  });
+
+  it('a persisted query extension of another version or shape: 400 BAD_REQUEST', async () => {
+    await expectRefused(await postJson({ query: '{ __typename }', ...persisted('0'.repeat(64), 2) }), 400, 'BAD_REQUEST');
+    await expectRefused(await postJson({ query: '{ __typename }', extensions: { persistedQuery: 'yes' } }), 400, 'BAD_REQUEST');
+  });
+
+  it('a subscription, on a schema without subscriptions: 400 GRAPHQL_VALIDATION_FAILED', async () => {
+    const res = await postJson({ query: `subscription { product(id: "${newId()}") { id } }` });
+    await expectRefused(res, 400, 'GRAPHQL_VALIDATION_FAILED');
+    expect(res.json?.errors?.[0]?.message).toMatch(/subscription/i);
+  });
+});
+
 describe('query limits', () => {
   it('deep queries: 400 GRAPHQL_VALIDATION_FAILED naming MAX_DEPTH', async () => {
     let selection = 'id';
