@@ -95,13 +95,24 @@ export async function start(env: NodeJS.ProcessEnv = process.env, options: Start
     metrics,
   });
   await server.start();
-  const http = createHttpServer((req, res) => {
-    // Responses during the drain tell keep-alive clients not to send more on this connection.
-    if (draining) res.setHeader('connection', 'close');
-    server.handler(req, res);
-  });
+  const http = createHttpServer(
+    {
+      requestTimeout: config.requestTimeoutMs,
+      headersTimeout: config.headersTimeoutMs,
+      // How often Node looks for requests past those timeouts (its default is every 30 s).
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(config.headersTimeoutMs / 2))),
+    },
+    (req, res) => {
+      // Responses during the drain tell keep-alive clients not to send more on this connection.
+      if (draining) res.setHeader('connection', 'close');
+      server.handler(req, res);
+    },
+  );
   const connections = new ConnectionTracker(http);
-  http.keepAliveTimeout = 65_000;
+  // Longer than the idle timeout of the router's (or load balancer's) connection pool, so that
+  // it is always the client that closes an idle connection, never us while a request is on its way.
+  http.keepAliveTimeout = config.keepAliveTimeoutMs;
+  http.maxConnections = config.maxConnections;
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(config.port, config.host, () => resolve());

@@ -190,6 +190,7 @@ export function createServer(deps: ServerDeps): FreshgraphServer {
     // What Apollo's cache-control plugin sends for a response without hints.
     defaultHeaders: deps.cacheControl === undefined ? [['cache-control', 'no-store']] : [],
     onError: (err) => logger.error({ err }, 'request failed outside GraphQL'),
+    onClientAbort: (err) => logger.debug({ reason: err.message }, 'client closed the connection before its request arrived in full'),
     shortcut,
   });
   return {

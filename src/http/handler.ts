@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { HeaderMap, type ApolloServer, type HTTPGraphQLRequest } from '@apollo/server';
+import { acceptsGraphqlResult } from './accepts.js';
 import { corsHeaders, type CorsOrigins } from './cors.js';
-import { BodyTooLargeError, readBody } from './read-body.js';
+import { BodyTooLargeError, ClientAbortError, bodyStillArriving, readBody } from './read-body.js';
 
 /** What the request log and the metrics learn about one GraphQL request once it is answered. */
 export interface FinishedRequest<TContext> {
@@ -35,6 +36,8 @@ export interface HandlerOptions<TContext extends object> {
   /** Headers added to every GraphQL response that Apollo did not set itself. @default [] */
   readonly defaultHeaders?: readonly (readonly [string, string])[];
   readonly onError?: (err: unknown) => void;
+  /** A client hung up before its request had arrived in full: its business, not a server error. */
+  readonly onClientAbort?: (err: ClientAbortError) => void;
   /**
    * Answers some POST bodies without Apollo's pipeline: given the parsed body, an
    * answer function, or undefined to leave it to Apollo; the function in turn gives
@@ -65,6 +68,7 @@ export function requestIdOf(req: IncomingMessage): string {
 export function createHttpHandler<TContext extends object>(options: HandlerOptions<TContext>): Handler {
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   const onError = options.onError ?? (() => {});
+  const onClientAbort = options.onClientAbort ?? (() => {});
   const { authenticate, onFinished, shortcut } = options;
   const defaultHeaders = options.defaultHeaders ?? [];
   const setCors = corsHeaders(options.corsOrigins ?? '*');
@@ -76,6 +80,7 @@ export function createHttpHandler<TContext extends object>(options: HandlerOptio
     let refusal: string | undefined;
     const refuse = (status: number, code: string, message: string): void => {
       refusal = code;
+      if (bodyStillArriving(req)) closeAfterResponse(req, res);
       sendError(res, status, code, message);
     };
 
@@ -89,7 +94,9 @@ export function createHttpHandler<TContext extends object>(options: HandlerOptio
       res.setHeader('x-request-id', requestId);
       if (!GRAPHQL_PATHS.has(path)) return refuse(404, 'NOT_FOUND', `Nothing is served at ${path}; try /graphql`);
       setCors(req, res);
+      // Everything the headers alone decide is decided before a byte of the body is read.
       if (req.method === 'OPTIONS') {
+        if (bodyStillArriving(req)) closeAfterResponse(req, res);
         res.statusCode = 204;
         res.end();
         return;
@@ -97,18 +104,25 @@ export function createHttpHandler<TContext extends object>(options: HandlerOptio
       if (authenticate && !authenticate(req)) {
         return refuse(401, 'UNAUTHENTICATED', 'This subgraph answers only its router: the x-router-secret header is missing or wrong');
       }
+      if (req.method !== 'GET' && req.method !== 'POST') {
+        res.setHeader('allow', 'GET, POST');
+        return refuse(405, 'BAD_REQUEST', 'GraphQL is served over GET (queries only) and POST');
+      }
 
       let body: unknown;
       let text = '';
       if (req.method === 'POST') {
+        if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) {
+          return refuse(415, 'BAD_REQUEST', 'Send POST bodies as application/json (content-type: application/json)');
+        }
+        if (!acceptsGraphqlResult(req.headers.accept)) {
+          return refuse(406, 'BAD_REQUEST', 'The accept header allows neither application/json nor application/graphql-response+json');
+        }
         try {
           text = await readBody(req, maxBodyBytes);
         } catch (err) {
           if (err instanceof BodyTooLargeError) return refuse(413, 'BAD_REQUEST', err.message);
           throw err;
-        }
-        if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) {
-          return refuse(415, 'BAD_REQUEST', 'Send POST bodies as application/json (content-type: application/json)');
         }
         try {
           body = text.length === 0 ? undefined : JSON.parse(text);
@@ -169,6 +183,12 @@ export function createHttpHandler<TContext extends object>(options: HandlerOptio
       res.end();
     })()
       .catch((err: unknown) => {
+        if (err instanceof ClientAbortError) {
+          // Nobody is left to answer.
+          onClientAbort(err);
+          res.destroy();
+          return;
+        }
         onError(err);
         if (!res.headersSent) refuse(500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
         else res.destroy();
@@ -182,6 +202,17 @@ export function createHttpHandler<TContext extends object>(options: HandlerOptio
         }
       });
   };
+}
+
+/**
+ * For a refusal sent while the body is still arriving: `connection: close`, and
+ * the socket is destroyed once the answer is written, so the rest of the body
+ * is never read. (Node would otherwise read and discard all of it to keep the
+ * connection alive, however much a client declares.)
+ */
+function closeAfterResponse(req: IncomingMessage, res: ServerResponse): void {
+  res.setHeader('connection', 'close');
+  res.once('finish', () => req.socket.destroy());
 }
 
 /**

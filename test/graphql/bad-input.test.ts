@@ -107,6 +107,13 @@ describe('transport', () => {
     expect(costs.redisTrips.count).toBe(0);
   });
 
+  it('an accept header that allows no JSON answer: 406 BAD_REQUEST before anything runs (Apollo would run a mutation first)', async () => {
+    const mutation = JSON.stringify({ query: `mutation { adjustStock(id: "${newId()}", delta: 1) { id } }` });
+    for (const accept of ['text/html', 'application/xml', 'application/json;q=0', 'multipart/mixed']) {
+      await expectRefused(await post(mutation, { 'content-type': 'application/json', accept }), 406, 'BAD_REQUEST');
+    }
+  });
+
   it('an unknown path: 404 NOT_FOUND', async () => {
     await expectRefused(await rawFetch(new URL('/admin', app.url).toString()), 404, 'NOT_FOUND');
   });
