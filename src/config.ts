@@ -34,7 +34,10 @@ export interface Config {
   readonly redisConnectTimeoutMs: number;
   /** How long a fill lease lives. @default 2000 */
   readonly leaseTtlMs: number;
-  /** How long a reader waits for another's fill before loading itself. @default 300 */
+  /**
+   * How long a reader waits for another reader's fill, from when it first found
+   * that reader's lease; no lease outlives its TTL, so that is the default. @default leaseTtlMs
+   */
   readonly leaseWaitMs: number;
   /** Consecutive Redis failures that open the circuit breaker. @default 3 */
   readonly breakerFailures: number;
@@ -139,7 +142,7 @@ const schema = z.object({
   REDIS_COMMAND_TIMEOUT_MS: intFrom(500, 10, 60_000),
   REDIS_CONNECT_TIMEOUT_MS: intFrom(2000, 10, 60_000),
   LEASE_TTL_MS: intFrom(2000, 10, 60_000),
-  LEASE_WAIT_MS: intFrom(300, 0, 60_000),
+  LEASE_WAIT_MS: z.coerce.number().int().min(0).max(60_000).optional(),
   CACHE_BREAKER_FAILURES: intFrom(3, 1, 1000),
   CACHE_BREAKER_OPEN_MS: intFrom(1000, 10, 600_000),
   OUTBOX_REPAIR_INTERVAL_MS: intFrom(250, 10, 600_000),
@@ -252,7 +255,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
     redisConnectTimeoutMs: e.REDIS_CONNECT_TIMEOUT_MS,
     leaseTtlMs: e.LEASE_TTL_MS,
-    leaseWaitMs: e.LEASE_WAIT_MS,
+    leaseWaitMs: e.LEASE_WAIT_MS ?? e.LEASE_TTL_MS,
     breakerFailures: e.CACHE_BREAKER_FAILURES,
     breakerOpenMs: e.CACHE_BREAKER_OPEN_MS,
     repairIntervalMs: e.OUTBOX_REPAIR_INTERVAL_MS,

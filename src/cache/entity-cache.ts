@@ -65,7 +65,11 @@ export interface EntityCacheOptions {
   readonly writeBackoffMs?: number;
   /** How long a fill lease lives; a load slower than this loses its fill (safely). @default 2000 */
   readonly leaseTtlMs?: number;
-  /** How long a reader waits for another's fill before loading itself. @default 300 */
+  /**
+   * How long a reader waits for another reader's fill, counted from when it first
+   * found that reader's lease; then it loads itself, without filling. A lease never
+   * outlives `leaseTtlMs`, so the default waits exactly as long as one can hold. @default leaseTtlMs
+   */
   readonly leaseWaitMs?: number;
   /** @default 3 consecutive failures */
   readonly breakerFailureThreshold?: number;
@@ -125,7 +129,7 @@ export class EntityCache {
     this.writeRetries = options.writeRetries ?? 3;
     this.writeBackoffMs = options.writeBackoffMs ?? 25;
     this.leaseTtlMs = options.leaseTtlMs ?? 2000;
-    this.leaseWaitMs = options.leaseWaitMs ?? 300;
+    this.leaseWaitMs = options.leaseWaitMs ?? this.leaseTtlMs;
     this.logger = options.logger;
     this.onStoreCall = options.onStoreCall;
     this.now = options.now ?? Date.now;
