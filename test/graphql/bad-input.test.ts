@@ -224,6 +224,18 @@ describe('query limits', () => {
     expect(limitsOf(res)).toEqual(['MAX_COST']);
   });
 
+  it('deep introspection: 400 GRAPHQL_VALIDATION_FAILED (graphql-js MaxIntrospectionDepthRule; MAX_DEPTH exempts __ fields)', async () => {
+    const deep = '{ __type(name: "Product") { fields { type { fields { type { fields { name } } } } } } }';
+    const res = await postJson({ query: deep });
+    await expectRefused(res, 400, 'GRAPHQL_VALIDATION_FAILED');
+    expect(res.json?.errors?.[0]?.message).toMatch(/introspection depth/i);
+    // The same nesting through __schema, and hidden in fragments that spread each other.
+    await expectRefused(await postJson({ query: '{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }' }), 400, 'GRAPHQL_VALIDATION_FAILED');
+    const viaFragments =
+      '{ __type(name: "Product") { ...A } } fragment A on __Type { fields { type { ...B } } } fragment B on __Type { fields { type { ...C } } } fragment C on __Type { fields { name } }';
+    await expectRefused(await postJson({ query: viaFragments }), 400, 'GRAPHQL_VALIDATION_FAILED');
+  });
+
   it('the introspection query every tool sends fits the limits', async () => {
     const { getIntrospectionQuery } = await import('graphql');
     const res = await postJson({ query: getIntrospectionQuery({ descriptions: true, inputValueDeprecation: true }) });
