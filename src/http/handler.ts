@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { HeaderMap, type ApolloServer, type HTTPGraphQLRequest } from '@apollo/server';
 import { acceptsGraphqlResult } from './accepts.js';
 import { corsHeaders, type CorsOrigins } from './cors.js';
-import { BodyTooLargeError, ClientAbortError, bodyStillArriving, readBody } from './read-body.js';
+import { BodyTooLargeError, ClientAbortError, bodyStillArriving, closeAfterResponse, readBody } from './read-body.js';
 
 /** What the request log and the metrics learn about one GraphQL request once it is answered. */
 export interface FinishedRequest<TContext> {
@@ -202,17 +202,6 @@ export function createHttpHandler<TContext extends object>(options: HandlerOptio
         }
       });
   };
-}
-
-/**
- * For a refusal sent while the body is still arriving: `connection: close`, and
- * the socket is destroyed once the answer is written, so the rest of the body
- * is never read. (Node would otherwise read and discard all of it to keep the
- * connection alive, however much a client declares.)
- */
-function closeAfterResponse(req: IncomingMessage, res: ServerResponse): void {
-  res.setHeader('connection', 'close');
-  res.once('finish', () => req.socket.destroy());
 }
 
 /**

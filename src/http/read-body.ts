@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export class BodyTooLargeError extends Error {
   override readonly name = 'BodyTooLargeError';
@@ -53,4 +53,15 @@ export function bodyStillArriving(req: IncomingMessage): boolean {
   if (req.complete) return false;
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/**
+ * For a refusal sent while the body is still arriving: `connection: close`, and
+ * the socket is destroyed once the answer is written, so the rest of the body
+ * is never read. (Node would otherwise read and discard all of it to keep the
+ * connection alive, however much a client declares.)
+ */
+export function closeAfterResponse(req: IncomingMessage, res: ServerResponse): void {
+  res.setHeader('connection', 'close');
+  res.once('finish', () => req.socket.destroy());
 }

@@ -82,6 +82,16 @@ describe('refusals before the body', () => {
     expect(text).toMatch(/\r\nconnection: close\r\n/i);
   });
 
+  it('so are the platform routes (405 for a POST to /metrics) and unknown paths (404)', async () => {
+    for (const path of ['/metrics', '/nowhere']) {
+      const c = await converse(app.url);
+      c.socket.write(`${head(['content-type: application/json', 'content-length: 1000']).replace('/graphql', path)}{"query":"`);
+      const text = await c.closed;
+      expect(text).toMatch(/^HTTP\/1\.1 40[45] /);
+      expect(text).toMatch(/\r\nconnection: close\r\n/i);
+    }
+  });
+
   it('a declared body over MAX_BODY_BYTES gets 413 with connection: close, and the socket is closed without reading the rest', async () => {
     const c = await converse(app.url);
     c.socket.write(head(['content-type: application/json', 'content-length: 100000000000']) + 'x'.repeat(4096));
