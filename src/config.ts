@@ -33,6 +33,8 @@ export interface Config {
   readonly cachePrefix: string;
   /** Safety-net TTL of every cache key. @default 300 */
   readonly cacheTtlSeconds: number;
+  /** TTL of a "no such row" entry (version 0); at most `cacheTtlSeconds`. @default 30 */
+  readonly cacheAbsentTtlSeconds: number;
   /** XFetch aggressiveness; 0 disables early refresh. @default 1 */
   readonly xfetchBeta: number;
   /** `off` serves straight from the database (the benchmark's baseline). @default 'on' */
@@ -47,7 +49,10 @@ export interface Config {
   readonly redisConnectTimeoutMs: number;
   /** How long a fill lease lives. @default 2000 */
   readonly leaseTtlMs: number;
-  /** How long a reader waits for another's fill before loading itself. @default 300 */
+  /**
+   * How long a reader waits for another reader's fill, from when it first found
+   * that reader's lease; no lease outlives its TTL, so that is the default. @default leaseTtlMs
+   */
   readonly leaseWaitMs: number;
   /** Consecutive Redis failures that open the circuit breaker. @default 3 */
   readonly breakerFailures: number;
@@ -63,7 +68,7 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   /** Pause between consistency samples; 0 turns the sampler off. @default 1000 */
   readonly consistencySampleIntervalMs: number;
-  /** Entries the in-process store keeps before evicting the oldest. @default 100000 */
+  /** Entries the in-process store keeps before evicting the least recently used. @default 100000 */
   readonly memoryStoreMaxEntries: number;
   /** Data directory of the embedded database. @default '.data/pglite' */
   readonly dataDir: string;
@@ -86,6 +91,19 @@ export interface Config {
   readonly maxCost: number;
   /** Request bodies above this are refused with 413. @default 1048576 */
   readonly maxBodyBytes: number;
+  /** A request (headers and body) must have arrived within this, or it gets 408. @default 30000 */
+  readonly requestTimeoutMs: number;
+  /** The request headers must have arrived within this, or the request gets 408. @default 10000 */
+  readonly headersTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this; keep it above the router's idle timeout. @default 75000 */
+  readonly keepAliveTimeoutMs: number;
+  /** Open connections the server accepts; more are closed at once. @default 10000 */
+  readonly maxConnections: number;
+  /**
+   * Browser origins that may call the endpoint (CORS): `*`, or exact origins;
+   * an empty list sends no CORS headers. @default '*', except [] when NODE_ENV=production
+   */
+  readonly corsOrigins: '*' | readonly string[];
   /** Schema introspection; also shows field suggestions in errors when on. @default NODE_ENV !== 'production'; INTROSPECTION overrides */
   readonly introspection: boolean;
   /** APOLLO_KEY is set, so Apollo Server reports usage to GraphOS Studio (it reads the key itself). */
@@ -102,6 +120,8 @@ export interface Config {
   readonly debugExtensions: boolean;
   /** Bound on each /readyz check (Postgres, Redis). @default 1000 */
   readonly readyTimeoutMs: number;
+  /** A /readyz result is reused this long; concurrent probes share one check. @default 1000 */
+  readonly readyCacheMs: number;
   /** Sliding window of the cache write-share gauge. @default 60 */
   readonly writeShareWindowSeconds: number;
   /** Warn when the write share stays above this for a whole window. @default 0.25 */
@@ -151,6 +171,7 @@ const schema = z.object({
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'use 1-64 letters, digits, "_", "." or "-"')
     .default('fg'),
   CACHE_TTL_SECONDS: intFrom(300, 1, 7 * 24 * 3600),
+  CACHE_ABSENT_TTL_SECONDS: intFrom(30, 1, 7 * 24 * 3600),
   XFETCH_BETA: z.coerce.number().min(0).max(100).default(1),
   CACHE_MODE: z.enum(['on', 'off']).default('on'),
   CACHE_WRITE_RETRIES: intFrom(3, 0, 20),
@@ -158,7 +179,7 @@ const schema = z.object({
   REDIS_COMMAND_TIMEOUT_MS: intFrom(500, 10, 60_000),
   REDIS_CONNECT_TIMEOUT_MS: intFrom(2000, 10, 60_000),
   LEASE_TTL_MS: intFrom(2000, 10, 60_000),
-  LEASE_WAIT_MS: intFrom(300, 0, 60_000),
+  LEASE_WAIT_MS: z.coerce.number().int().min(0).max(60_000).optional(),
   CACHE_BREAKER_FAILURES: intFrom(3, 1, 1000),
   CACHE_BREAKER_OPEN_MS: intFrom(1000, 10, 600_000),
   OUTBOX_REPAIR_INTERVAL_MS: intFrom(250, 10, 600_000),
@@ -176,6 +197,18 @@ const schema = z.object({
   MAX_TOKENS: intFrom(1000, 10, 1_000_000),
   MAX_COST: intFrom(1000, 1, 100_000_000),
   MAX_BODY_BYTES: intFrom(1024 * 1024, 1024, 100 * 1024 * 1024),
+  REQUEST_TIMEOUT_MS: intFrom(30_000, 100, 3_600_000),
+  HEADERS_TIMEOUT_MS: intFrom(10_000, 100, 3_600_000),
+  KEEP_ALIVE_TIMEOUT_MS: intFrom(75_000, 100, 3_600_000),
+  MAX_CONNECTIONS: intFrom(10_000, 1, 1_000_000),
+  CORS_ORIGINS: z.string().transform((value, ctx) => {
+    try {
+      return parseCorsOrigins(value);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  }).optional(),
   INTROSPECTION: bool.optional(),
   APOLLO_KEY: z.string().optional(),
   ROUTER_SECRET: secret.optional(),
@@ -186,6 +219,7 @@ const schema = z.object({
     .optional(),
   DEBUG_EXTENSIONS: bool.default(false),
   READY_TIMEOUT_MS: intFrom(1000, 10, 60_000),
+  READY_CACHE_MS: intFrom(1000, 0, 60_000),
   WRITE_SHARE_WINDOW_SECONDS: intFrom(60, 5, 3600),
   WRITE_SHARE_WARN: z.coerce.number().min(0).max(1).default(0.25),
 }).superRefine((e, ctx) => {
@@ -204,6 +238,33 @@ const schema = z.object({
     });
   }
 });
+
+/**
+ * CORS_ORIGINS: `*`, or comma-separated origins (scheme, host and an optional
+ * port; a trailing `/` is dropped). Throws a message naming what is wrong.
+ */
+function parseCorsOrigins(value: string): '*' | readonly string[] {
+  const entries = value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.length > 0);
+  if (entries.length === 0) throw new Error('name at least one origin, or *');
+  if (entries.includes('*')) {
+    if (entries.length > 1) throw new Error('use * alone, or a list of origins without it');
+    return '*';
+  }
+  return Object.freeze(
+    entries.map((entry) => {
+      const url = URL.canParse(entry) ? new URL(entry) : undefined;
+      const bare =
+        url !== undefined && url.pathname === '/' && url.search === '' && url.hash === '' && url.username === '' && url.password === '';
+      if (!bare || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+        throw new Error(`"${entry}" is not an origin such as https://shop.example (scheme, host and optional port only)`);
+      }
+      return url.origin;
+    }),
+  );
+}
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -224,6 +285,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   const production = e.NODE_ENV === 'production';
+  if (e.HEADERS_TIMEOUT_MS > e.REQUEST_TIMEOUT_MS) {
+    throw new ConfigError(
+      `Invalid configuration:\n  HEADERS_TIMEOUT_MS: ${e.HEADERS_TIMEOUT_MS} is longer than REQUEST_TIMEOUT_MS (${e.REQUEST_TIMEOUT_MS}); the headers are part of the request`,
+    );
+  }
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
@@ -235,6 +301,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisClusterWaitTimeoutMs: e.REDIS_CLUSTER_WAIT_TIMEOUT_MS,
     cachePrefix: e.CACHE_PREFIX,
     cacheTtlSeconds: e.CACHE_TTL_SECONDS,
+    // An absent row never lives longer than a present one would.
+    cacheAbsentTtlSeconds: Math.min(e.CACHE_ABSENT_TTL_SECONDS, e.CACHE_TTL_SECONDS),
     xfetchBeta: e.XFETCH_BETA,
     cacheMode: e.CACHE_MODE,
     cacheWriteRetries: e.CACHE_WRITE_RETRIES,
@@ -242,7 +310,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
     redisConnectTimeoutMs: e.REDIS_CONNECT_TIMEOUT_MS,
     leaseTtlMs: e.LEASE_TTL_MS,
-    leaseWaitMs: e.LEASE_WAIT_MS,
+    leaseWaitMs: e.LEASE_WAIT_MS ?? e.LEASE_TTL_MS,
     breakerFailures: e.CACHE_BREAKER_FAILURES,
     breakerOpenMs: e.CACHE_BREAKER_OPEN_MS,
     repairIntervalMs: e.OUTBOX_REPAIR_INTERVAL_MS,
@@ -261,6 +329,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxTokens: e.MAX_TOKENS,
     maxCost: e.MAX_COST,
     maxBodyBytes: e.MAX_BODY_BYTES,
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    headersTimeoutMs: e.HEADERS_TIMEOUT_MS,
+    keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
+    maxConnections: e.MAX_CONNECTIONS,
+    corsOrigins: e.CORS_ORIGINS ?? (production ? Object.freeze([]) : '*'),
     introspection: e.INTROSPECTION ?? !production,
     usageReporting: (e.APOLLO_KEY ?? '') !== '',
     routerSecret: e.ROUTER_SECRET,
@@ -268,6 +341,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // The debug view shows what a request cost; production never serves it, whatever the variable says.
     debugExtensions: e.DEBUG_EXTENSIONS && !production,
     readyTimeoutMs: e.READY_TIMEOUT_MS,
+    readyCacheMs: e.READY_CACHE_MS,
     writeShareWindowSeconds: e.WRITE_SHARE_WINDOW_SECONDS,
     writeShareWarn: e.WRITE_SHARE_WARN,
   });

@@ -102,6 +102,9 @@ export function maskError(
     const { stacktrace: _stack, ...extensions } = formatted.extensions ?? {};
     return { ...formatted, extensions };
   }
+  if (isUncodedClientError(cause)) {
+    return { message: formatted.message, extensions: { code: 'BAD_REQUEST' } };
+  }
   logUnknown(cause);
   return {
     message: 'Internal server error',
@@ -117,6 +120,20 @@ export function maskError(
  */
 function isGraphQLError(value: unknown): boolean {
   return Object.prototype.toString.call(value) === '[object GraphQLError]';
+}
+
+/**
+ * An error Apollo Server raises about the request itself with an HTTP 4xx status
+ * but no code (an automatic persisted query whose hash does not match its text,
+ * or of an unsupported version): without a code it would be reported as
+ * INTERNAL_SERVER_ERROR, although the client made the mistake.
+ */
+function isUncodedClientError(error: unknown): boolean {
+  if (!isGraphQLError(error)) return false;
+  const { extensions, originalError } = error as { extensions?: Record<string, unknown>; originalError?: unknown };
+  if (extensions?.['code'] !== undefined || (originalError !== undefined && originalError !== null)) return false;
+  const status = (extensions?.['http'] as { status?: unknown } | undefined)?.status;
+  return typeof status === 'number' && status >= 400 && status < 500;
 }
 
 /** The error at the bottom of a chain of GraphQL wrappers (a resolver's own throw, or GraphQL's). */

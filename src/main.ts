@@ -7,7 +7,7 @@ import { ConnectionTracker } from './http/connection-tracker.js';
 import { createOpsRoutes } from './http/ops-routes.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './ops/metrics.js';
-import { checkReadiness, type ReadinessCheck } from './ops/readiness.js';
+import { checkReadiness, coalescedReadiness, withServing, type ReadinessCheck } from './ops/readiness.js';
 import { watchWriteShare } from './ops/write-share.js';
 import { createServer, type FreshgraphServer } from './server.js';
 
@@ -35,8 +35,10 @@ export async function start(env: NodeJS.ProcessEnv = process.env, options: Start
     onStoreCall: metrics.observeStoreCall,
     onStaleSample: metrics.observeStaleSample,
   });
+  // dependencies.ts builds the cache without this option; once it passes `absentTtlSeconds`, drop this line.
+  deps.cache.setAbsentTtlSeconds(config.cacheAbsentTtlSeconds);
   metrics.watchCache(deps.cache.counters);
-  metrics.watchCacheHealth(deps.cache, () => deps.outbox.count());
+  metrics.watchCacheHealth(deps.cache, () => deps.repair.outboxPending);
   metrics.watchDatabase(deps.db.knex);
   const stopWriteShareWatch = watchWriteShare(metrics.writeShare, {
     threshold: config.writeShareWarn,
@@ -58,21 +60,20 @@ export async function start(env: NodeJS.ProcessEnv = process.env, options: Start
   if (config.debugExtensions) logger.info('DEBUG_EXTENSIONS: requests with x-freshgraph-debug: 1 get extensions.cache');
 
   let draining = false;
-  const readinessChecks: ReadinessCheck[] = [
-    // A draining instance reports itself unready, so that load balancers stop sending to it.
-    { name: 'serving', run: async () => (draining ? Promise.reject(new Error('shutting down')) : undefined) },
-    { name: 'database', run: () => deps.db.knex.raw('select 1') },
-  ];
+  const readinessChecks: ReadinessCheck[] = [{ name: 'database', run: () => deps.db.knex.raw('select 1') }];
   if (config.cacheMode === 'on') readinessChecks.push({ name: 'cache', run: () => deps.store.ping() });
+  const dependenciesReady = coalescedReadiness(() => checkReadiness(readinessChecks, config.readyTimeoutMs), config.readyCacheMs);
   const server = createServer({
     logger,
     createContext: deps.createContext,
     routes: createOpsRoutes({
-      readiness: () => checkReadiness(readinessChecks, config.readyTimeoutMs),
+      // A draining instance reports itself unready at once, so that load balancers stop sending to it.
+      readiness: async () => withServing(await dependenciesReady(), !draining),
       metrics,
       logger: logger.child({ component: 'readiness' }),
     }),
     maxBodyBytes: config.maxBodyBytes,
+    corsOrigins: config.corsOrigins,
     introspection: config.introspection,
     usageReporting: config.usageReporting,
     sandbox: config.sandbox,
@@ -89,13 +90,24 @@ export async function start(env: NodeJS.ProcessEnv = process.env, options: Start
     metrics,
   });
   await server.start();
-  const http = createHttpServer((req, res) => {
-    // Responses during the drain tell keep-alive clients not to send more on this connection.
-    if (draining) res.setHeader('connection', 'close');
-    server.handler(req, res);
-  });
+  const http = createHttpServer(
+    {
+      requestTimeout: config.requestTimeoutMs,
+      headersTimeout: config.headersTimeoutMs,
+      // How often Node looks for requests past those timeouts (its default is every 30 s).
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(config.headersTimeoutMs / 2))),
+    },
+    (req, res) => {
+      // Responses during the drain tell keep-alive clients not to send more on this connection.
+      if (draining) res.setHeader('connection', 'close');
+      server.handler(req, res);
+    },
+  );
   const connections = new ConnectionTracker(http);
-  http.keepAliveTimeout = 65_000;
+  // Longer than the idle timeout of the router's (or load balancer's) connection pool, so that
+  // it is always the client that closes an idle connection, never us while a request is on its way.
+  http.keepAliveTimeout = config.keepAliveTimeoutMs;
+  http.maxConnections = config.maxConnections;
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(config.port, config.host, () => resolve());

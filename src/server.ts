@@ -9,6 +9,7 @@ import { maskError } from './errors.js';
 import type { EntityDefinition } from './entities/define.js';
 import { ENTITIES } from './entities/index.js';
 import { createFastPath, shortcutSafe, type FastPath, type ShortcutAnswer } from './fast-path/index.js';
+import type { CorsOrigins } from './http/cors.js';
 import { createHttpHandler } from './http/handler.js';
 import { entitiesLimitPlugin } from './plugins/entities-limit.js';
 import { landingPagePlugin } from './plugins/landing-page.js';
@@ -16,9 +17,11 @@ import type { Metrics } from './ops/metrics.js';
 import { createRequestObserver } from './ops/request-log.js';
 import { secretMatcher, writeAccessPlugin } from './plugins/access-control.js';
 import { costLimitPlugin } from './plugins/cost-limit.js';
+import { knownOperationTypesRule } from './plugins/operation-types.js';
 import { debugExtensionsPlugin } from './plugins/debug-extensions.js';
 import { DEFAULT_QUERY_LIMITS, recodeTokenLimit, shapeLimitsRule, type QueryLimits } from './plugins/query-limits.js';
 import { requestMetaPlugin } from './plugins/request-meta.js';
+import { recodeIllFormedLiteral, wellFormedTextPlugin } from './plugins/well-formed-text.js';
 import { allResolvers } from './resolvers/index.js';
 import { checkEntitiesAgainstSchema } from './schema-check.js';
 import { readSchemaSdl } from './schema-sdl.js';
@@ -43,6 +46,8 @@ export interface ServerDeps {
   readonly writeTokens?: readonly string[];
   /** Serve `extensions.cache` to requests with `x-freshgraph-debug: 1`. @default false */
   readonly debugExtensions?: boolean;
+  /** Browser origins allowed to call (CORS): `*`, or a list; [] sends no CORS headers. @default '*' */
+  readonly corsOrigins?: CorsOrigins;
   /** Request count and latency go here when given. @default undefined */
   readonly metrics?: Metrics;
   /**
@@ -134,6 +139,9 @@ export function createServer(deps: ServerDeps): FreshgraphServer {
   const debugExtensions = deps.debugExtensions ?? false;
   // Each plugin marked shortcutSafe is one the learned-operation shortcut may skip, and why:
   const plugins: ApolloServerPlugin<RequestContext>[] = [
+    // First, so that its refusal wins over every other didResolveOperation check; the handler never
+    // offers the shortcut a body that could hold ill-formed text;
+    shortcutSafe(wellFormedTextPlugin()),
     // the shortcut fills in the operation's name and type itself;
     shortcutSafe(requestMetaPlugin()),
     // a learned operation passed both limits with a list at least as long;
@@ -156,14 +164,14 @@ export function createServer(deps: ServerDeps): FreshgraphServer {
     introspection,
     // "Did you mean ...?" would name fields that introspection is meant to hide.
     hideSchemaDetailsFromClientErrors: !introspection,
-    validationRules: [shapeLimitsRule(limits)],
+    validationRules: [shapeLimitsRule(limits), knownOperationTypesRule],
     parseOptions: { maxTokens: limits.maxTokens },
     allowBatchedHttpRequests: false,
     includeStacktraceInErrorResponses: false,
     // main.ts owns shutdown: it drains HTTP first, then stops Apollo, then flushes cache work.
     stopOnTerminationSignals: false,
     formatError: (formatted, error) =>
-      maskError(recodeTokenLimit(formatted), error, (err) => logger.error({ err }, 'unexpected error while serving a request')),
+      maskError(recodeIllFormedLiteral(recodeTokenLimit(formatted)), error, (err) => logger.error({ err }, 'unexpected error while serving a request')),
   });
   const shortcut = fastPath === undefined || (deps.usageReporting ?? false) ? undefined : fencedShortcut(apollo, fastPath, plugins, logger);
   const routerSecretMatches = deps.routerSecret === undefined ? undefined : secretMatcher([deps.routerSecret]);
@@ -173,11 +181,13 @@ export function createServer(deps: ServerDeps): FreshgraphServer {
       deps.createContext(newRequestMeta(requestId, debugExtensions && req.headers['x-freshgraph-debug'] === '1')),
     routes: deps.routes,
     maxBodyBytes: deps.maxBodyBytes,
+    corsOrigins: deps.corsOrigins,
     authenticate: routerSecretMatches && ((req) => routerSecretMatches(singleHeader(req.headers['x-router-secret']))),
     onFinished: createRequestObserver(logger, deps.metrics),
     // What Apollo's cache-control plugin sends for a response without hints.
     defaultHeaders: [['cache-control', 'no-store']],
     onError: (err) => logger.error({ err }, 'request failed outside GraphQL'),
+    onClientAbort: (err) => logger.debug({ reason: err.message }, 'client closed the connection before its request arrived in full'),
     shortcut,
   });
   return {

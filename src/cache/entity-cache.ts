@@ -59,6 +59,11 @@ export interface EntityCacheOptions {
   readonly keys: KeySpace;
   /** @default 300 */
   readonly ttlSeconds?: number;
+  /**
+   * TTL of a "no such row" entry (version 0), kept short so that reads of ids
+   * that do not exist cannot fill the store for long; capped at `ttlSeconds`. @default 30
+   */
+  readonly absentTtlSeconds?: number;
   /** XFetch beta; 0 disables early refresh. @default 1 */
   readonly beta?: number;
   /** Retries of a failed write-through after the first attempt. @default 3 */
@@ -67,7 +72,11 @@ export interface EntityCacheOptions {
   readonly writeBackoffMs?: number;
   /** How long a fill lease lives; a load slower than this loses its fill (safely). @default 2000 */
   readonly leaseTtlMs?: number;
-  /** How long a reader waits for another's fill before loading itself. @default 300 */
+  /**
+   * How long a reader waits for another reader's fill, counted from when it first
+   * found that reader's lease; then it loads itself, without filling. A lease never
+   * outlives `leaseTtlMs`, so the default waits exactly as long as one can hold. @default leaseTtlMs
+   */
   readonly leaseWaitMs?: number;
   /** @default 3 consecutive failures */
   readonly breakerFailureThreshold?: number;
@@ -96,6 +105,7 @@ export class EntityCache {
   readonly keys: KeySpace;
   readonly store: CacheStore;
   readonly ttlMs: number;
+  private absentTtlMs: number;
   readonly beta: number;
   readonly leaseWaitMs: number;
   readonly breaker: CircuitBreaker;
@@ -122,11 +132,12 @@ export class EntityCache {
     // The null store (CACHE_MODE=off) answers in the process: calls to it are not round trips.
     this.countsTrips = options.store.kind !== 'none';
     this.ttlMs = (options.ttlSeconds ?? 300) * 1000;
+    this.absentTtlMs = Math.min(this.ttlMs, (options.absentTtlSeconds ?? 30) * 1000);
     this.beta = options.beta ?? 1;
     this.writeRetries = options.writeRetries ?? 3;
     this.writeBackoffMs = options.writeBackoffMs ?? 25;
     this.leaseTtlMs = options.leaseTtlMs ?? 2000;
-    this.leaseWaitMs = options.leaseWaitMs ?? 300;
+    this.leaseWaitMs = options.leaseWaitMs ?? this.leaseTtlMs;
     this.logger = options.logger;
     this.onStoreCall = options.onStoreCall;
     this.now = options.now ?? Date.now;
@@ -302,9 +313,19 @@ export class EntityCache {
     while (this.background.size > 0) await Promise.all([...this.background]);
   }
 
+  /**
+   * Sets the TTL of "no such row" entries after construction (see `absentTtlSeconds`),
+   * for a caller that does not build the cache itself.
+   */
+  setAbsentTtlSeconds(seconds: number): void {
+    this.absentTtlMs = Math.min(this.ttlMs, seconds * 1000);
+  }
+
   private toCasWrite(entry: CacheEntry, loadMs: number): CasWrite {
-    const envelope = createEnvelope(entry.version, entry.data, this.now(), this.ttlMs, loadMs);
-    return { key: entry.key, value: serializeEnvelope(envelope), version: entry.version, ttlMs: this.ttlMs };
+    // Only "no such row" is short-lived; a tombstone (data null at version >= 1) guards a deletion for the full TTL.
+    const ttlMs = entry.version === 0 ? this.absentTtlMs : this.ttlMs;
+    const envelope = createEnvelope(entry.version, entry.data, this.now(), ttlMs, loadMs);
+    return { key: entry.key, value: serializeEnvelope(envelope), version: entry.version, ttlMs };
   }
 
   private countOutcomes(outcomes: readonly CasOutcome[]): void {

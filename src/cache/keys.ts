@@ -21,10 +21,22 @@ export function createKeySpace(prefix: string): KeySpace {
 /** The fill lease of a key: same hash tag, so the CAS scripts can check and cancel it atomically. */
 export const leaseKeyOf = (key: string): string => `${key}:lease`;
 
+const PLAIN = /^[A-Za-z0-9_.:-]*$/;
+const LONE_SURROGATE = /\p{Cs}/u;
+// A lone surrogate, or a run of well-formed text (with the `u` flag a pair is one code point).
+const RUNS = /\p{Cs}|\P{Cs}+/gu;
+
 /**
  * Ids and lookup values are user-influenced text: percent-encoding keeps braces
  * (which would move the hash tag) and whitespace out of keys. Plain ids stay readable.
+ * Never throws: a lone surrogate, which encodeURIComponent refuses, becomes `%uD800`,
+ * which no percent-encoded text can produce (its `%` would be `%25`), so different
+ * values still get different keys. (The API refuses such text before it gets here.)
  */
 function encodeKeyPart(value: string): string {
-  return /^[A-Za-z0-9_.:-]*$/.test(value) ? value : encodeURIComponent(value);
+  if (PLAIN.test(value)) return value;
+  if (!LONE_SURROGATE.test(value)) return encodeURIComponent(value);
+  return value.replace(RUNS, (run) =>
+    LONE_SURROGATE.test(run) ? `%u${run.charCodeAt(0).toString(16).toUpperCase()}` : encodeURIComponent(run),
+  );
 }

@@ -8,7 +8,10 @@ interface Entry {
 }
 
 export interface MemoryStoreOptions {
-  /** Oldest entries are evicted beyond this, as Redis would under maxmemory. @default 100000 */
+  /**
+   * Beyond this many entries the least recently used one is evicted, as Redis
+   * does under `maxmemory` with an LRU policy. @default 100000
+   */
   readonly maxEntries?: number;
   /** Injected for tests. @default Date.now */
   readonly now?: () => number;
@@ -108,11 +111,15 @@ export class MemoryStore implements CacheStore {
       this.entries.delete(key);
       return null;
     }
+    // Map order is recency order: a hit moves the entry to the end (no allocation), so
+    // the first entry is always the least recently used and eviction stays O(1).
+    this.entries.delete(key);
+    this.entries.set(key, entry);
     return entry.value;
   }
 
   private set(key: string, value: string, ttlMs: number): void {
-    // Delete first so that Map order stays insertion order: the oldest entry is evicted first.
+    // Delete first so that the written entry becomes the most recently used.
     this.entries.delete(key);
     this.entries.set(key, { value, expiresAt: this.now() + ttlMs });
     if (this.entries.size > this.maxEntries) {

@@ -52,9 +52,13 @@ const pollDelayMs = (attempt: number): number => Math.min(5 * 2 ** attempt, 100)
  *   already in flight only if that load started after the reader began (it saw
  *   every write acknowledged before the read). A reader that finds an older
  *   load waits for it to settle and reads the cache again.
- * - A reader that finds another process's lease waits briefly and reads
- *   again; after `leaseWaitMs` it loads from the source itself, without filling.
- * So a stampede on one key costs about one load in the whole fleet.
+ * - A reader that finds another process's lease keeps reading again while that
+ *   lease holds: the holder's fill lands, or its lease ends (its load failed, or
+ *   outlived the lease) and this reader takes the next one. Only after
+ *   `leaseWaitMs` from the first sight of a lease (by default the lease TTL,
+ *   which no lease outlives) does it load from the source itself, without filling.
+ * So a stampede on one key costs about one load in the whole fleet, however slow
+ * that load is (two when a reader takes the lease right after the fill released it).
  */
 export class ReadThrough<T> {
   private readonly flights = new Map<string, Flight<T>>();
@@ -72,14 +76,15 @@ export class ReadThrough<T> {
 
   /** Values in id order: the row, null where none exists, or an Error where loading failed. */
   async loadMany(ids: readonly string[], stats?: RequestCacheStats): Promise<ReadResult<T>[]> {
-    return this.loadManyFrom(ids, stats, 0, performance.now() + this.cache.leaseWaitMs);
+    return this.loadManyFrom(ids, stats, 0, undefined);
   }
 
+  /** `waitUntil`: when waiting for other readers' fills ends; set when their lease is first seen. */
   private async loadManyFrom(
     ids: readonly string[],
     stats: RequestCacheStats | undefined,
     attempt: number,
-    waitDeadline: number,
+    waitUntil: number | undefined,
   ): Promise<ReadResult<T>[]> {
     const began = performance.now();
     const { cache } = this;
@@ -94,7 +99,6 @@ export class ReadThrough<T> {
     let again: number[] | undefined;
     let polls = 0;
     const now = cache.now();
-    const mayWait = performance.now() < waitDeadline;
 
     // From the read's reply to registering this batch's flights, nothing awaits:
     // another batch in this process cannot slip in between.
@@ -127,8 +131,8 @@ export class ReadThrough<T> {
         // Another batch here is filling it: read the key again once that has settled.
         (again ??= []).push(i);
         (pending ??= []).push(flight.settled);
-      } else if (read?.lease === 'held' && mayWait) {
-        // Another process is filling it: read it again after a short wait.
+      } else if (read?.lease === 'held' && performance.now() < (waitUntil ??= performance.now() + cache.leaseWaitMs)) {
+        // Another process is filling it: read it again after a short wait, while its lease may still hold.
         (again ??= []).push(i);
         polls++;
       } else {
@@ -166,7 +170,7 @@ export class ReadThrough<T> {
         slots.map((i) => ids[i] as string),
         stats,
         attempt + 1,
-        waitDeadline,
+        waitUntil,
       );
       slots.forEach((slot, j) => (results[slot] = reread[j] as ReadResult<T>));
     }

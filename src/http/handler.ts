@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { HeaderMap, type ApolloServer, type HTTPGraphQLRequest } from '@apollo/server';
-import { BodyTooLargeError, readBody } from './read-body.js';
+import { acceptsGraphqlResult } from './accepts.js';
+import { corsHeaders, type CorsOrigins } from './cors.js';
+import { BodyTooLargeError, ClientAbortError, bodyStillArriving, closeAfterResponse, readBody } from './read-body.js';
 
 /** What the request log and the metrics learn about one GraphQL request once it is answered. */
 export interface FinishedRequest<TContext> {
@@ -29,9 +31,13 @@ export interface HandlerOptions<TContext extends object> {
   readonly authenticate?: (req: IncomingMessage) => boolean;
   /** Called once per GraphQL request, after its response was handed to the socket. */
   readonly onFinished?: (finished: FinishedRequest<TContext>) => void;
+  /** Browser origins allowed to call (see cors.ts). @default '*' */
+  readonly corsOrigins?: CorsOrigins;
   /** Headers added to every GraphQL response that Apollo did not set itself. @default [] */
   readonly defaultHeaders?: readonly (readonly [string, string])[];
   readonly onError?: (err: unknown) => void;
+  /** A client hung up before its request had arrived in full: its business, not a server error. */
+  readonly onClientAbort?: (err: ClientAbortError) => void;
   /**
    * Answers some POST bodies without Apollo's pipeline: given the parsed body, an
    * answer function, or undefined to leave it to Apollo; the function in turn gives
@@ -62,8 +68,10 @@ export function requestIdOf(req: IncomingMessage): string {
 export function createHttpHandler<TContext extends object>(options: HandlerOptions<TContext>): Handler {
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   const onError = options.onError ?? (() => {});
+  const onClientAbort = options.onClientAbort ?? (() => {});
   const { authenticate, onFinished, shortcut } = options;
   const defaultHeaders = options.defaultHeaders ?? [];
+  const setCors = corsHeaders(options.corsOrigins ?? '*');
 
   return (req, res) => {
     const began = performance.now();
@@ -72,6 +80,7 @@ export function createHttpHandler<TContext extends object>(options: HandlerOptio
     let refusal: string | undefined;
     const refuse = (status: number, code: string, message: string): void => {
       refusal = code;
+      if (bodyStillArriving(req)) closeAfterResponse(req, res);
       sendError(res, status, code, message);
     };
 
@@ -84,8 +93,10 @@ export function createHttpHandler<TContext extends object>(options: HandlerOptio
       requestId = requestIdOf(req);
       res.setHeader('x-request-id', requestId);
       if (!GRAPHQL_PATHS.has(path)) return refuse(404, 'NOT_FOUND', `Nothing is served at ${path}; try /graphql`);
-      if (req.headers.origin !== undefined) setCors(req, res);
+      setCors(req, res);
+      // Everything the headers alone decide is decided before a byte of the body is read.
       if (req.method === 'OPTIONS') {
+        if (bodyStillArriving(req)) closeAfterResponse(req, res);
         res.statusCode = 204;
         res.end();
         return;
@@ -93,18 +104,25 @@ export function createHttpHandler<TContext extends object>(options: HandlerOptio
       if (authenticate && !authenticate(req)) {
         return refuse(401, 'UNAUTHENTICATED', 'This subgraph answers only its router: the x-router-secret header is missing or wrong');
       }
+      if (req.method !== 'GET' && req.method !== 'POST') {
+        res.setHeader('allow', 'GET, POST');
+        return refuse(405, 'BAD_REQUEST', 'GraphQL is served over GET (queries only) and POST');
+      }
 
       let body: unknown;
+      let text = '';
       if (req.method === 'POST') {
-        let text: string;
+        if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) {
+          return refuse(415, 'BAD_REQUEST', 'Send POST bodies as application/json (content-type: application/json)');
+        }
+        if (!acceptsGraphqlResult(req.headers.accept)) {
+          return refuse(406, 'BAD_REQUEST', 'The accept header allows neither application/json nor application/graphql-response+json');
+        }
         try {
           text = await readBody(req, maxBodyBytes);
         } catch (err) {
           if (err instanceof BodyTooLargeError) return refuse(413, 'BAD_REQUEST', err.message);
           throw err;
-        }
-        if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) {
-          return refuse(415, 'BAD_REQUEST', 'Send POST bodies as application/json (content-type: application/json)');
         }
         try {
           body = text.length === 0 ? undefined : JSON.parse(text);
@@ -117,7 +135,12 @@ export function createHttpHandler<TContext extends object>(options: HandlerOptio
       }
 
       const id = requestId;
-      if (shortcut !== undefined && body !== undefined && req.headers['apollo-federation-include-trace'] === undefined) {
+      if (
+        shortcut !== undefined &&
+        body !== undefined &&
+        req.headers['apollo-federation-include-trace'] === undefined &&
+        !mayHoldSurrogates(text)
+      ) {
         const contentType = shortcutContentType(req.headers.accept);
         const answer = contentType === undefined ? undefined : shortcut(body);
         if (answer !== undefined) {
@@ -160,6 +183,12 @@ export function createHttpHandler<TContext extends object>(options: HandlerOptio
       res.end();
     })()
       .catch((err: unknown) => {
+        if (err instanceof ClientAbortError) {
+          // Nobody is left to answer.
+          onClientAbort(err);
+          res.destroy();
+          return;
+        }
         onError(err);
         if (!res.headersSent) refuse(500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
         else res.destroy();
@@ -173,6 +202,16 @@ export function createHttpHandler<TContext extends object>(options: HandlerOptio
         }
       });
   };
+}
+
+/**
+ * Whether a JSON text may hold a UTF-16 surrogate: JSON.parse makes one only from
+ * a `\uD800`-`\uDFFF` escape (invalid UTF-8 bytes were already decoded as U+FFFD).
+ * Such bodies go through Apollo's pipeline, whose plugin refuses text that is not
+ * well-formed; the shortcut, which runs no plugin, never sees them.
+ */
+function mayHoldSurrogates(text: string): boolean {
+  return text.includes('\\u') && /\\u[dD][89a-fA-F]/.test(text);
 }
 
 /**
@@ -203,19 +242,4 @@ export function sendError(res: ServerResponse, status: number, code: string, mes
   res.statusCode = status;
   res.setHeader('content-type', 'application/json; charset=utf-8');
   res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
-}
-
-function setCors(req: IncomingMessage, res: ServerResponse): void {
-  const origin = req.headers.origin;
-  if (origin === undefined) return;
-  res.setHeader('access-control-allow-origin', origin);
-  res.setHeader('vary', 'origin');
-  if (req.method === 'OPTIONS') {
-    res.setHeader('access-control-allow-methods', 'GET, POST, OPTIONS');
-    res.setHeader(
-      'access-control-allow-headers',
-      req.headers['access-control-request-headers'] ?? 'content-type, apollo-require-preflight',
-    );
-    res.setHeader('access-control-max-age', '600');
-  }
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Metrics } from '../ops/metrics.js';
 import type { Readiness } from '../ops/readiness.js';
+import { bodyStillArriving, closeAfterResponse } from './read-body.js';
 
 export interface OpsRoutesOptions {
   /** Answers /readyz; see ops/readiness.ts. */
@@ -25,6 +26,7 @@ export function createOpsRoutes(options: OpsRoutesOptions) {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.statusCode = 405;
       res.setHeader('allow', 'GET, HEAD');
+      if (bodyStillArriving(req)) closeAfterResponse(req, res);
       res.end();
       return true;
     }

@@ -170,7 +170,7 @@ export class Metrics {
    * Postgres while their write awaits repair, the outbox backlog, and the
    * consistency sampler's stale ages (fed through `observeStaleSample`).
    */
-  watchCacheHealth(cache: EntityCache, outboxPending: () => Promise<number>): void {
+  watchCacheHealth(cache: EntityCache, outboxPending: () => number): void {
     const registers = [this.registry];
     new Gauge({
       name: 'freshgraph_cache_breaker_open',
@@ -201,14 +201,11 @@ export class Metrics {
     });
     new Gauge({
       name: 'freshgraph_cache_outbox_pending',
-      help: 'Outbox rows not yet cleared: cache writes in flight or awaiting repair, fleet-wide',
+      help: 'Outbox rows not yet cleared: cache writes in flight or awaiting repair, fleet-wide (counted once per repair pass)',
       registers,
-      async collect() {
-        try {
-          this.set(await outboxPending());
-        } catch {
-          // The database is down: /readyz says so; keep the last value.
-        }
+      collect() {
+        // Counted by the repair loop: a scrape never runs SQL.
+        this.set(outboxPending());
       },
     });
     new Gauge({

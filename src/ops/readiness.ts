@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+
 /** One dependency /readyz asks, by name (`database`, `cache`). */
 export interface ReadinessCheck {
   readonly name: string;
@@ -37,4 +39,44 @@ export async function checkReadiness(checks: readonly ReadinessCheck[], timeoutM
     }),
   );
   return { ready: Object.values(outcomes).every((outcome) => outcome === 'ok'), checks: outcomes, errors };
+}
+
+/**
+ * One check at a time, its result reused for `reuseMs`: however many probes
+ * arrive (an orchestrator's, a load balancer's, from every replica of each),
+ * the database and the cache are asked at most once per `reuseMs`, on the same
+ * pool GraphQL uses. Probes that arrive while a check runs share its result.
+ */
+export function coalescedReadiness(
+  check: () => Promise<Readiness>,
+  reuseMs: number,
+  now: () => number = () => performance.now(),
+): () => Promise<Readiness> {
+  let running: Promise<Readiness> | undefined;
+  let last: { readonly at: number; readonly result: Readiness } | undefined;
+  return () => {
+    if (last !== undefined && now() - last.at < reuseMs) return Promise.resolve(last.result);
+    running ??= check()
+      .then((result) => {
+        last = { at: now(), result };
+        return result;
+      })
+      .finally(() => {
+        running = undefined;
+      });
+    return running;
+  };
+}
+
+/**
+ * Adds the instance's own state, which is never reused: a draining instance
+ * answers unready at once, whatever the last dependency check said.
+ */
+export function withServing(readiness: Readiness, serving: boolean): Readiness {
+  if (serving) return { ...readiness, checks: { serving: 'ok', ...readiness.checks } };
+  return {
+    ready: false,
+    checks: { serving: 'error', ...readiness.checks },
+    errors: { ...readiness.errors, serving: new Error('shutting down') },
+  };
 }

@@ -107,8 +107,37 @@ describe('transport', () => {
     expect(costs.redisTrips.count).toBe(0);
   });
 
+  it('an accept header that allows no JSON answer: 406 BAD_REQUEST before anything runs (Apollo would run a mutation first)', async () => {
+    const mutation = JSON.stringify({ query: `mutation { adjustStock(id: "${newId()}", delta: 1) { id } }` });
+    for (const accept of ['text/html', 'application/xml', 'application/json;q=0', 'multipart/mixed']) {
+      await expectRefused(await post(mutation, { 'content-type': 'application/json', accept }), 406, 'BAD_REQUEST');
+    }
+  });
+
   it('an unknown path: 404 NOT_FOUND', async () => {
     await expectRefused(await rawFetch(new URL('/admin', app.url).toString()), 404, 'NOT_FOUND');
+  });
+});
+
+describe('mistakes plain Apollo answers with INTERNAL_SERVER_ERROR', () => {
+  const persisted = (sha256Hash: unknown, version: unknown = 1) => ({ extensions: { persistedQuery: { version, sha256Hash } } });
+
+  it('an automatic persisted query whose hash does not match its text: 400 BAD_REQUEST', async () => {
+    const res = await postJson({ query: '{ __typename }', ...persisted('0'.repeat(64)) });
+    await expectRefused(res, 400, 'BAD_REQUEST');
+    expect(res.json?.errors?.[0]?.message).toMatch(/does not match/);
+    await expectRefused(await postJson({ query: '{ __typename }', ...persisted(42) }), 400, 'BAD_REQUEST');
+  });
+
+  it('a persisted query extension of another version or shape: 400 BAD_REQUEST', async () => {
+    await expectRefused(await postJson({ query: '{ __typename }', ...persisted('0'.repeat(64), 2) }), 400, 'BAD_REQUEST');
+    await expectRefused(await postJson({ query: '{ __typename }', extensions: { persistedQuery: 'yes' } }), 400, 'BAD_REQUEST');
+  });
+
+  it('a subscription, on a schema without subscriptions: 400 GRAPHQL_VALIDATION_FAILED', async () => {
+    const res = await postJson({ query: `subscription { product(id: "${newId()}") { id } }` });
+    await expectRefused(res, 400, 'GRAPHQL_VALIDATION_FAILED');
+    expect(res.json?.errors?.[0]?.message).toMatch(/subscription/i);
   });
 });
 
@@ -193,6 +222,18 @@ describe('query limits', () => {
     });
     await expectRefused(res, 400, 'GRAPHQL_VALIDATION_FAILED');
     expect(limitsOf(res)).toEqual(['MAX_COST']);
+  });
+
+  it('deep introspection: 400 GRAPHQL_VALIDATION_FAILED (graphql-js MaxIntrospectionDepthRule; MAX_DEPTH exempts __ fields)', async () => {
+    const deep = '{ __type(name: "Product") { fields { type { fields { type { fields { name } } } } } } }';
+    const res = await postJson({ query: deep });
+    await expectRefused(res, 400, 'GRAPHQL_VALIDATION_FAILED');
+    expect(res.json?.errors?.[0]?.message).toMatch(/introspection depth/i);
+    // The same nesting through __schema, and hidden in fragments that spread each other.
+    await expectRefused(await postJson({ query: '{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }' }), 400, 'GRAPHQL_VALIDATION_FAILED');
+    const viaFragments =
+      '{ __type(name: "Product") { ...A } } fragment A on __Type { fields { type { ...B } } } fragment B on __Type { fields { type { ...C } } } fragment C on __Type { fields { name } }';
+    await expectRefused(await postJson({ query: viaFragments }), 400, 'GRAPHQL_VALIDATION_FAILED');
   });
 
   it('the introspection query every tool sends fits the limits', async () => {

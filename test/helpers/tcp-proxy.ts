@@ -4,11 +4,13 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 /**
  * A TCP proxy on loopback between one client and its server, to cut that one
  * client off: `block()` keeps its connections open but forwards nothing (a
- * network partition), `reset()` tears them down (as a peer RST would).
+ * network partition), `reset()` tears them down (as a peer RST would), and
+ * `delay(ms)` makes every byte arrive that much later (a slow network or server).
  */
 export class TcpProxy {
   private readonly pairs = new Set<[Socket, Socket]>();
   private blocked = false;
+  private delayMs = 0;
 
   private constructor(
     private readonly server: Server,
@@ -38,6 +40,11 @@ export class TcpProxy {
     this.blocked = true;
   }
 
+  /** Forward every chunk, in both directions, `ms` after it arrived (in order); 0 forwards at once. */
+  delay(ms: number): void {
+    this.delayMs = ms;
+  }
+
   /** Drop every connection, and forward normally again. */
   reset(): void {
     this.blocked = false;
@@ -57,8 +64,14 @@ export class TcpProxy {
     const upstream = createConnection({ host: '127.0.0.1', port: targetPort });
     const pair: [Socket, Socket] = [client, upstream];
     this.pairs.add(pair);
-    client.on('data', (chunk) => void (this.blocked || upstream.write(chunk)));
-    upstream.on('data', (chunk) => void (this.blocked || client.write(chunk)));
+    const forward = (to: Socket) => (chunk: Buffer) => {
+      if (this.blocked) return;
+      // Timers of equal delay fire in the order they were set, so the stream stays in order.
+      if (this.delayMs > 0) setTimeout(() => void (to.destroyed || to.write(chunk)), this.delayMs);
+      else to.write(chunk);
+    };
+    client.on('data', forward(upstream));
+    upstream.on('data', forward(client));
     const drop = () => {
       this.pairs.delete(pair);
       client.destroy();

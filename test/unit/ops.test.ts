@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { checkReadiness } from '../../src/ops/readiness.js';
+import { checkReadiness, coalescedReadiness, withServing, type Readiness } from '../../src/ops/readiness.js';
 import { WriteShareAlarm, WriteShareWindow } from '../../src/ops/write-share.js';
 import { secretMatcher } from '../../src/plugins/access-control.js';
 
@@ -78,6 +78,47 @@ describe('readiness', () => {
     expect(result.checks).toEqual({ database: 'ok', cache: 'timeout', other: 'error' });
     expect((result.errors['other'] as Error).message).toBe('boom');
     expect((await checkReadiness([{ name: 'database', run: async () => 1 }], 100)).ready).toBe(true);
+  });
+});
+
+describe('coalesced readiness', () => {
+  const ok: Readiness = { ready: true, checks: { database: 'ok' }, errors: {} };
+
+  it('shares one check among concurrent probes and reuses its result for reuseMs, failures included', async () => {
+    let clock = 0;
+    let runs = 0;
+    let release: (r: Readiness) => void = () => {};
+    const ready = coalescedReadiness(
+      () => {
+        runs++;
+        return new Promise<Readiness>((resolve) => (release = resolve));
+      },
+      1000,
+      () => clock,
+    );
+    const concurrent = [ready(), ready(), ready()];
+    expect(runs).toBe(1);
+    release(ok);
+    expect(await Promise.all(concurrent)).toEqual([ok, ok, ok]);
+    clock = 999;
+    expect(await ready()).toBe(ok);
+    expect(runs).toBe(1);
+    clock = 1000;
+    const again = ready();
+    expect(runs).toBe(2);
+    const down: Readiness = { ready: false, checks: { database: 'timeout' }, errors: {} };
+    release(down);
+    expect(await again).toBe(down);
+    clock = 1500;
+    expect(await ready()).toBe(down);
+    expect(runs).toBe(2);
+  });
+
+  it('adds the serving state, never reused: a draining instance is unready at once', () => {
+    expect(withServing(ok, true)).toEqual({ ready: true, checks: { serving: 'ok', database: 'ok' }, errors: {} });
+    const draining = withServing(ok, false);
+    expect(draining.ready).toBe(false);
+    expect(draining.checks).toEqual({ serving: 'error', database: 'ok' });
   });
 });
 
