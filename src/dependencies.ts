@@ -72,6 +72,7 @@ export async function createDependencies(
     store,
     keys: createKeySpace(config.cachePrefix),
     ttlSeconds: config.cacheTtlSeconds,
+    absentTtlSeconds: config.cacheAbsentTtlSeconds,
     beta: config.xfetchBeta,
     writeRetries: config.cacheWriteRetries,
     writeBackoffMs: config.cacheWriteBackoffMs,

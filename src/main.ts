@@ -35,8 +35,6 @@ export async function start(env: NodeJS.ProcessEnv = process.env, options: Start
     onStoreCall: metrics.observeStoreCall,
     onStaleSample: metrics.observeStaleSample,
   });
-  // dependencies.ts builds the cache without this option; once it passes `absentTtlSeconds`, drop this line.
-  deps.cache.setAbsentTtlSeconds(config.cacheAbsentTtlSeconds);
   metrics.watchCache(deps.cache.counters);
   metrics.watchCacheHealth(deps.cache, () => deps.repair.outboxPending);
   metrics.watchDatabase(deps.db.knex);

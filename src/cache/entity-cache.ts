@@ -105,7 +105,7 @@ export class EntityCache {
   readonly keys: KeySpace;
   readonly store: CacheStore;
   readonly ttlMs: number;
-  private absentTtlMs: number;
+  private readonly absentTtlMs: number;
   readonly beta: number;
   readonly leaseWaitMs: number;
   readonly breaker: CircuitBreaker;
@@ -156,7 +156,7 @@ export class EntityCache {
    * undefined when the store failed: the caller then serves from the source
    * (the cache degrades, never fails a read).
    */
-  async read<T>(keys: readonly string[], stats?: RequestCacheStats, lease = true): Promise<BatchRead<T>> {
+  async read<T>(keys: readonly string[], stats?: RequestCacheStats): Promise<BatchRead<T>> {
     if (keys.length === 0) return { reads: [], token: '' };
     const trusted =
       this.suspect.size === 0 && this.pendingElsewhere.size === 0
@@ -184,7 +184,7 @@ export class EntityCache {
       missed.push(i);
       return { hit: false, lease: 'none' };
     });
-    if (missed.length === 0 || !lease) return { reads, token: '' };
+    if (missed.length === 0) return { reads, token: '' };
     const token = this.newToken();
     const granted = await this.acquireLeases(missed.map((i) => keys[i] as string), token, stats);
     missed.forEach((slot, j) => (reads[slot] = { hit: false, lease: granted[j] ? 'granted' : 'held' }));
@@ -313,13 +313,6 @@ export class EntityCache {
     while (this.background.size > 0) await Promise.all([...this.background]);
   }
 
-  /**
-   * Sets the TTL of "no such row" entries after construction (see `absentTtlSeconds`),
-   * for a caller that does not build the cache itself.
-   */
-  setAbsentTtlSeconds(seconds: number): void {
-    this.absentTtlMs = Math.min(this.ttlMs, seconds * 1000);
-  }
 
   private toCasWrite(entry: CacheEntry, loadMs: number): CasWrite {
     // Only "no such row" is short-lived; a tombstone (data null at version >= 1) guards a deletion for the full TTL.

@@ -99,6 +99,8 @@ export class ReadThrough<T> {
     let again: number[] | undefined;
     let polls = 0;
     const now = cache.now();
+    // A key read again (after waiting for a fill) was already counted, as a miss, the first time.
+    const counted = attempt === 0;
 
     // From the read's reply to registering this batch's flights, nothing awaits:
     // another batch in this process cannot slip in between.
@@ -108,13 +110,17 @@ export class ReadThrough<T> {
       const read = reads?.[i];
       if (read?.hit) {
         results[i] = read.envelope.data;
-        cache.counters.hits++;
-        if (stats) stats.hits++;
+        if (counted) {
+          cache.counters.hits++;
+          if (stats) stats.hits++;
+        }
         if (shouldRefreshEarly(read.envelope, now, cache.beta, cache.random)) (toRefresh ??= []).push(id);
         continue;
       }
-      cache.counters.misses++;
-      if (stats) stats.misses++;
+      if (counted) {
+        cache.counters.misses++;
+        if (stats) stats.misses++;
+      }
       const flight = this.flights.get(key);
       if (read?.lease === 'granted') {
         (leased ??= new Set()).add(id);

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEnvelope } from '../../src/cache/envelope.js';
+import { versionedByIds } from '../../src/db/entity-sql.js';
+import { product } from '../../src/entities/product.js';
 import { newId } from '../../src/ids.js';
 import { dataOf, startTestApp, type TestApp, QUIET_BACKGROUND } from '../helpers/app.js';
 import { costCounters } from '../helpers/counting.js';
@@ -93,5 +95,23 @@ describe('read path', () => {
     await app.running.deps.cache.idle();
     expect(costs.sql.count).toBeLessThanOrEqual(2);
     expect(app.running.deps.cache.counters.singleFlightJoins + 0).toBeGreaterThan(0);
+  });
+
+  it('counts a key that waited for another reader\'s fill once, as a miss, in the request\'s cache stats', async () => {
+    const { deps } = app.running;
+    const [id] = ids as [string];
+    const key = keyOf(id);
+    await app.redis.del(key);
+    // Another instance took the fill lease and is loading.
+    const other = deps.cache.newToken();
+    expect(await deps.cache.acquireLeases([key], other)).toEqual([true]);
+    const context = deps.createContext();
+    const reading = context.loaders.of(product).load(id);
+    await new Promise((r) => setTimeout(r, 60)); // the reader polls a few times meanwhile
+    const row = [...(await versionedByIds(deps.db.knex, product, [id]))][0];
+    await deps.cache.fill([{ key, version: row?.[1].version ?? 0, data: row?.[1].data ?? null }], 1, other);
+    expect((await reading)?.id).toBe(id);
+    expect(context.loaders.stats).toMatchObject({ hits: 0, misses: 1, sourceLoads: 0 });
+    expect(context.loaders.stats.redisRoundTrips).toBeGreaterThan(2);
   });
 });
