@@ -4,7 +4,7 @@ import type { DestinationStream } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createDependencies, type Dependencies } from './dependencies.js';
 import { ConnectionTracker } from './http/connection-tracker.js';
-import { createOpsRoutes } from './http/ops-routes.js';
+import { createOpsRoutes } from './ops/routes.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './ops/metrics.js';
 import { checkReadiness, coalescedReadiness, withServing, type ReadinessCheck } from './ops/readiness.js';

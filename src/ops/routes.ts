@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { Metrics } from '../ops/metrics.js';
-import type { Readiness } from '../ops/readiness.js';
-import { bodyStillArriving, closeAfterResponse } from './read-body.js';
+import type { Metrics } from './metrics.js';
+import type { Readiness } from './readiness.js';
+import { bodyStillArriving, closeAfterResponse } from '../http/read-body.js';
 
 export interface OpsRoutesOptions {
   /** Answers /readyz; see ops/readiness.ts. */
