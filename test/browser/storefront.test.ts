@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureDemoData } from '../../examples/storefront/server/demo-data.js';
+import { DEMO_PRODUCTS, ensureDemoData } from '../../examples/storefront/server/demo-data.js';
 import { servePage, type PageServer } from '../../examples/storefront/server/serve-page.js';
 import type { Catalogue } from '../../examples/storefront/shared/catalogue.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
@@ -14,11 +14,11 @@ import { launchChromium, sideBySide } from '../helpers/chromium.js';
 /**
  * The storefront example (examples/storefront) in Debian's Chromium: the page as
  * `npm run example` builds and serves it, on the test run's Postgres and Redis.
- * Screenshots land in test/.output/storefront/; `two-windows.png` is the one the
- * README shows (copy it to docs/images/storefront.png to refresh it).
+ * Screenshots land in test/.output/storefront/; `order-two-windows.png` is the one
+ * the README shows (copy it to docs/images/storefront.png to refresh it).
  */
 const OUTPUT = fileURLToPath(new URL('../.output/storefront/', import.meta.url));
-const VIEWPORT = { width: 720, height: 720 };
+const VIEWPORT = { width: 720, height: 900 };
 
 interface RequestEntry {
   seq: number;
@@ -34,7 +34,7 @@ describe('the storefront example in Chromium', () => {
   let catalogue: Catalogue;
   let page: PageServer;
   let browser: Browser;
-  let context: BrowserContext;
+  let contexts: BrowserContext[] = [];
   let first: Page;
   let second: Page;
 
@@ -49,16 +49,18 @@ describe('the storefront example in Chromium', () => {
     catalogue = await ensureDemoData({ graphqlUrl: app.url, knex: app.running.deps.db.knex });
     page = await servePage({ root: buildDir, graphqlUrl: app.url, catalogue });
     browser = await launchChromium();
-    context = await browser.newContext({ viewport: VIEWPORT });
-    context.setDefaultTimeout(20_000);
-    [first, second] = [await context.newPage(), await context.newPage()];
+    // Two windows, each in a context of its own. As two tabs of one context, the page opened first drew a
+    // frame or two a second (the tab behind), and every click waited about 2 s for two steady frames.
+    contexts = [await browser.newContext({ viewport: VIEWPORT }), await browser.newContext({ viewport: VIEWPORT })];
+    for (const c of contexts) c.setDefaultTimeout(20_000);
+    [first, second] = [await contexts[0]!.newPage(), await contexts[1]!.newPage()];
     await Promise.all([first.goto(page.url), second.goto(page.url)]);
     await Promise.all([first.waitForSelector('#status[data-state="ready"]'), second.waitForSelector('#status[data-state="ready"]')]);
     await mkdir(OUTPUT, { recursive: true });
   });
 
   afterAll(async () => {
-    await context?.close();
+    for (const c of contexts) await c.close();
     await browser?.close();
     await page?.close();
     await app?.close();
@@ -82,9 +84,9 @@ describe('the storefront example in Chromium', () => {
     expect(await kettle.getAttribute('data-stock')).toBe('0');
   });
 
-  it("shows one tab's stock change at the other tab's next query, read from the cache", async () => {
+  it("shows one window's stock change at the other window's next query, read from the cache", async () => {
     const before = await rowOf(second, 'SF-LAMP');
-    // Both tabs' first reads filled the cache; wait until every row of the page is in it.
+    // Both windows' first reads filled the cache; wait until every row of the page is in it.
     await expect
       .poll(async () => (await app.gql('query ($p: [ID!]!, $a: [ID!]!) { products(ids: $p) { id } accounts(ids: $a) { id } }', { p: catalogue.productIds, a: catalogue.accountIds }, { 'x-freshgraph-debug': '1' })).extensions?.['cache'], { timeout: 10_000 })
       .toMatchObject({ misses: 0 });
@@ -93,7 +95,7 @@ describe('the storefront example in Chromium', () => {
     const expected = { stock: before.stock + 1, version: before.version + 1 };
     await first.waitForSelector(`tr[data-sku="SF-LAMP"][data-stock="${expected.stock}"][data-version="${expected.version}"]`);
 
-    const seenBefore = Math.max(0, ...(await entriesOf(second)).map((e) => e.seq));
+    const seenBefore = lastSeq(await entriesOf(second));
     await second.locator('#refresh').click();
     await second.waitForSelector(`tr[data-sku="SF-LAMP"][data-stock="${expected.stock}"][data-version="${expected.version}"]`);
     expect(await rowOf(second, 'SF-LAMP')).toEqual(expected);
@@ -109,9 +111,9 @@ describe('the storefront example in Chromium', () => {
       { caption: 'Window 1: +1 on the desk lamp', png: await first.screenshot() },
       { caption: 'Window 2: after Refresh, straight from the cache', png: await second.screenshot() },
     ];
-    await writeFile(join(OUTPUT, 'first-tab.png'), shots[0]!.png);
-    await writeFile(join(OUTPUT, 'second-tab.png'), shots[1]!.png);
-    await writeFile(join(OUTPUT, 'two-windows.png'), await sideBySide(browser, shots));
+    await writeFile(join(OUTPUT, 'stock-first-window.png'), shots[0]!.png);
+    await writeFile(join(OUTPUT, 'stock-second-window.png'), shots[1]!.png);
+    await writeFile(join(OUTPUT, 'stock-two-windows.png'), await sideBySide(browser, shots));
   });
 
   it('reads again when its window gets focus back, and not before', async () => {
@@ -119,18 +121,153 @@ describe('the storefront example in Chromium', () => {
     await first.locator('tr[data-sku="SF-MUG"] button[data-delta="-1"]').click();
     const expected = { stock: before.stock - 1, version: before.version + 1 };
     await first.waitForSelector(`tr[data-sku="SF-MUG"][data-stock="${expected.stock}"][data-version="${expected.version}"]`);
-    // Headless tabs are all visible and focused, so nothing re-reads by itself...
+    // Headless windows are all visible and focused, so nothing re-reads by itself...
     expect(await rowOf(second, 'SF-MUG')).toEqual(before);
     // ...until the window gets focus, as when a person switches back to it.
     await second.evaluate("window.dispatchEvent(new Event('focus'))");
     await second.waitForSelector(`tr[data-sku="SF-MUG"][data-stock="${expected.stock}"][data-version="${expected.version}"]`);
   });
+
+  it("places an order in one window; the other window's next query shows its products and account, read from the cache", async () => {
+    const [lampId, , notebookId] = catalogue.productIds;
+    const [adaId] = catalogue.accountIds;
+    const before = await serverState();
+    // The second window read after the last change (the focus test): it shows what the server holds.
+    for (const [sku, id] of [['SF-LAMP', lampId!], ['SF-NOTEBOOK', notebookId!]] as const) expect(await rowOf(second, sku)).toEqual(before.products[id]);
+    expect(await accountOf(second, adaId!)).toEqual(before.accounts[adaId!]);
+    // Earlier changes stop flashing first, so the screenshot marks only what the order changed.
+    for (const view of [first, second]) await view.waitForSelector('.changed', { state: 'detached' });
+
+    await first.locator('#products tr[data-sku="SF-LAMP"] button.add-to-cart').click();
+    await first.locator('#products tr[data-sku="SF-NOTEBOOK"] button.add-to-cart').click();
+    await first.locator(`#cart tr[data-product-id="${notebookId}"] input.quantity`).fill('3');
+    await first.locator('#cart select.payer').selectOption(adaId!);
+    const seenFirst = lastSeq(await entriesOf(first));
+    const readAt = await first.locator('#status').textContent();
+    await first.locator('#cart button.place-order').click();
+    const placed = first.locator('#cart .order[data-order-id]');
+    await placed.waitFor();
+
+    const totalCents = priceOf('SF-LAMP') + 3 * priceOf('SF-NOTEBOOK');
+    const lamp = { stock: before.products[lampId!]!.stock - 1, version: before.products[lampId!]!.version + 1 };
+    const notebook = { stock: before.products[notebookId!]!.stock - 3, version: before.products[notebookId!]!.version + 1 };
+    const ada = { balanceCents: before.accounts[adaId!]!.balanceCents - totalCents, version: before.accounts[adaId!]!.version + 1 };
+    const orderId = await placed.getAttribute('data-order-id');
+    expect({ version: await placed.getAttribute('data-version'), totalCents: await placed.getAttribute('data-total-cents') }).toEqual({ version: '1', totalCents: String(totalCents) });
+    expect(await placed.locator('li').evaluateAll((lis) => lis.map((li) => [li.getAttribute('data-product-id'), li.getAttribute('data-quantity')]))).toEqual([
+      [lampId, '1'],
+      [notebookId, '3'],
+    ]);
+    expect(await first.locator('#cart tr[data-product-id]').count()).toBe(0);
+    // The server holds that order, and exactly the state the page is about to show.
+    const stored = await app.gql<{ order: { totalCents: number; version: number; accountId: string } | null }>('query ($id: ID!) { order(id: $id) { totalCents version accountId } }', { id: orderId });
+    expect(stored.data?.order).toEqual({ totalCents, version: 1, accountId: adaId });
+    const after = await serverState();
+    expect([after.products[lampId!], after.products[notebookId!], after.accounts[adaId!]]).toEqual([lamp, notebook, ada]);
+
+    // The first window shows the order's effects from the mutation's own answer, normalised by Apollo: no read of its own.
+    await first.waitForSelector(`#products tr[data-sku="SF-LAMP"][data-stock="${lamp.stock}"][data-version="${lamp.version}"]`);
+    await first.waitForSelector(`#products tr[data-sku="SF-NOTEBOOK"][data-stock="${notebook.stock}"][data-version="${notebook.version}"]`);
+    await first.waitForSelector(`#accounts li[data-id="${adaId}"][data-balance-cents="${ada.balanceCents}"][data-version="${ada.version}"]`);
+    const firstSince = (await entriesOf(first)).filter((e) => e.seq > seenFirst);
+    expect(firstSince.map((e) => e.operation)).toEqual(['PlaceOrder']);
+    expect(await first.locator('#status').textContent()).toBe(readAt);
+
+    // The second window has not read since, and still shows the old state...
+    expect(await rowOf(second, 'SF-LAMP')).toEqual(before.products[lampId!]);
+    expect(await accountOf(second, adaId!)).toEqual(before.accounts[adaId!]);
+    // ...until its next query, which the cache answers: every row a hit, no SQL.
+    const seenSecond = lastSeq(await entriesOf(second));
+    await second.locator('#refresh').click();
+    await second.waitForSelector(`#products tr[data-sku="SF-LAMP"][data-stock="${lamp.stock}"][data-version="${lamp.version}"]`);
+    expect(await rowOf(second, 'SF-NOTEBOOK')).toEqual(notebook);
+    expect(await accountOf(second, adaId!)).toEqual(ada);
+    const rows = catalogue.productIds.length + catalogue.accountIds.length;
+    const secondSince = (await entriesOf(second)).filter((e) => e.seq > seenSecond);
+    expect(secondSince.length).toBeGreaterThan(0);
+    for (const entry of secondSince) expect(entry).toMatchObject({ operation: 'Storefront', hits: rows, misses: 0, sqlStatements: 0 });
+    expect(await second.locator('#debug li.request').first().locator('.badge').textContent()).toBe('all from cache');
+
+    const shots = [
+      { caption: 'Window 1: an order for a lamp and three notebooks', png: await first.screenshot() },
+      { caption: 'Window 2: after Refresh, straight from the cache', png: await second.screenshot() },
+    ];
+    await writeFile(join(OUTPUT, 'order-first-window.png'), shots[0]!.png);
+    await writeFile(join(OUTPUT, 'order-second-window.png'), shots[1]!.png);
+    await writeFile(join(OUTPUT, 'order-two-windows.png'), await sideBySide(browser, shots));
+  });
+
+  it('shows a refused order with its code and changes nothing: INSUFFICIENT_FUNDS, INSUFFICIENT_STOCK', async () => {
+    const [, , , backpackId, kettleId] = catalogue.productIds;
+
+    const [adaId, graceId] = catalogue.accountIds;
+    const before = await serverState();
+    const shownBefore = { backpack: await rowOf(first, 'SF-BACKPACK'), grace: await accountOf(first, graceId!) };
+
+    // $89 from the $20 account.
+    await first.locator('#products tr[data-sku="SF-BACKPACK"] button.add-to-cart').click();
+    await first.locator('#cart select.payer').selectOption(graceId!);
+    await first.locator('#cart button.place-order').click();
+    const funds = first.locator('#cart .outcome .error[data-codes="INSUFFICIENT_FUNDS"]');
+    await funds.waitFor();
+    expect(await funds.textContent()).toContain(`cannot debit ${priceOf('SF-BACKPACK')}`);
+    await first.waitForSelector('#debug li.request[data-operation="PlaceOrder"][data-error-codes="INSUFFICIENT_FUNDS"]');
+    // The cart keeps its line, to try again with another account.
+    expect(await first.locator(`#cart tr[data-product-id="${backpackId}"] input.quantity`).inputValue()).toBe('1');
+
+    // The sold-out kettle, from an account that could pay for it.
+    await first.locator('#products tr[data-sku="SF-KETTLE"] button.add-to-cart').click();
+    await first.locator('#cart select.payer').selectOption(adaId!);
+    await first.locator('#cart button.place-order').click();
+    const stock = first.locator('#cart .outcome .error[data-codes="INSUFFICIENT_STOCK"]');
+    await stock.waitFor();
+    expect(await stock.textContent()).toContain(`Product ${kettleId} has 0 in stock`);
+
+    expect(await serverState()).toEqual(before);
+    expect({ backpack: await rowOf(first, 'SF-BACKPACK'), grace: await accountOf(first, graceId!) }).toEqual(shownBefore);
+
+    for (const id of [backpackId, kettleId]) await first.locator(`#cart tr[data-product-id="${id}"] button.remove`).click();
+    await first.waitForSelector('#cart p.empty:not([hidden])');
+    expect(await first.locator('#cart button.place-order').isDisabled()).toBe(true);
+  });
+
+  /** Stock and version of every demo product, balance and version of every demo account, as the server holds them. */
+  async function serverState(): Promise<{
+    products: Record<string, { stock: number; version: number }>;
+    accounts: Record<string, { balanceCents: number; version: number }>;
+  }> {
+    const { data } = await app.gql<{
+      products: { id: string; stock: number; version: number }[];
+      accounts: { id: string; balanceCents: number; version: number }[];
+    }>('query ($p: [ID!]!, $a: [ID!]!) { products(ids: $p) { id stock version } accounts(ids: $a) { id balanceCents version } }', {
+      p: catalogue.productIds,
+      a: catalogue.accountIds,
+    });
+    if (!data) throw new Error('the server did not answer the state query');
+    return {
+      products: Object.fromEntries(data.products.map(({ id, stock, version }) => [id, { stock, version }])),
+      accounts: Object.fromEntries(data.accounts.map(({ id, balanceCents, version }) => [id, { balanceCents, version }])),
+    };
+  }
 });
 
 async function rowOf(page: Page, sku: string): Promise<{ stock: number; version: number }> {
   const row = page.locator(`tr[data-sku="${sku}"]`);
   return { stock: Number(await row.getAttribute('data-stock')), version: Number(await row.getAttribute('data-version')) };
 }
+
+async function accountOf(page: Page, id: string): Promise<{ balanceCents: number; version: number }> {
+  const item = page.locator(`#accounts li[data-id="${id}"]`);
+  return { balanceCents: Number(await item.getAttribute('data-balance-cents')), version: Number(await item.getAttribute('data-version')) };
+}
+
+function priceOf(sku: string): number {
+  const product = DEMO_PRODUCTS.find((p) => p.sku === sku);
+  if (!product) throw new Error(`no demo product ${sku}`);
+  return product.priceCents;
+}
+
+const lastSeq = (entries: readonly RequestEntry[]): number => Math.max(0, ...entries.map((e) => e.seq));
 
 async function entriesOf(page: Page): Promise<RequestEntry[]> {
   return page.$$eval('#debug li.request', (items) =>

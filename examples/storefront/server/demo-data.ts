@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { Catalogue } from '../shared/catalogue.js';
 
-/** The demo catalogue; one product is sold out, so that −1 shows INSUFFICIENT_STOCK. */
+/** The demo catalogue; one product is sold out, so that −1 or an order of it shows INSUFFICIENT_STOCK. */
 export const DEMO_PRODUCTS = [
   { sku: 'SF-LAMP', name: 'Desk lamp', priceCents: 3900, stock: 12 },
   { sku: 'SF-MUG', name: 'Enamel mug', priceCents: 1450, stock: 40 },
@@ -10,6 +10,7 @@ export const DEMO_PRODUCTS = [
   { sku: 'SF-KETTLE', name: 'Stovetop kettle', priceCents: 5200, stock: 0 },
 ] as const;
 
+/** Grace's $20 pays for a notebook or a mug, not for the rest: her larger orders show INSUFFICIENT_FUNDS. */
 export const DEMO_ACCOUNTS = [
   { owner: 'Storefront demo: Ada', balanceCents: 50_000 },
   { owner: 'Storefront demo: Grace', balanceCents: 2_000 },

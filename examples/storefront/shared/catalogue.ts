@@ -7,7 +7,7 @@ export interface Catalogue {
   /** Where the page sends GraphQL requests. @default "/graphql" (same origin, proxied) */
   readonly graphqlUrl?: string;
   readonly productIds: readonly string[];
-  /** For the order section (an account picker), once `placeOrder` exists. */
+  /** The accounts shown, and those the cart can pay with. */
   readonly accountIds: readonly string[];
 }
 

@@ -18,6 +18,10 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   return element;
 }
 
+/** One line per error, its code first: how the page shows every refusal. */
+export const errorLines = (errors: readonly { readonly code: string; readonly message: string }[]): HTMLElement[] =>
+  errors.map((e) => h('div', {}, h('code', {}, e.code), ` ${e.message}`));
+
 export function mustFind<T extends Element>(selector: string, type: new () => T): T {
   const element = document.querySelector(selector);
   if (!(element instanceof type)) throw new Error(`the page has no ${selector}`);

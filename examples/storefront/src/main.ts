@@ -1,11 +1,12 @@
 import { NetworkStatus } from '@apollo/client';
 import { CATALOGUE_PATH, type Catalogue } from '../shared/catalogue.js';
 import { createAccountsView } from './accounts-view.js';
+import { createCartView } from './cart-view.js';
 import { createClient } from './client.js';
 import { createDebugPanel } from './debug-panel.js';
 import { formatTime, mustFind } from './dom.js';
 import { describeError } from './errors.js';
-import { ADJUST_STOCK, STOREFRONT } from './operations.js';
+import { ADJUST_STOCK, PLACE_ORDER, STOREFRONT } from './operations.js';
 import { createProductsView } from './products-view.js';
 import './style.css';
 
@@ -17,8 +18,15 @@ async function main(): Promise<void> {
 
   const debugPanel = createDebugPanel(mustFind('#debug', HTMLElement));
   const client = createClient(catalogue.graphqlUrl ?? '/graphql', debugPanel.add);
+  const cart = createCartView(mustFind('#cart', HTMLElement), {
+    // No refetch, no cache update function: Apollo normalises the result's products and account into the page.
+    // errorPolicy 'none' (the default, said here so the type knows): a refusal rejects, so `data` is there.
+    placeOrder: async (accountId, lines) =>
+      (await client.mutate({ mutation: PLACE_ORDER, variables: { accountId, lines }, errorPolicy: 'none' })).data.placeOrder,
+  });
   const products = createProductsView(mustFind('#products', HTMLElement), {
     adjustStock: (id, delta) => client.mutate({ mutation: ADJUST_STOCK, variables: { id, delta } }),
+    addToCart: (id) => cart.add(id),
   });
   const accounts = createAccountsView(mustFind('#accounts', HTMLElement));
 
@@ -27,18 +35,25 @@ async function main(): Promise<void> {
     variables: { productIds: catalogue.productIds, accountIds: catalogue.accountIds },
     notifyOnNetworkStatusChange: true,
   });
+  // A mutation's answer, normalised into Apollo's cache, re-renders the page too; only a read sets the time.
+  let reading = true;
   storefront.subscribe((result) => {
     if (result.dataState === 'complete') {
       products.show(catalogue.productIds, result.data.products);
       accounts.show(catalogue.accountIds, result.data.accounts);
+      cart.show(result.data.products, result.data.accounts);
     }
     if (result.error) {
+      reading = false;
       status.textContent = describeError(result.error);
       status.dataset['state'] = 'error';
     } else if (result.networkStatus === NetworkStatus.ready) {
+      if (!reading) return;
+      reading = false;
       status.textContent = `read at ${formatTime(new Date())}`;
       status.dataset['state'] = 'ready';
     } else {
+      reading = true;
       status.textContent = 'reading\u2026';
       status.dataset['state'] = 'loading';
     }

@@ -55,3 +55,58 @@ export const ADJUST_STOCK: TypedDocumentNode<
     }
   }
 `;
+
+export interface OrderLineInput {
+  readonly productId: string;
+  readonly quantity: number;
+}
+
+export interface PlacedOrder {
+  readonly id: string;
+  readonly totalCents: number;
+  readonly version: number;
+  readonly createdAt: string;
+  readonly account: Pick<Account, 'id' | 'owner' | 'balanceCents' | 'version'>;
+  readonly lines: readonly {
+    readonly quantity: number;
+    readonly unitPriceCents: number;
+    readonly product: Pick<Product, 'id' | 'sku' | 'name' | 'stock' | 'version' | 'updatedAt'>;
+  }[];
+}
+
+/**
+ * Selects every product's and the account's new stock, balance and version: Apollo
+ * normalises them into Product:<id> and Account:<id>, so the product list and the
+ * accounts show the order without reading them again.
+ */
+export const PLACE_ORDER: TypedDocumentNode<
+  { placeOrder: PlacedOrder },
+  { accountId: string; lines: readonly OrderLineInput[] }
+> = gql`
+  mutation PlaceOrder($accountId: ID!, $lines: [OrderLineInput!]!) {
+    placeOrder(accountId: $accountId, lines: $lines) {
+      id
+      totalCents
+      version
+      createdAt
+      account {
+        id
+        owner
+        balanceCents
+        version
+      }
+      lines {
+        quantity
+        unitPriceCents
+        product {
+          id
+          sku
+          name
+          stock
+          version
+          updatedAt
+        }
+      }
+    }
+  }
+`;

@@ -1,10 +1,13 @@
-import { formatCents, h } from './dom.js';
+import { errorLines, formatCents, h } from './dom.js';
 import { codedErrorsOf } from './errors.js';
 import type { Product } from './operations.js';
+import { createVersionFlash } from './version-flash.js';
 
 export interface ProductsViewOptions {
   /** Runs `adjustStock`; rejects with Apollo Client's error when the server refuses. */
   readonly adjustStock: (id: string, delta: number) => Promise<unknown>;
+  /** Puts one more of the product in the cart. */
+  readonly addToCart: (id: string) => void;
 }
 
 export interface ProductsView {
@@ -12,15 +15,12 @@ export interface ProductsView {
   show(ids: readonly string[], products: readonly (Product | null)[]): void;
 }
 
-const FLASH_MS = 1500;
-const COLUMNS = ['SKU', 'Name', 'Price', 'Stock', 'Version', 'Adjust stock'];
+const COLUMNS = ['SKU', 'Name', 'Price', 'Stock', 'Version', 'Adjust stock', 'Cart'];
 
-/** The product table: one row per product, with -1/+1 stock buttons and the last error of each row. */
+/** The product table: one row per product, with -1/+1 stock buttons, a cart button and the last error of each row. */
 export function createProductsView(container: HTMLElement, options: ProductsViewOptions): ProductsView {
   const pending = new Set<string>();
   const errors = new Map<string, ReturnType<typeof codedErrorsOf>>();
-  const versions = new Map<string, number>();
-  const flashing = new Set<string>();
   let ids: readonly string[] = [];
   let products: readonly (Product | null)[] = [];
 
@@ -37,6 +37,7 @@ export function createProductsView(container: HTMLElement, options: ProductsView
   const render = (): void => {
     tbody.replaceChildren(...ids.flatMap((id, i) => rowsOf(id, products[i] ?? null)));
   };
+  const flash = createVersionFlash(render);
 
   /** The product's row, and under it a row with the last error of its stock buttons. */
   const rowsOf = (id: string, product: Product | null): HTMLTableRowElement[] => {
@@ -58,7 +59,7 @@ export function createProductsView(container: HTMLElement, options: ProductsView
         'data-sku': product.sku,
         'data-stock': product.stock,
         'data-version': product.version,
-        class: flashing.has(id) ? 'changed' : undefined,
+        class: flash.has(id) ? 'changed' : undefined,
       },
       h('td', { class: 'sku' }, product.sku),
       h('td', { class: 'name' }, product.name),
@@ -66,6 +67,7 @@ export function createProductsView(container: HTMLElement, options: ProductsView
       h('td', { class: 'stock' }, product.stock),
       h('td', { class: 'version', title: `updated ${product.updatedAt}` }, `v${product.version}`),
       h('td', { class: 'actions' }, button(-1), button(1)),
+      h('td', { class: 'cart' }, addButton(product)),
     );
     if (rowErrors.length === 0) return [row];
     const errorRow = h(
@@ -74,10 +76,17 @@ export function createProductsView(container: HTMLElement, options: ProductsView
       h(
         'td',
         { class: 'error', colspan: COLUMNS.length, 'data-codes': rowErrors.map((e) => e.code).join(' ') },
-        ...rowErrors.map((e) => h('div', {}, h('code', {}, e.code), ` ${e.message}`)),
+        ...errorLines(rowErrors),
       ),
     );
     return [row, errorRow];
+  };
+
+  // Not disabled when the stock is 0: the server decides, and says INSUFFICIENT_STOCK.
+  const addButton = (product: Product): HTMLButtonElement => {
+    const b = h('button', { type: 'button', class: 'add-to-cart', 'aria-label': `Add ${product.sku} to the cart` }, 'Add');
+    b.addEventListener('click', () => options.addToCart(product.id));
+    return b;
   };
 
   const adjust = async (id: string, delta: number): Promise<void> => {
@@ -98,19 +107,7 @@ export function createProductsView(container: HTMLElement, options: ProductsView
     show(nextIds, nextProducts) {
       ids = nextIds;
       products = nextProducts;
-      // A row whose version went up since the last render (here or in another window) flashes once.
-      for (const product of nextProducts) {
-        if (product === null) continue;
-        const seen = versions.get(product.id);
-        versions.set(product.id, product.version);
-        if (seen !== undefined && seen < product.version) {
-          flashing.add(product.id);
-          setTimeout(() => {
-            flashing.delete(product.id);
-            render();
-          }, FLASH_MS);
-        }
-      }
+      flash.note(nextProducts);
       render();
     },
   };
