@@ -26,7 +26,7 @@ const CONCURRENCY = 4;
 const SECRET = 'fuzz-router-secret-0123456789';
 const TOKEN = 'fuzz-write-token-0123456789';
 
-type Entity = 'Product' | 'Account';
+type Entity = 'Product' | 'Account' | 'Order';
 
 interface Row {
   readonly entity: Entity;
@@ -39,7 +39,7 @@ interface Row {
 /** What the fuzzer created, and what the server acknowledged about it. */
 class World {
   readonly rows = new Map<string, Row>();
-  readonly slots: Record<Entity, string[]> = { Product: [], Account: [] };
+  readonly slots: Record<Entity, string[]> = { Product: [], Account: [], Order: [] };
   readonly skus: string[] = [];
   private skuCount = 0;
 
@@ -51,7 +51,7 @@ class World {
   /** An id for an argument that names an `entity`: mostly a row of ours, sometimes anything but. */
   ref(c: Choices, entity: Entity): unknown {
     const roll = c.random();
-    const own = c.pick(this.slots[entity]);
+    const own = this.slots[entity].length > 0 ? c.pick(this.slots[entity]) : c.uuid();
     if (roll < 0.65) return own;
     if (roll < 0.72) return own.toUpperCase();
     if (roll < 0.77) return c.pick(this.slots[entity === 'Product' ? 'Account' : 'Product']);
@@ -106,8 +106,8 @@ const idList = (c: Choices, w: World, entity: Entity): unknown => {
 };
 const representation = (c: Choices, w: World): unknown => {
   if (c.chance(0.1)) return c.pick(WRONG_TYPES);
-  const typename = c.chance(0.85) ? c.pick(['Product', 'Account']) : c.pick(['Transfer', 'Query', '', 'product', 7]);
-  const rep: Record<string, unknown> = { __typename: typename, id: w.ref(c, typename === 'Account' ? 'Account' : 'Product') };
+  const typename = c.chance(0.85) ? c.pick(['Product', 'Account', 'Order']) : c.pick(['Transfer', 'OrderLine', 'Query', '', 'product', 7]);
+  const rep: Record<string, unknown> = { __typename: typename, id: w.ref(c, typename === 'Account' || typename === 'Order' ? typename : 'Product') };
   if (c.chance(0.05)) rep['extra'] = c.pick(ODD_TEXT);
   return rep;
 };
@@ -121,6 +121,8 @@ const FIELDS: readonly FieldSpec[] = [
   { root: 'query', field: 'products', weight: 5, returns: 'Product', args: (c, w) => ({ ids: { type: '[ID!]!', value: idList(c, w, 'Product') } }) },
   { root: 'query', field: 'account', weight: 4, returns: 'Account', args: (c, w) => ({ id: { type: 'ID!', value: w.ref(c, 'Account') } }) },
   { root: 'query', field: 'accounts', weight: 3, returns: 'Account', args: (c, w) => ({ ids: { type: '[ID!]!', value: idList(c, w, 'Account') } }) },
+  { root: 'query', field: 'order', weight: 3, returns: 'Order', args: (c, w) => ({ id: { type: 'ID!', value: w.ref(c, 'Order') } }) },
+  { root: 'query', field: 'orders', weight: 2, returns: 'Order', args: (c, w) => ({ ids: { type: '[ID!]!', value: idList(c, w, 'Order') } }) },
   {
     root: 'query',
     field: 'productBySku',
@@ -243,6 +245,31 @@ const FIELDS: readonly FieldSpec[] = [
       w.acknowledge('Account', args['toId']);
     },
   },
+  {
+    root: 'mutation',
+    field: 'placeOrder',
+    weight: 4,
+    returns: 'Order',
+    args: (c, w) => ({
+      accountId: { type: 'ID!', value: w.ref(c, 'Account') },
+      lines: {
+        type: '[OrderLineInput!]!',
+        value: c.chance(0.05)
+          ? c.pick(WRONG_TYPES)
+          : Array.from({ length: c.chance(0.02) ? 101 : c.int(0, 4) }, () =>
+              c.chance(0.05) ? c.pick(WRONG_TYPES) : { productId: w.ref(c, 'Product'), quantity: int(c, 0, 3) },
+            ),
+      },
+    }),
+    acknowledge: (w, args, value) => {
+      w.acknowledge('Account', args['accountId']);
+      // A single value given for a list argument is a list of one.
+      const lines = args['lines'];
+      for (const line of (Array.isArray(lines) ? lines : [lines]) as { productId: unknown }[]) w.acknowledge('Product', line.productId);
+      const id = (value as { id?: unknown } | undefined)?.id;
+      if (typeof id === 'string') w.add('Order', id, true);
+    },
+  },
 ];
 
 /** Selectable fields per type; a Transfer or _Entity selects into its members. */
@@ -250,6 +277,7 @@ const SELECTABLE = {
   Product: ['id', 'sku', 'name', 'priceCents', 'stock', 'version', 'updatedAt', '__typename'],
   Account: ['id', 'owner', 'balanceCents', 'version', 'updatedAt', '__typename'],
   Transfer: ['amountCents', '__typename'],
+  Order: ['id', 'accountId', 'totalCents', 'version', 'createdAt', '__typename'],
   _Entity: ['__typename'],
   _Service: ['sdl'],
 } as const;
@@ -257,7 +285,10 @@ const SELECTABLE = {
 function select(c: Choices, type: keyof typeof SELECTABLE): string {
   const fields: string[] = ['id']; // acknowledgements read the id of what was created
   if (type === 'Transfer') return `amountCents from { ${select(c, 'Account')} } to { ${select(c, 'Account')} }`;
-  if (type === '_Entity') return `__typename ... on Product { ${select(c, 'Product')} } ... on Account { ${select(c, 'Account')} }`;
+  if (type === '_Entity') {
+    return `__typename ... on Product { ${select(c, 'Product')} } ... on Account { ${select(c, 'Account')} } ... on Order { ${select(c, 'Order')} }`;
+  }
+  if (type === 'Order' && c.chance(0.4)) fields.push(`account { ${select(c, 'Account')} } lines { productId quantity unitPriceCents product { ${select(c, 'Product')} } }`);
   if (type === '_Service') return c.chance(0.9) ? 'sdl' : 'nope';
   for (let i = c.int(0, 3); i > 0; i--) fields.push(c.pick(SELECTABLE[type]));
   if (c.chance(0.15)) fields.push(`${c.pick(['a', 'b', '__proto__', 'constructor'])}: ${c.pick(SELECTABLE[type])}`);
@@ -612,7 +643,7 @@ describe(`seeded fuzzing (FUZZ_SEED=${SEED})`, () => {
     const { knex } = app.running.deps.db;
     const rows = [...world.rows.values()];
     const versions = new Map<string, number>();
-    for (const table of ['products', 'accounts']) {
+    for (const table of ['products', 'accounts', 'orders']) {
       const found = (await knex(table).select('id', 'version').whereIn('id', rows.map((r) => r.id))) as { id: string; version: number }[];
       for (const r of found) versions.set(r.id, Number(r.version));
     }
@@ -627,7 +658,7 @@ describe(`seeded fuzzing (FUZZ_SEED=${SEED})`, () => {
     const mismatches = async (): Promise<unknown[]> => {
       await cache.idle();
       const out: unknown[] = [];
-      for (const entity of ['Product', 'Account'] as const) {
+      for (const entity of ['Product', 'Account', 'Order'] as const) {
         const mine = rows.filter((r) => r.entity === entity);
         const current = await (readers.sources.get(entity) as NonNullable<ReturnType<typeof readers.sources.get>>)(mine.map((r) => r.id));
         const raws = await app.redis.mget(mine.map((r) => cache.keys.entity(entity, r.id)));
