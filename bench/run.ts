@@ -3,7 +3,7 @@
  * server with its cache off, Apollo's full-response cache, a plain Apollo Server
  * on knex/pg) and against the HTTP ceiling of the machine, each a separate
  * process on loopback, driven with the same seeded request streams in
- * interleaved rounds. See `npm run bench -- --help` and README.md ("Benchmark").
+ * interleaved rounds. See `npm run bench -- --help` and docs/benchmark.md.
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import os from 'node:os';

@@ -22,7 +22,7 @@ export interface ShapeLimits {
 
 export const DEFAULT_SHAPE_LIMITS: ShapeLimits = { maxDepth: 8, maxAliases: 15, maxDirectives: 50 };
 
-/** Every limit on an operation; see README "Security". */
+/** Every limit on an operation; see docs/security.md. */
 export interface QueryLimits extends ShapeLimits {
   /** The parser stops past this many tokens. @default 1000 */
   readonly maxTokens: number;

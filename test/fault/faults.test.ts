@@ -100,7 +100,7 @@ async function convergence(limitMs = 2_000): Promise<number> {
   }
 }
 
-/** The checks every scenario must pass, and the figures the README reports. */
+/** The checks every scenario must pass, and the figures docs/failure-modes.md reports. */
 async function check(label: string, result: Awaited<ReturnType<typeof scenario>>, options: { readsMayFailInWindow?: boolean; ignoreInstance?: string } = {}) {
   const { ops, window } = result;
   const writes = ops.filter((o) => o.kind === 'write');
