@@ -27,6 +27,8 @@ export interface CacheRepairOptions {
 
 /** Bound on the outbox rows one pass looks at. */
 const SCAN_LIMIT = 5000;
+/** After a wake-up, wait this long for more: notifications that close together share a pass. */
+const WAKE_DELAY_MS = 20;
 
 /** The keys one failed write-through left stale, and the outbox rows that will repair them. */
 interface WatchedWrite {
@@ -50,6 +52,9 @@ export class CacheRepair {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
   private stopped = true;
+  private passing = false;
+  /** Another program changed entity rows (a trigger's NOTIFY): the next pass claims them, soon. */
+  private woken = false;
   private readonly intervalMs: number;
   private readonly repairAfterMs: number;
   private readonly batchSize: number;
@@ -65,18 +70,36 @@ export class CacheRepair {
     if (outboxIds.length > 0) this.watched.add({ outboxIds, keys });
   }
 
+  /** Rows recorded by a trigger are waiting (a NOTIFY said so): run a pass now rather than at the next interval. */
+  wake(): void {
+    this.woken = true;
+    if (this.stopped || this.passing) return; // a pass under way is followed by another at once
+    clearTimeout(this.timer);
+    this.timer = setTimeout(this.loop, WAKE_DELAY_MS);
+  }
+
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    const loop = () => {
-      if (this.stopped) return;
-      this.running = this.runOnce()
-        .catch((err: unknown) => this.options.logger.warn({ err }, 'cache repair pass failed'))
-        .finally(() => {
-          if (!this.stopped) this.timer = setTimeout(loop, this.intervalMs);
-        });
-    };
-    this.timer = setTimeout(loop, this.intervalMs);
+    this.timer = setTimeout(this.loop, this.intervalMs);
+  }
+
+  private readonly loop = (): void => {
+    if (this.stopped) return;
+    this.passing = true;
+    this.running = this.runOnce().then(
+      (replayed) => this.next(replayed >= this.batchSize),
+      (err: unknown) => {
+        this.options.logger.warn({ err }, 'cache repair pass failed');
+        this.next(false);
+      },
+    );
+  };
+
+  /** A full batch means more rows are waiting (a backlog, a bulk change by another program): go on at once. */
+  private next(full: boolean): void {
+    this.passing = false;
+    if (!this.stopped) this.timer = setTimeout(this.loop, full ? 0 : this.woken ? WAKE_DELAY_MS : this.intervalMs);
   }
 
   /** Finishes the pass under way and stops. */
@@ -89,13 +112,16 @@ export class CacheRepair {
   /** One pass; resolves to the number of outbox rows replayed. */
   async runOnce(): Promise<number> {
     const { cache, outbox, knex } = this.options;
+    const woken = this.woken;
+    this.woken = false;
     await this.forgetRepairedElsewhere();
     const landed = this.options.landed ?? (() => false);
     const overdue = (await outbox.listOlderThan(this.options.suspectAfterMs ?? 200, SCAN_LIMIT)).filter((r) => !landed(r.outboxId));
     const behind = await this.keysBehind(overdue);
     cache.setPendingElsewhere(behind);
     const watchedIds = [...this.watched].flatMap((w) => w.outboxIds);
-    if (watchedIds.length === 0 && !overdue.some((r) => r.ageMs >= this.repairAfterMs)) return 0;
+    // Rows recorded by a trigger are due at once: no API instance is still writing them.
+    if (!woken && watchedIds.length === 0 && !overdue.some((r) => r.external || r.ageMs >= this.repairAfterMs)) return 0;
     return knex.transaction(async (trx) => {
       const rows = await outbox.claim(trx, this.repairAfterMs, watchedIds, this.batchSize);
       if (rows.length === 0) return 0;
