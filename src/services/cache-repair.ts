@@ -13,7 +13,11 @@ export interface CacheRepairOptions {
   readonly intervalMs?: number;
   /** Rows younger than this belong to a mutation still writing; leave them. @default 1000 */
   readonly repairAfterMs?: number;
-  /** Rows per pass. @default 500 */
+  /**
+   * Rows per pass. A pass has a fixed cost (the overdue scan) next to its rows,
+   * so a bulk change by another program drains about twice as fast with 2000
+   * as with 500. @default 2000
+   */
   readonly batchSize?: number;
   /**
    * An outbox row older than this is not a write in progress but a write that
@@ -62,7 +66,7 @@ export class CacheRepair {
   constructor(private readonly options: CacheRepairOptions) {
     this.intervalMs = options.intervalMs ?? 250;
     this.repairAfterMs = options.repairAfterMs ?? 1000;
-    this.batchSize = options.batchSize ?? 500;
+    this.batchSize = options.batchSize ?? 2000;
   }
 
   /** This instance's write-through failed for these rows: repair them first, without waiting for them to age. */
@@ -117,7 +121,8 @@ export class CacheRepair {
     await this.forgetRepairedElsewhere();
     const landed = this.options.landed ?? (() => false);
     const overdue = (await outbox.listOlderThan(this.options.suspectAfterMs ?? 200, SCAN_LIMIT)).filter((r) => !landed(r.outboxId));
-    const behind = await this.keysBehind(overdue);
+    // A trigger's row is no failed write that readers should route around; it is due for repair at once.
+    const behind = await this.keysBehind(overdue.filter((r) => !r.external));
     cache.setPendingElsewhere(behind);
     const watchedIds = [...this.watched].flatMap((w) => w.outboxIds);
     // Rows recorded by a trigger are due at once: no API instance is still writing them.
