@@ -8,11 +8,18 @@
  *     dropped, in interleaved rounds (the order alternates): the cost the
  *     triggers add to the API's own writes, which they must not record.
  *
+ *   npx tsx bench/tools/bypass-cost.ts sql [--statements 20000] [--rounds 5]
+ *     The same comparison inside Postgres, without HTTP and Node: the API's
+ *     statement (an UPDATE with its outbox insert in one CTE) in a loop on a
+ *     connection that says it is the API, rolled back afterwards; and the WAL
+ *     records that statement writes to the two tables (pg_walinspect).
+ *
  *   npx tsx bench/tools/bypass-cost.ts migration [--rows 100000] [--rounds 2]
- *     One UPDATE of every row by "another program", with the triggers out of
- *     the way (freshgraph.writer = api, version raised by hand) and with them
- *     recording; then how long the repair worker takes until the cache has
- *     every change, what that cost this process, and what it left in Redis.
+ *     One UPDATE of every row by "another program": with the triggers out of
+ *     the way (freshgraph.writer = api, version raised by hand), recording with
+ *     the version raised by hand, and recording and raising it; then, for the
+ *     last, how long the repair worker takes until the cache has every change,
+ *     what that cost this process, and what it left in Redis.
  *
  * Options: --admin-url (Postgres role that may create databases), --redis-url.
  * Figures from a busy shared machine: read the ratios, and run it twice.
@@ -36,16 +43,16 @@ const { positionals, values } = parseArgs({
     concurrency: { type: 'string', default: '1' },
     rounds: { type: 'string', default: '' },
     rows: { type: 'string', default: '100000' },
+    statements: { type: 'string', default: '20000' },
   },
 });
 const mode = positionals[0];
-if (mode !== 'api' && mode !== 'migration') {
-  console.error('usage: tsx bench/tools/bypass-cost.ts api|migration [options] (see the comment at the top)');
+if (mode !== 'api' && mode !== 'sql' && mode !== 'migration') {
+  console.error('usage: tsx bench/tools/bypass-cost.ts api|sql|migration [options] (see the comment at the top)');
   process.exit(2);
 }
 const log = (line: string) => process.stderr.write(`${line}\n`);
-const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-const fmt = (n: number, digits = 2) => n.toFixed(digits);
+
 
 const name = `freshgraph_bypasscost_${randomBytes(4).toString('hex')}`;
 const adminUrl = values['admin-url'];
@@ -70,6 +77,7 @@ try {
     CONSISTENCY_SAMPLE_INTERVAL_MS: '0',
   });
   if (mode === 'api') await measureApi(running);
+  else if (mode === 'sql') await measureSql(running);
   else await measureMigration(running);
 } finally {
   await running?.shutdown();
@@ -82,6 +90,14 @@ try {
   redis.disconnect();
   await admin.raw(`drop database if exists ${name} with (force)`);
   await admin.destroy();
+}
+
+function median(xs: readonly number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+}
+
+function fmt(n: number, digits = 2): string {
+  return n.toFixed(digits);
 }
 
 async function insertProducts(run: Running, count: number): Promise<string[]> {
@@ -147,12 +163,94 @@ async function measureApi(run: Running): Promise<void> {
   const leftovers = Number((await run.deps.db.knex.raw(`select count(*)::int as n from cache_outbox where recorded_by = 'trigger'`)).rows[0].n);
   const off = median(results.off);
   const on = median(results.on);
+  // Each round's two runs are neighbours in time: their ratio is less exposed to the machine's swings than the medians'.
+  const paired = results.on.map((x, i) => x / (results.off[i] as number));
   console.log(`\nadjustStock over HTTP, concurrency ${concurrency}, ${rounds} interleaved rounds of ${mutations}`);
   console.log(`| triggers | ms per mutation (median) | every round |`);
   console.log(`|---|---|---|`);
   console.log(`| dropped | ${fmt(off, 3)} | ${results.off.map((x) => fmt(x, 3)).join(', ')} |`);
   console.log(`| installed | ${fmt(on, 3)} | ${results.on.map((x) => fmt(x, 3)).join(', ')} |`);
-  console.log(`ratio installed/dropped: ${fmt(on / off, 3)}; outbox rows recorded by a trigger: ${leftovers}`);
+  console.log(`ratio installed/dropped: of the medians ${fmt(on / off, 3)}; per round ${paired.map((r) => fmt(r, 3)).join(', ')} (median ${fmt(median(paired), 3)})`);
+  console.log(`outbox rows recorded by a trigger: ${leftovers}`);
+}
+
+/** The API's adjustStock statement, as src/db/products.ts and outbox-repository.ts build it, `n` times over every product in turn. */
+function apiLoop(n: number, abort: boolean): string {
+  return `do $$
+declare ids uuid[] := (select array_agg(id) from products);
+        c int; started timestamptz := clock_timestamp();
+begin
+  for i in 1..${n} loop
+    with changed as (update products set stock = stock + 1, version = version + 1, updated_at = now()
+                     where id = ids[1 + i % cardinality(ids)] and stock + 1 >= 0 returning *),
+         recorded as (insert into cache_outbox (entity, entity_id, version) select 'Product', id::text, version from changed returning id)
+    select count(*) into c from changed;
+  end loop;
+  ${abort ? `raise exception 'elapsed_us=%', extract(epoch from clock_timestamp() - started) * 1e6;` : ''}
+end $$`;
+}
+
+async function measureSql(run: Running): Promise<void> {
+  const statements = Number(values.statements);
+  const rounds = Number(values.rounds || 5);
+  // Enough rows that one loop changes each only a few times (long update chains in one transaction would dominate).
+  await insertProducts(run, 10_000);
+  // One connection of the server's pool: it carries freshgraph.writer = api, as every API statement does.
+  const timeLoop = async (): Promise<number> => {
+    try {
+      await run.deps.db.knex.raw(apiLoop(statements, true));
+    } catch (err) {
+      const m = /elapsed_us=([0-9.]+)/.exec(String(err));
+      if (m) return Number(m[1]) / statements;
+      throw err;
+    }
+    throw new Error('the loop did not report its time');
+  };
+  await timeLoop(); // warm-up
+  const results: Record<'off' | 'on', number[]> = { off: [], on: [] };
+  for (let round = 0; round < rounds; round++) {
+    for (const variant of round % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
+      await setTriggers(run, variant === 'on');
+      results[variant].push(await timeLoop());
+    }
+  }
+  console.log(`\nthe API's UPDATE + outbox statement inside Postgres, ${statements} per loop, ${rounds} interleaved rounds (rolled back)`);
+  console.log(`| triggers | µs per statement (min) | (median) | every round |`);
+  console.log(`|---|---|---|---|`);
+  for (const v of ['off', 'on'] as const) {
+    console.log(`| ${v === 'off' ? 'dropped' : 'installed'} | ${fmt(Math.min(...results[v]), 1)} | ${fmt(median(results[v]), 1)} | ${results[v].map((x) => fmt(x, 1)).join(', ')} |`);
+  }
+  const paired = results.on.map((x, i) => x / (results.off[i] as number));
+  console.log(`ratio installed/dropped: of the minimums ${fmt(Math.min(...results.on) / Math.min(...results.off), 3)}; per round median ${fmt(median(paired), 3)}`);
+
+  // WAL records written to the two tables per statement: exact, whatever the machine is doing.
+  const knex = run.deps.db.knex;
+  try {
+    await knex.raw('create extension if not exists pg_walinspect');
+  } catch (err) {
+    console.log(`(no WAL figures: pg_walinspect is not available: ${String(err)})`);
+    return;
+  }
+  const n = 2000;
+  for (const variant of ['off', 'on'] as const) {
+    await setTriggers(run, variant === 'on');
+    await knex.raw('checkpoint');
+    // Flushed positions: pg_walinspect reads no further than the flush, and the loop's commit flushes its records.
+    const before = String((await knex.raw('select pg_current_wal_flush_lsn() as l')).rows[0].l);
+    await knex.raw(apiLoop(n, false));
+    const after = String((await knex.raw('select pg_current_wal_flush_lsn() as l')).rows[0].l);
+    const records = (
+      await knex.raw(
+        `select split_part(record_type, ' ', 1) as kind, count(*)::int as n, sum(record_length - coalesce(fpi_length, 0))::int as bytes
+         from pg_get_wal_records_info(?::pg_lsn, ?::pg_lsn)
+         where block_ref ~ ('/(' || pg_relation_filenode('products') || '|' || pg_relation_filenode('cache_outbox') || ') ')
+         group by 1 order by 1`,
+        [before, after],
+      )
+    ).rows as { kind: string; n: number; bytes: number }[];
+    await knex.raw(`delete from cache_outbox where recorded_by = 'api'`);
+    console.log(`WAL records per API statement, triggers ${variant === 'off' ? 'dropped' : 'installed'}: ${records.map((r) => `${r.kind} ${fmt(r.n / n)} (${fmt(r.bytes / n, 0)} B without page images)`).join(', ')}`);
+  }
 }
 
 async function measureMigration(run: Running): Promise<void> {
@@ -172,6 +270,12 @@ async function measureMigration(run: Running): Promise<void> {
       await other.query('update products set price_cents = price_cents + 1, version = version + 1');
       const offMs = performance.now() - t;
       await other.query('reset freshgraph.writer');
+
+      // Recording, with the version raised by the writer: the per-row version function does not run.
+      t = performance.now();
+      await other.query('update products set price_cents = price_cents + 1, version = version + 1');
+      const raisedMs = performance.now() - t;
+      for (let waited = 0; (await outboxCount()) > 0 && waited < 30 * 60_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
 
       const repairsBefore = cache.counters.repairs;
       const cpuBefore = process.cpuUsage();
@@ -204,7 +308,8 @@ async function measureMigration(run: Running): Promise<void> {
       console.log(`| | |`);
       console.log(`|---|---|`);
       console.log(`| statement, triggers out of the way (writer = api) | ${fmt(offMs, 0)} ms |`);
-      console.log(`| statement, triggers recording | ${fmt(onMs, 0)} ms (x${fmt(onMs / offMs)}) |`);
+      console.log(`| statement, triggers recording, version raised by the writer | ${fmt(raisedMs, 0)} ms (x${fmt(raisedMs / offMs)}) |`);
+      console.log(`| statement, triggers recording and raising the version | ${fmt(onMs, 0)} ms (x${fmt(onMs / offMs)}) |`);
       console.log(`| outbox rows written by the triggers | ${recorded} |`);
       console.log(`| from commit until the outbox was empty (one instance) | ${fmt(caughtUpMs, 0)} ms (${fmt((repaired / caughtUpMs) * 1000, 0)} rows/s) |`);
       console.log(`| rows replayed by this instance | ${repaired} |`);

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEnvelope } from '../../src/cache/envelope.js';
 import { openDatabase } from '../../src/db/database.js';
-import { installOutboxTriggers } from '../../src/db/outbox-triggers.js';
+import { asOtherWriter, installOutboxTriggers } from '../../src/db/outbox-triggers.js';
 import { defineEntity, int, text, uuid } from '../../src/entities/define.js';
 import { ENTITIES } from '../../src/entities/index.js';
 import { newId } from '../../src/ids.js';
@@ -310,6 +310,35 @@ describe('the triggers come from the entity definitions', () => {
       expect(rows[0]?.n).toBe(0);
     } finally {
       await db.knex.raw('drop table if exists gadgets');
+      await db.close();
+    }
+  });
+
+  it('a migration, run on the API pool, is recorded as another writer: the server stays out of the way only for its own statements', async () => {
+    const db = openDatabase({ url: scratch.url, dataDir: 'memory://' });
+    try {
+      const [id] = (await insertProducts(db.knex, 1)) as [string];
+      const recorded = (trx: typeof db.knex) =>
+        trx.raw(`select count(*)::int as n from cache_outbox where entity_id = ? and recorded_by = 'trigger'`, [id]).then((r) => (r.rows[0] as { n: number }).n);
+      const seen: number[] = [];
+      await db.knex
+        .transaction(async (trx) => {
+          await trx.raw('update products set stock = 1 where id = ?', [id]);
+          seen.push(await recorded(trx)); // the pool is the API: nothing
+          await asOtherWriter(trx, 'migration', async (k) => {
+            await k.raw('update products set stock = 2 where id = ?', [id]);
+          });
+          seen.push(await recorded(trx));
+          throw new Error('roll back');
+        })
+        .catch((err: unknown) => {
+          if (String(err).includes('roll back')) return;
+          throw err;
+        });
+      expect(seen).toEqual([0, 1]);
+      // set_config(..., true) is local to that transaction: the pool is the API again.
+      expect((await db.knex.raw(`select current_setting('freshgraph.writer') as w`)).rows).toEqual([{ w: 'api' }]);
+    } finally {
       await db.close();
     }
   });
