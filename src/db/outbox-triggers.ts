@@ -20,7 +20,10 @@ import { rowsOf } from './rows.js';
  * The API records its own changes in the same statement that makes them
  * (outbox-repository.ts), so its connections carry `freshgraph.writer = api`
  * and every trigger has a WHEN clause that is false for them: no trigger
- * function runs for an API write, and it gets no second outbox row.
+ * function runs for an API write, and it gets no second outbox row. Not quite
+ * free: Postgres locks an UPDATE's old row for a BEFORE ROW trigger before it
+ * evaluates WHEN (one more WAL record per row not locked yet), and a transition
+ * table costs a little per statement; docs/bypass-writes.md has the figures.
  */
 
 /** The session setting that tells the triggers who is writing. */
