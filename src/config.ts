@@ -62,6 +62,8 @@ export interface Config {
   readonly repairIntervalMs: number;
   /** Outbox rows older than this are replayed by any instance. @default 1000 */
   readonly repairAfterMs: number;
+  /** Wake the repair worker on the outbox triggers' NOTIFY (one connection of its own); false leaves the poll alone. @default true */
+  readonly outboxListen: boolean;
   /** After SIGTERM, keep accepting (while /readyz says 503) this long, for load balancers to notice. @default 0 */
   readonly shutdownDelayMs: number;
   /** After SIGTERM, requests still running after this long are cut off. @default 25000 */
@@ -184,6 +186,7 @@ const schema = z.object({
   CACHE_BREAKER_OPEN_MS: intFrom(1000, 10, 600_000),
   OUTBOX_REPAIR_INTERVAL_MS: intFrom(250, 10, 600_000),
   OUTBOX_REPAIR_AFTER_MS: intFrom(1000, 0, 3_600_000),
+  OUTBOX_LISTEN: bool.default(true),
   CONSISTENCY_SAMPLE_INTERVAL_MS: intFrom(1000, 0, 3_600_000),
   SHUTDOWN_DELAY_MS: intFrom(0, 0, 600_000),
   SHUTDOWN_TIMEOUT_MS: intFrom(25_000, 0, 3_600_000),
@@ -315,6 +318,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     breakerOpenMs: e.CACHE_BREAKER_OPEN_MS,
     repairIntervalMs: e.OUTBOX_REPAIR_INTERVAL_MS,
     repairAfterMs: e.OUTBOX_REPAIR_AFTER_MS,
+    outboxListen: e.OUTBOX_LISTEN,
     consistencySampleIntervalMs: e.CONSISTENCY_SAMPLE_INTERVAL_MS,
     shutdownDelayMs: e.SHUTDOWN_DELAY_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

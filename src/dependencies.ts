@@ -9,7 +9,10 @@ import type { Config } from './config.js';
 import { createContextFactory, type RequestContext, type RequestMeta } from './context.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrateToLatest } from './db/migrations/index.js';
+import type { Listening } from './db/notification-listener.js';
 import { OutboxRepository } from './db/outbox-repository.js';
+import { installOutboxTriggers, OUTBOX_CHANNEL } from './db/outbox-triggers.js';
+import { ENTITIES } from './entities/index.js';
 import { createReaders, type Readers } from './loaders/readers.js';
 import { openClusterStore } from './open-cluster-store.js';
 import { ConsistencySampler } from './ops/consistency-sampler.js';
@@ -26,6 +29,8 @@ export interface Dependencies {
   readonly cache: EntityCache;
   readonly outbox: OutboxRepository;
   readonly repair: CacheRepair;
+  /** Wakes the repair worker when another program changed entity rows; undefined when OUTBOX_LISTEN=false or nothing is cached. */
+  readonly outboxListener: Listening | undefined;
   readonly sampler: ConsistencySampler;
   readonly readers: Readers;
   /** The write path every service commits through (requests use theirs, primed into their loaders). */
@@ -63,6 +68,9 @@ export async function createDependencies(
   if (options.migrate ?? true) {
     const applied = await migrateToLatest(db.knex);
     if (applied.length > 0) logger.info({ applied }, 'database migrations applied');
+    // After the migrations, which may have created an entity's table: every entity table gets its triggers.
+    const triggers = await installOutboxTriggers(db.knex, ENTITIES);
+    if (triggers.installed.length > 0 || triggers.removed.length > 0) logger.info(triggers, 'outbox triggers installed');
   }
   const cacheLogger = logger.child({ component: 'cache' });
   const store = await openStore(config, logger);
@@ -110,9 +118,17 @@ export async function createDependencies(
     onCommitted: keepsValues ? (changes) => sampler.note(changes) : undefined,
   });
   const createContext = createContextFactory({ readers, cache, writeThrough: writes });
+  let outboxListener: Listening | undefined;
   if (keepsValues) {
     repair.start();
     sampler.start();
+    if (config.outboxListen) {
+      outboxListener = await db.listen({
+        channel: OUTBOX_CHANNEL,
+        onNotify: () => repair.wake(),
+        onError: (err) => cacheLogger.warn({ err }, 'outbox listener: connection lost; reconnecting (the repair poll goes on meanwhile)'),
+      });
+    }
   }
   return {
     config,
@@ -122,11 +138,13 @@ export async function createDependencies(
     cache,
     outbox,
     repair,
+    outboxListener,
     sampler,
     readers,
     writes,
     createContext,
     async close() {
+      await outboxListener?.close();
       await sampler.stop();
       await repair.stop();
       await clearer.flush();

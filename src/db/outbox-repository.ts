@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { toInt } from '../entities/define.js';
+import { TRIGGER_RECORDED } from './outbox-triggers.js';
 import { rowsOf } from './rows.js';
 
 /** One cache write a committed mutation owes: the entity and the version it must reach. */
@@ -11,6 +12,8 @@ export interface OutboxEntry {
 
 export interface OutboxRow extends OutboxEntry {
   readonly outboxId: string;
+  /** Recorded by a trigger: another program changed the row, and only a repair brings it to the cache. */
+  readonly external: boolean;
 }
 
 /** All SQL about the cache outbox. Row ids are bigint, handled as strings. */
@@ -46,39 +49,29 @@ export class OutboxRepository {
   }
 
   /**
-   * Locks up to `limit` rows that are older than `olderThanMs` or named in
-   * `ids`, skipping rows another instance is repairing right now.
+   * Locks up to `limit` rows that are older than `olderThanMs`, named in `ids`
+   * or recorded by a trigger (no API instance is writing those: they are due at
+   * once), skipping rows another instance is repairing right now.
    */
   async claim(trx: Knex.Transaction, olderThanMs: number, ids: readonly string[], limit: number): Promise<OutboxRow[]> {
     const result = await trx.raw(
-      `select id, entity, entity_id, version from cache_outbox
-       where created_at < now() - make_interval(secs => ?::float8 / 1000) or id = any(?::bigint[])
+      `select id, entity, entity_id, version, recorded_by from cache_outbox
+       where created_at < now() - make_interval(secs => ?::float8 / 1000) or id = any(?::bigint[]) or recorded_by = ?
        order by id limit ? for update skip locked`,
-      [olderThanMs, [...ids], limit],
+      [olderThanMs, [...ids], TRIGGER_RECORDED, limit],
     );
-    return rowsOf(result).map((r) => ({
-      outboxId: String(r['id']),
-      entity: String(r['entity']),
-      id: String(r['entity_id']),
-      version: toInt(r['version']),
-    }));
+    return rowsOf(result).map(outboxRowOf);
   }
 
   /** Rows older than `olderThanMs`, oldest first, with their age; no locks. */
   async listOlderThan(olderThanMs: number, limit: number): Promise<(OutboxRow & { readonly ageMs: number })[]> {
     const result = await this.knex.raw(
-      `select id, entity, entity_id, version, (extract(epoch from (now() - created_at)) * 1000)::float8 as age_ms
+      `select id, entity, entity_id, version, recorded_by, (extract(epoch from (now() - created_at)) * 1000)::float8 as age_ms
        from cache_outbox where created_at < now() - make_interval(secs => ?::float8 / 1000)
        order by id limit ?`,
       [olderThanMs, limit],
     );
-    return rowsOf(result).map((r) => ({
-      outboxId: String(r['id']),
-      entity: String(r['entity']),
-      id: String(r['entity_id']),
-      version: toInt(r['version']),
-      ageMs: Number(r['age_ms']),
-    }));
+    return rowsOf(result).map((r) => ({ ...outboxRowOf(r), ageMs: Number(r['age_ms']) }));
   }
 
   /** Which of `ids` are still waiting for repair. */
@@ -88,8 +81,17 @@ export class OutboxRepository {
     return new Set(rowsOf(result).map((r) => String(r['id'])));
   }
 
-  async count(): Promise<number> {
-    const result = await this.knex.raw('select count(*) as n from cache_outbox');
+  /** How many rows wait, counting no further than `cap` (a large backlog is not scanned whole). */
+  async count(cap = Number.MAX_SAFE_INTEGER): Promise<number> {
+    const result = await this.knex.raw('select count(*) as n from (select 1 from cache_outbox limit ?) as waiting', [cap]);
     return toInt((rowsOf(result)[0] as Record<string, unknown>)['n']);
   }
 }
+
+const outboxRowOf = (r: Readonly<Record<string, unknown>>): OutboxRow => ({
+  outboxId: String(r['id']),
+  entity: String(r['entity']),
+  id: String(r['entity_id']),
+  version: toInt(r['version']),
+  external: r['recorded_by'] === TRIGGER_RECORDED,
+});

@@ -23,10 +23,12 @@ export interface TestApp {
 
 /**
  * For tests that count Redis round trips or SQL statements: no repair passes or
- * consistency samples in the background while they count.
+ * consistency samples in the background while they count (not even a pass woken
+ * by another test file's direct write to the shared database).
  */
 export const QUIET_BACKGROUND: Readonly<Record<string, string>> = {
   OUTBOX_REPAIR_INTERVAL_MS: '600000',
+  OUTBOX_LISTEN: 'false',
   CONSISTENCY_SAMPLE_INTERVAL_MS: '0',
 };
 

@@ -1,0 +1,178 @@
+import { createHash } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { EntityDefinition } from '../entities/define.js';
+import { columnOf } from './entity-sql.js';
+import { rowsOf } from './rows.js';
+
+/**
+ * Writes that bypass the API (a migration, an admin's psql, another service)
+ * reach the cache through triggers on every entity table, generated from the
+ * entity definitions:
+ * - BEFORE UPDATE, per row: a writer that did not raise `version` gets
+ *   OLD.version + 1 (a writer that raised it keeps its value); an UPDATE that
+ *   moves a row to another id also records the old id, whose key gets a tombstone;
+ * - AFTER INSERT / UPDATE / DELETE, per statement: one outbox row per changed
+ *   row (`recorded_by = 'trigger'`, the version the cache must reach; a
+ *   deletion's is the deleted version + 1, as for the API), in one INSERT from
+ *   the statement's transition table, then one NOTIFY that wakes the repair
+ *   workers.
+ *
+ * The API records its own changes in the same statement that makes them
+ * (outbox-repository.ts), so its connections carry `freshgraph.writer = api`
+ * and every trigger has a WHEN clause that is false for them: no trigger
+ * function runs for an API write, and it gets no second outbox row. Not quite
+ * free: Postgres locks an UPDATE's old row for a BEFORE ROW trigger before it
+ * evaluates WHEN (one more WAL record per row not locked yet), and a transition
+ * table costs a little per statement; docs/bypass-writes.md has the figures.
+ */
+
+/** The session setting that tells the triggers who is writing. */
+export const WRITER_SETTING = 'freshgraph.writer';
+/** The value with which a writer says it brings its changes to the cache itself. */
+export const API_WRITER = 'api';
+/** The channel the triggers NOTIFY after recording changes. */
+export const OUTBOX_CHANNEL = 'freshgraph_outbox';
+/** `cache_outbox.recorded_by` of the rows the triggers write. */
+export const TRIGGER_RECORDED = 'trigger';
+
+const PREFIX = 'freshgraph_';
+const TRIGGERS = ['freshgraph_version', 'freshgraph_record_insert', 'freshgraph_record_update', 'freshgraph_record_delete'] as const;
+/** Longest table name whose function names still fit Postgres' 63 characters. */
+const MAX_TABLE_LENGTH = 63 - PREFIX.length - '_version'.length;
+
+const NOT_API = `current_setting('${WRITER_SETTING}', true) is distinct from '${API_WRITER}'`;
+const literal = (value: string): string => `'${value.replace(/'/g, "''")}'`;
+
+/**
+ * Runs `work` in the current transaction as a writer other than the API, so
+ * that the triggers record what it changes. `knex` must be a transaction.
+ */
+export async function asOtherWriter(knex: Knex, writer: string, work: (knex: Knex) => Promise<void>): Promise<void> {
+  await knex.raw('select set_config(?, ?, true)', [WRITER_SETTING, writer]);
+  await work(knex);
+}
+
+/** The SQL that creates (or replaces) one entity table's functions and triggers. */
+export function triggerStatements(entity: EntityDefinition<unknown>): string[] {
+  const table = entity.table;
+  if (table.length > MAX_TABLE_LENGTH) {
+    throw new Error(`outbox triggers: table name "${table}" is longer than ${MAX_TABLE_LENGTH} characters, too long for its trigger function names`);
+  }
+  const id = `"${columnOf(entity, 'id').column}"`;
+  const version = `"${columnOf(entity, 'version').column}"`;
+  const type = literal(entity.type);
+  const record = (source: string, versionExpr: string) =>
+    `insert into cache_outbox (entity, entity_id, version, recorded_by)
+       select ${type}, ${id}::text, ${versionExpr}, '${TRIGGER_RECORDED}' from ${source};`;
+  return [
+    `create or replace function ${PREFIX}${table}_version() returns trigger language plpgsql as $fg$
+begin
+  if new.${version} <= old.${version} then
+    new.${version} := old.${version} + 1;
+  end if;
+  if new.${id} is distinct from old.${id} then
+    insert into cache_outbox (entity, entity_id, version, recorded_by)
+      values (${type}, old.${id}::text, old.${version} + 1, '${TRIGGER_RECORDED}');
+  end if;
+  return new;
+end $fg$`,
+    `create or replace function ${PREFIX}${table}_record() returns trigger language plpgsql as $fg$
+begin
+  if tg_op = 'DELETE' then
+    ${record('freshgraph_old', `${version} + 1`)}
+  else
+    ${record('freshgraph_new', version)}
+  end if;
+  if found then
+    perform pg_notify('${OUTBOX_CHANNEL}', '');
+  end if;
+  return null;
+end $fg$`,
+    `create or replace trigger freshgraph_version before update on "${table}" for each row
+       when (${NOT_API} and (new.${version} <= old.${version} or new.${id} is distinct from old.${id}))
+       execute function ${PREFIX}${table}_version()`,
+    ...(['insert', 'update', 'delete'] as const).map(
+      (op) => `create or replace trigger freshgraph_record_${op} after ${op} on "${table}"
+       referencing ${op === 'delete' ? 'old table as freshgraph_old' : 'new table as freshgraph_new'}
+       for each statement when (${NOT_API}) execute function ${PREFIX}${table}_record()`,
+    ),
+  ];
+}
+
+/** What installing changed: tables whose triggers were (re)created or dropped. */
+export interface TriggerInstallReport {
+  readonly installed: readonly string[];
+  readonly removed: readonly string[];
+}
+
+/**
+ * Gives every entity table the triggers its definition calls for, and takes
+ * them off tables no longer in the list. Idempotent and cheap when nothing
+ * changed (one catalog query): a table's triggers are only replaced when the
+ * fingerprint of their SQL, kept as a comment on one of them, differs, because
+ * replacing a trigger takes a SHARE ROW EXCLUSIVE lock that waits for the
+ * table's running writes. Instances starting together take turns.
+ */
+export async function installOutboxTriggers(knex: Knex, entities: readonly EntityDefinition<unknown>[]): Promise<TriggerInstallReport> {
+  const wanted = new Map(
+    entities.map((e) => {
+      const statements = triggerStatements(e);
+      return [e.table, { statements, fingerprint: fingerprintOf(statements) }] as const;
+    }),
+  );
+  const compare = (found: ReadonlyMap<string, InstalledTriggers>): TriggerInstallReport => ({
+    installed: [...wanted]
+      .filter(([table, w]) => {
+        const have = found.get(table);
+        return have === undefined || have.fingerprint !== w.fingerprint || TRIGGERS.some((t) => !have.names.has(t));
+      })
+      .map(([table]) => table),
+    removed: [...found.keys()].filter((table) => !wanted.has(table)),
+  });
+  const outdated = compare(await installedTriggers(knex));
+  if (outdated.installed.length === 0 && outdated.removed.length === 0) return outdated;
+  return knex.transaction(async (trx) => {
+    await trx.raw('select pg_advisory_xact_lock(hashtext(?))', ['freshgraph outbox triggers']);
+    // Another instance may have done it while this one waited for the lock.
+    const todo = compare(await installedTriggers(trx));
+    for (const table of todo.installed) {
+      const w = wanted.get(table);
+      if (w === undefined) continue;
+      for (const statement of w.statements) await trx.raw(statement);
+      await trx.raw(`comment on trigger freshgraph_version on "${table}" is '${PREFIX}${w.fingerprint}'`);
+    }
+    for (const table of todo.removed) {
+      // Dropping the functions drops the triggers that call them.
+      await trx.raw(`drop function if exists ${PREFIX}${table}_version() cascade`);
+      await trx.raw(`drop function if exists ${PREFIX}${table}_record() cascade`);
+    }
+    return todo;
+  });
+}
+
+const fingerprintOf = (statements: readonly string[]): string => createHash('sha256').update(statements.join(';\n')).digest('hex').slice(0, 16);
+
+interface InstalledTriggers {
+  readonly names: Set<string>;
+  fingerprint: string | undefined;
+}
+
+/** Our triggers in the current schema, by table, with the fingerprint noted on each table's set. */
+async function installedTriggers(db: Knex | Knex.Transaction): Promise<Map<string, InstalledTriggers>> {
+  const result = await db.raw(
+    `select c.relname as table_name, t.tgname as trigger_name, obj_description(t.oid, 'pg_trigger') as note
+     from pg_trigger t
+     join pg_class c on c.oid = t.tgrelid
+     where not t.tgisinternal and t.tgname like 'freshgraph\\_%' and c.relnamespace = current_schema()::regnamespace`,
+  );
+  const byTable = new Map<string, InstalledTriggers>();
+  for (const row of rowsOf(result)) {
+    const table = String(row['table_name']);
+    let found = byTable.get(table);
+    if (found === undefined) byTable.set(table, (found = { names: new Set(), fingerprint: undefined }));
+    found.names.add(String(row['trigger_name']));
+    const note = row['note'];
+    if (typeof note === 'string' && note.startsWith(PREFIX)) found.fingerprint = note.slice(PREFIX.length);
+  }
+  return byTable;
+}
