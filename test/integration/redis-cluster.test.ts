@@ -259,7 +259,8 @@ describe('freshgraph on Redis Cluster', () => {
     cluster.pause(master);
     let down: Awaited<ReturnType<typeof ready>>;
     try {
-      down = await ready();
+      // A probe's answer is reused for READY_CACHE_MS (1 s): the next fresh check names the cache.
+      down = await waitFor('readyz to notice the paused master', ready, (r) => r.status === 503, 5_000);
     } finally {
       cluster.resume(master);
     }
