@@ -18,11 +18,24 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Every redis-server this process started and has not stopped: killed on exit, so none outlives us. */
+/** Every redis-server this process started and has not stopped, and their directories: killed and removed on exit, so none outlives us. */
 const started = new Set<ChildProcess>();
+const directories = new Set<string>();
 process.once('exit', () => {
   for (const child of started) child.kill('SIGKILL');
+  for (const dir of directories) rmSync(dir, { recursive: true, force: true });
 });
+
+function temporaryDirectory(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  directories.add(dir);
+  return dir;
+}
+
+function removeDirectory(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  directories.delete(dir);
+}
 
 /** A cache node: no snapshots, no append-only file (a restarted node comes back empty, as in production). */
 const NODE_ARGS = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'];
@@ -85,7 +98,7 @@ export class LocalRedis {
   ) {}
 
   static async start(): Promise<LocalRedis> {
-    const root = mkdtempSync(join(tmpdir(), 'fg-redis-'));
+    const root = temporaryDirectory('fg-redis-');
     const redis = new LocalRedis({ port: await freeClusterPort([]), dir: root, child: undefined }, root);
     try {
       await launchNode(redis.node, false);
@@ -106,7 +119,7 @@ export class LocalRedis {
 
   async stop(): Promise<void> {
     await killNode(this.node);
-    rmSync(this.root, { recursive: true, force: true });
+    removeDirectory(this.root);
   }
 }
 
@@ -146,7 +159,7 @@ export class LocalRedisCluster {
 
   /** Starts the nodes, creates the cluster and waits until it is whole; `make` builds the (sub)class around the nodes. */
   protected static async create<C extends LocalRedisCluster>(size: number, make: (nodes: RedisNode[], root: string) => C): Promise<C> {
-    const root = mkdtempSync(join(tmpdir(), 'fg-cluster-'));
+    const root = temporaryDirectory('fg-cluster-');
     const nodes: RedisNode[] = [];
     for (let i = 0; i < size; i++) {
       const port = await freeClusterPort(nodes.map((n) => n.port));
@@ -241,7 +254,7 @@ export class LocalRedisCluster {
   /** Kills every node this object started and removes their directories. */
   async stop(): Promise<void> {
     for (const node of this.nodes) await killNode(node);
-    rmSync(this.root, { recursive: true, force: true });
+    removeDirectory(this.root);
   }
 
   protected node(port: number): RedisNode {
