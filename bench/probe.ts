@@ -2,7 +2,10 @@
  * Loaded into every benchmarked server with `node --import ./bench/probe.ts`, so the
  * servers themselves carry no benchmark code. It counts, in that process:
  * - SQL statements sent through node-postgres (BEGIN and COMMIT included),
- * - Redis commands sent through ioredis (connection set-up excluded), and
+ * - Redis commands sent through ioredis (connection set-up and slot-map
+ *   refreshes excluded), and the round trips they took: a pipeline (an
+ *   auto-pipeline included) counts one per connection it is written to, a
+ *   command sent alone counts one, and
  * - cache hits and misses as the replies of MGET and GET show them (a non-null
  *   value is a hit): keys for freshgraph's MGETs, whole responses for the
  *   response-cache peer's GETs, and
@@ -23,8 +26,14 @@ interface Command {
   readonly promise: Promise<unknown>;
 }
 
-const counters = { sql: 0, redis: 0, hits: 0, misses: 0, graphqlErrors: 0 };
-const SETUP = new Set(['info', 'select', 'client', 'ping', 'quit', 'hello', 'auth', 'script']);
+/** ioredis hands every command of one pipeline execution the same object, marked isPipeline; that write is one round trip. */
+interface PipelineStream {
+  readonly isPipeline?: boolean;
+}
+
+const counters = { sql: 0, redis: 0, roundTrips: 0, hits: 0, misses: 0, graphqlErrors: 0 };
+const SETUP = new Set(['info', 'select', 'client', 'ping', 'quit', 'hello', 'auth', 'script', 'cluster']);
+const pipelinesSeen = new WeakSet<object>();
 
 const query = pg.Client.prototype.query;
 pg.Client.prototype.query = function countedQuery(this: unknown, ...args: unknown[]) {
@@ -36,6 +45,12 @@ const sendCommand = ioredis.Redis.prototype.sendCommand;
 ioredis.Redis.prototype.sendCommand = function countedCommand(this: unknown, command: Command, ...rest: unknown[]) {
   if (!SETUP.has(command.name)) {
     counters.redis++;
+    const stream = rest[0] as PipelineStream | undefined;
+    if (stream?.isPipeline !== true) counters.roundTrips++;
+    else if (!pipelinesSeen.has(stream)) {
+      pipelinesSeen.add(stream);
+      counters.roundTrips++;
+    }
     if (command.name === 'mget' || command.name === 'get') {
       command.promise.then(
         (reply) => {

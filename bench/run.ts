@@ -3,7 +3,9 @@
  * server with its cache off, Apollo's full-response cache, a plain Apollo Server
  * on knex/pg) and against the HTTP ceiling of the machine, each a separate
  * process on loopback, driven with the same seeded request streams in
- * interleaved rounds. See `npm run bench -- --help` and docs/benchmark.md.
+ * interleaved rounds. With `--cluster`: freshgraph on one Redis against
+ * freshgraph on a Redis Cluster, the same way. See `npm run bench -- --help`
+ * and docs/benchmark.md.
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -13,8 +15,8 @@ import { cloneDataSet, databaseUrl, dropDatabases, ensureDataSet, loadIds, produ
 import { AckedVersions, runAutocannon, runMixed, sendAll, type RunResult } from './lib/drivers.js';
 import { HELP, parseOptions, type BenchOptions, type ConfigurationName, type WorkloadName } from './lib/options.js';
 import { ROOT, buildServers, startServer, type ProbeStats, type ServerProcess } from './lib/processes.js';
+import { ownRedisServers, sharedRedis, type CacheServers } from './lib/caches.js';
 import { seededRandom } from './lib/random.js';
-import { connectRedis, countByPrefix, deleteByPrefix } from './lib/redis.js';
 import { writeReport, type Cell, type RunInfo, type SoakSample } from './lib/report.js';
 import { verifyBodies } from './lib/verify.js';
 import { PRODUCT_QUERY, PRODUCTS_QUERY, RequestFactory, workloadSpec } from './lib/workloads.js';
@@ -29,6 +31,7 @@ async function delta(server: ServerProcess, before: ProbeStats): Promise<ProbeSt
   return {
     sql: after.sql - before.sql,
     redis: after.redis - before.redis,
+    roundTrips: after.roundTrips - before.roundTrips,
     hits: after.hits - before.hits,
     misses: after.misses - before.misses,
     graphqlErrors: after.graphqlErrors - before.graphqlErrors,
@@ -85,14 +88,15 @@ async function runWorkloads(
   options: BenchOptions,
   servers: readonly ServerProcess[],
   ids: readonly string[],
-  emptyCache: (server: ServerProcess) => Promise<void>,
+  caches: CacheServers,
 ): Promise<Map<WorkloadName, Map<ConfigurationName, Cell>>> {
   const results = new Map<WorkloadName, Map<ConfigurationName, Cell>>();
   const acked = new Map(servers.map((s) => [s.name, new AckedVersions(ids.length)]));
+  const nameWidth = Math.max(14, ...servers.map((s) => s.name.length));
   for (const [w, workload] of options.workloads.entries()) {
     const spec = workloadSpec(workload, options.connections, options.batch);
     log(`\n${workload}: ${spec.title.replace(/`/g, '')}`);
-    const cells = new Map<ConfigurationName, Cell>(servers.map((s) => [s.name, { rounds: [], probes: [] }]));
+    const cells = new Map<ConfigurationName, Cell>(servers.map((s) => [s.name, { rounds: [], probes: [], redisCpuUs: [] }]));
     results.set(workload, cells);
     // "Warm" means every product is cached when a reading workload starts. Keys live CACHE_TTL_SECONDS
     // (300 s) in both caches, which is shorter than a whole run, so this is done before each such workload,
@@ -105,7 +109,7 @@ async function runWorkloads(
     if (workload !== 'mutation' && workload !== 'mutation1') {
       for (const server of servers) {
         if (CONFIGURATION[server.name].cache !== 'entities') continue;
-        await emptyCache(server);
+        await caches.empty(server.name);
         await prewarm(server, ids, options.connections);
       }
     }
@@ -121,8 +125,10 @@ async function runWorkloads(
         // The same seed for every configuration in a round: identical request streams.
         const factory = new RequestFactory(ids, options.zipf, 10_000 * (w + 1) + round);
         const before = await server.stats();
+        const redisBefore = await caches.cpuUs(server.name);
         const measured = await runOnce(server, workload, options, factory, acked.get(server.name) as AckedVersions, options.duration, 31 * (round + 1));
         const probe = await delta(server, before);
+        const redisCpuUs = (await caches.cpuUs(server.name)) - redisBefore;
         // autocannon does not read bodies: the probe counts GraphQL errors in the server (the mixed driver checks every body itself).
         let result = spec.driver === 'autocannon' ? { ...measured, errors: measured.errors + probe.graphqlErrors } : measured;
         // A fixed body is not data: there is nothing stale or fresh about the ceiling's reads.
@@ -130,9 +136,11 @@ async function runWorkloads(
         const cell = cells.get(server.name) as Cell;
         cell.rounds.push(result);
         cell.probes.push(probe);
+        cell.redisCpuUs.push(redisCpuUs);
         log(
-          `  round ${round + 1}/${options.rounds} ${server.name.padEnd(14)} ${Math.round(result.rps).toLocaleString('en-US').padStart(7)} req/s` +
+          `  round ${round + 1}/${options.rounds} ${server.name.padEnd(nameWidth)} ${Math.round(result.rps).toLocaleString('en-US').padStart(7)} req/s` +
             `  p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms  CPU ${Math.round(probe.cpuUs / Math.max(1, result.requests))} µs/req (load generator ${Math.round(result.generatorCpuUs / Math.max(1, result.requests))})  errors ${result.errors}` +
+            (Number.isNaN(redisCpuUs) ? '' : `  Redis CPU ${Math.round(redisCpuUs / Math.max(1, result.requests))} µs/req`) +
             (result.checkedReads > 0 ? `  stale ${result.staleReads}/${result.checkedReads}` : ''),
         );
       }
@@ -210,7 +218,8 @@ async function main(): Promise<void> {
 
   await ensureDataSet(options.databaseAdminUrl, options.databaseName, options.products, log);
   const withData = configurations.filter((c) => CONFIGURATION[c].database);
-  const cloneOf = (c: ConfigurationName) => `${options.databaseName}_${slug(c)}`;
+  // --cluster's copies are named apart, so that it never drops the copy of a regular run going on at the same time.
+  const cloneOf = (c: ConfigurationName) => `${options.databaseName}_${options.cluster ? 'cluster_' : ''}${slug(c)}`;
   const clones = withData.map(cloneOf);
   log(`copying the data set for ${withData.join(', ')}`);
   await cloneDataSet(options.databaseAdminUrl, options.databaseName, clones);
@@ -220,23 +229,21 @@ async function main(): Promise<void> {
   // The ceiling answers every request with the most popular product, as the data set holds it.
   const ceilingBody = configurations.includes('http-ceiling') ? await productResponse(templateUrl, ids[0] as string) : undefined;
 
-  const redis = await connectRedis(options.redisUrl);
-  info.redis = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? '?';
-  const prefixOf = (name: ConfigurationName) => `${options.prefix}-${slug(name)}`;
-  for (const name of configurations) await deleteByPrefix(redis, `${prefixOf(name)}:`);
-
   const profileDir = options.profile ? join(ROOT, 'bench', '.data', 'profiles') : undefined;
   const buildDir = join(ROOT, 'bench', '.data', `build-${process.pid}`);
   if (profileDir) mkdirSync(profileDir, { recursive: true });
   const servers: ServerProcess[] = [];
-  const cleanUp = async () => {
-    await Promise.all(servers.map((s) => s.stop()));
-    for (const name of configurations) await deleteByPrefix(redis, `${prefixOf(name)}:`);
-    redis.disconnect();
-    await dropDatabases(options.databaseAdminUrl, clones);
-    rmSync(buildDir, { recursive: true, force: true });
-  };
-  // Ctrl-C: stop the servers and remove what this run created before leaving.
+  let caches: CacheServers | undefined;
+  let cleaning: Promise<void> | undefined;
+  // Once only, whichever comes first: the end of the run, a failure or Ctrl-C.
+  const cleanUp = () =>
+    (cleaning ??= (async () => {
+      await Promise.all(servers.map((s) => s.stop()));
+      await caches?.close();
+      await dropDatabases(options.databaseAdminUrl, clones);
+      rmSync(buildDir, { recursive: true, force: true });
+    })());
+  // Ctrl-C: stop the servers (and the bench's own Redis servers) and remove what this run created before leaving.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       log(`\n${signal}: stopping the servers and cleaning up`);
@@ -244,6 +251,8 @@ async function main(): Promise<void> {
     });
   }
   try {
+    caches = options.cluster ? await ownRedisServers(options.prefix, log) : await sharedRedis(options.redisUrl, options.prefix, configurations);
+    info.redis = caches.version;
     log('compiling the servers');
     buildServers(buildDir);
     for (const name of configurations) {
@@ -251,8 +260,7 @@ async function main(): Promise<void> {
         await startServer({
           name,
           databaseUrl: CONFIGURATION[name].database ? databaseUrl(options.databaseAdminUrl, cloneOf(name)) : undefined,
-          redisUrl: options.redisUrl,
-          cachePrefix: prefixOf(name),
+          cache: caches.env(name),
           buildDir,
           profileDir,
           env: {
@@ -268,7 +276,8 @@ async function main(): Promise<void> {
 
     if (soak) {
       const server = servers[0] as ServerProcess;
-      const samples = await runSoak(options, server, ids, () => countByPrefix(redis, `${prefixOf(server.name)}:`));
+      const cache = caches;
+      const samples = await runSoak(options, server, ids, () => cache.count(server.name));
       info.loadAfter = os.loadavg();
       const files = writeReport(resolve(ROOT, options.out), info, new Map(), samples);
       log(`\nreport: ${files.markdown}`);
@@ -277,7 +286,7 @@ async function main(): Promise<void> {
     }
     const compared = await verifyBodies(servers, ids, options.batch, ceilingBody);
     log(`response bodies: ${compared} sample requests answered with the same bytes by ${servers.map((s) => s.name).join(', ')}`);
-    const results = await runWorkloads(options, servers, ids, (server) => deleteByPrefix(redis, `${prefixOf(server.name)}:`).then(() => undefined));
+    const results = await runWorkloads(options, servers, ids, caches);
     info.loadAfter = os.loadavg();
     const files = writeReport(resolve(ROOT, options.out), info, results, []);
     process.stdout.write(`\n${files.table}\n`);

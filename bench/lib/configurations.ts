@@ -3,7 +3,9 @@
  * it holds. Everything that differs between configurations is read from here.
  */
 export const CONFIGURATIONS = ['freshgraph', 'cache-off', 'response-cache', 'plain-apollo', 'http-ceiling'] as const;
-export type ConfigurationName = (typeof CONFIGURATIONS)[number];
+/** What `--cluster` runs instead: the same server on one Redis and on a Redis Cluster, both started by the bench. */
+export const CLUSTER_CONFIGURATIONS = ['freshgraph', 'freshgraph-cluster'] as const;
+export type ConfigurationName = (typeof CONFIGURATIONS)[number] | (typeof CLUSTER_CONFIGURATIONS)[number];
 
 export interface Configuration {
   readonly name: ConfigurationName;
@@ -32,6 +34,16 @@ export const CONFIGURATION: Readonly<Record<ConfigurationName, Configuration>> =
     health: { path: '/healthz' },
     env: { CACHE_MODE: 'on' },
     color: '#2f7d32',
+  },
+  'freshgraph-cluster': {
+    name: 'freshgraph-cluster',
+    summary: 'the same server on a Redis Cluster (REDIS_CLUSTER_NODES): 3 masters with a replica each, write-throughs confirmed by a replica',
+    entry: 'src/main.js',
+    database: true,
+    cache: 'entities',
+    health: { path: '/healthz' },
+    env: { CACHE_MODE: 'on' },
+    color: '#7b3fa0',
   },
   'cache-off': {
     name: 'cache-off',

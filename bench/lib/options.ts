@@ -1,10 +1,12 @@
 import { parseArgs } from 'node:util';
-import { CONFIGURATION, CONFIGURATIONS, type ConfigurationName } from './configurations.js';
+import { CLUSTER_CONFIGURATIONS, CONFIGURATION, CONFIGURATIONS, type ConfigurationName } from './configurations.js';
 
 export { CONFIGURATIONS, type ConfigurationName };
 
 export const WORKLOADS = ['product', 'products', 'entities', 'mix95', 'mix80', 'mutation', 'mutation1'] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];
+/** What `--cluster` measures unless --workload says otherwise: the two reads the issue asks for, and the write the replica confirms. */
+export const CLUSTER_WORKLOADS = ['product', 'products', 'mutation'] as const satisfies readonly WorkloadName[];
 
 export interface BenchOptions {
   /** Measured seconds per round, per workload and configuration. @default 6 */
@@ -42,6 +44,11 @@ export interface BenchOptions {
   /** A label for this run in the report. */
   readonly note: string;
   readonly quick: boolean;
+  /**
+   * Instead of the comparison with other servers: freshgraph on one Redis against freshgraph on a
+   * Redis Cluster (3 masters, 1 replica each), both redis-server processes of the bench's own. @default false
+   */
+  readonly cluster: boolean;
 }
 
 const HELP = `npm run bench -- [options]
@@ -62,6 +69,13 @@ ${CONFIGURATIONS.map((c) => `                         ${c.padEnd(15)}${CONFIGURA
                        RSS sampled every 10 s, for --soak-minutes (default 10)
   --soak-minutes <m>   length of the soak (default 10)
   --soak-keys <n>      products (and so cache keys) for the soak (default 1000000)
+  --cluster            instead of the configurations above: freshgraph on one Redis against freshgraph on a
+                       Redis Cluster (REDIS_CLUSTER_NODES; 3 masters with one replica each, write-throughs
+                       confirmed by a replica), on workloads ${CLUSTER_WORKLOADS.join(', ')} unless --workload says
+                       otherwise. The bench starts both on free loopback ports with the system's redis-server
+                       and redis-cli (same settings, no persistence) and stops them when it ends; --redis-url
+                       is not used. The report adds a section with the ratio cluster / one Redis, Redis round
+                       trips, server CPU and Redis CPU per request; it is named cluster-<date>.md
   --profile            write a CPU profile of each server (node --cpu-prof) to bench/.data/profiles
   --out <dir>          where <date>.md and <date>.svg go (default bench/results)
   --note <text>        a line for the report
@@ -106,6 +120,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
       'soak-minutes': { type: 'string' },
       'soak-keys': { type: 'string' },
       profile: { type: 'boolean', default: false },
+      cluster: { type: 'boolean', default: false },
       out: { type: 'string' },
       note: { type: 'string' },
       'database-url': { type: 'string' },
@@ -117,6 +132,9 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
   });
   if (values.help) return 'help';
   const quick = values.quick ?? false;
+  const cluster = values.cluster ?? false;
+  if (cluster && values.soak) throw new Error('--cluster and --soak do not go together: the soak runs on one Redis');
+  if (cluster && values.config !== undefined) throw new Error(`--cluster runs its own configurations (${CLUSTER_CONFIGURATIONS.join(', ')}); leave out --config`);
   const soakMinutes = values.soak ? num(values['soak-minutes'], 10, 'soak-minutes', 0.05) : 0;
   const prefix = values.prefix ?? 'fgbench';
   if (!/^[A-Za-z0-9_.-]{1,40}$/.test(prefix)) throw new Error('--prefix takes 1-40 letters, digits, "_", "." or "-"');
@@ -129,8 +147,8 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
     connections: Math.round(num(values.connections, 32, 'connections', 1)),
     products: Math.round(num(values.products, soakMinutes > 0 ? num(values['soak-keys'], 1_000_000, 'soak-keys', 1) : quick ? 10_000 : 100_000, 'products', 200)),
     rounds: Math.round(num(values.rounds, quick ? 1 : 5, 'rounds', 1)),
-    workloads: list(values.workload, WORKLOADS, 'workload'),
-    configurations: list(values.config, CONFIGURATIONS, 'configuration'),
+    workloads: cluster && values.workload === undefined ? CLUSTER_WORKLOADS : list(values.workload, WORKLOADS, 'workload'),
+    configurations: cluster ? CLUSTER_CONFIGURATIONS : list(values.config, CONFIGURATIONS, 'configuration'),
     batch: Math.round(num(values.batch, 100, 'batch', 1)),
     zipf: num(values.zipf, 0.99, 'zipf', 0),
     databaseAdminUrl: values['database-url'] ?? env['BENCH_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres',
@@ -143,6 +161,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
     profile: values.profile ?? false,
     note: values.note ?? '',
     quick,
+    cluster,
   };
 }
 

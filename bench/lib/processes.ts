@@ -12,6 +12,8 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export interface ProbeStats {
   readonly sql: number;
   readonly redis: number;
+  /** Writes to a Redis connection that were answered: a pipeline counts one per node, a lone command one. */
+  readonly roundTrips: number;
   readonly hits: number;
   readonly misses: number;
   /** 2xx responses carrying GraphQL errors. */
@@ -40,8 +42,8 @@ export interface ServerSpec {
   readonly name: ConfigurationName;
   /** Its own copy of the data set; undefined for a configuration that holds no data. */
   readonly databaseUrl: string | undefined;
-  readonly redisUrl: string;
-  readonly cachePrefix: string;
+  /** Where its cache is: REDIS_URL or REDIS_CLUSTER_NODES, and CACHE_PREFIX (see caches.ts). */
+  readonly cache: Readonly<Record<string, string>>;
   /** Where buildServers() put the compiled servers. */
   readonly buildDir: string;
   readonly profileDir?: string;
@@ -92,8 +94,7 @@ export async function startServer(spec: ServerSpec, timeoutMs = 60_000): Promise
       HOST: '127.0.0.1',
       PORT: String(port),
       ...(spec.databaseUrl === undefined ? {} : { DATABASE_URL: spec.databaseUrl }),
-      REDIS_URL: spec.redisUrl,
-      CACHE_PREFIX: spec.cachePrefix,
+      ...spec.cache,
       LOG_LEVEL: 'warn',
       NODE_ENV: 'production',
       ...configuration.env,
@@ -139,10 +140,16 @@ export async function startServer(spec: ServerSpec, timeoutMs = 60_000): Promise
           if (m?.type !== 'probe:stats') return;
           clearTimeout(timer);
           child.off('message', onMessage);
-          resolve({ sql: m.sql, redis: m.redis, hits: m.hits, misses: m.misses, graphqlErrors: m.graphqlErrors, cpuUs: m.cpuUs, rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal });
+          resolve({ sql: m.sql, redis: m.redis, roundTrips: m.roundTrips, hits: m.hits, misses: m.misses, graphqlErrors: m.graphqlErrors, cpuUs: m.cpuUs, rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal });
         };
         child.on('message', onMessage);
-        child.send('probe:stats');
+        // With a callback, a server that has died fails this call instead of crashing the bench (before it could clean up).
+        child.send('probe:stats', (err) => {
+          if (err === null) return;
+          clearTimeout(timer);
+          child.off('message', onMessage);
+          reject(new Error(`${spec.name} is not running any more (exit ${child.exitCode ?? child.signalCode ?? 'unknown'})`, { cause: err }));
+        });
       }),
     rss: () => {
       const status = readFileSync(`/proc/${pid}/status`, 'utf8');

@@ -10,6 +10,8 @@ import { workloadSpec } from './workloads.js';
 export interface Cell {
   readonly rounds: RunResult[];
   readonly probes: ProbeStats[];
+  /** CPU of the Redis processes serving this configuration, per round, µs; NaN where they are shared (see caches.ts). */
+  readonly redisCpuUs: number[];
 }
 
 export interface RunInfo {
@@ -46,10 +48,14 @@ export interface Summary {
   readonly hitRatio: number;
   readonly sqlPerRequest: number;
   readonly redisPerRequest: number;
+  /** Writes to Redis connections answered (a pipeline counts one per node), per response. */
+  readonly roundTripsPerRequest: number;
   /** Server CPU time (user + system) per response, microseconds. */
   readonly cpuUsPerRequest: number;
   /** Load generator CPU per response, microseconds (it shares the cores). */
   readonly generatorUsPerRequest: number;
+  /** CPU of the Redis processes per response, microseconds; NaN when they are shared with others. */
+  readonly redisCpuUsPerRequest: number;
   readonly rssMb: number;
   readonly checkedReads: number;
   readonly staleReads: number;
@@ -70,8 +76,10 @@ export function summarize(cell: Cell): Summary {
     hitRatio: hits + misses === 0 ? Number.NaN : hits / (hits + misses),
     sqlPerRequest: requests === 0 ? Number.NaN : sum((p) => p.sql) / requests,
     redisPerRequest: requests === 0 ? Number.NaN : sum((p) => p.redis) / requests,
+    roundTripsPerRequest: requests === 0 ? Number.NaN : sum((p) => p.roundTrips) / requests,
     cpuUsPerRequest: requests === 0 ? Number.NaN : sum((p) => p.cpuUs) / requests,
     generatorUsPerRequest: requests === 0 ? Number.NaN : cell.rounds.reduce((a, r) => a + r.generatorCpuUs, 0) / requests,
+    redisCpuUsPerRequest: requests === 0 ? Number.NaN : cell.redisCpuUs.reduce((a, b) => a + b, 0) / requests,
     rssMb: Math.max(...cell.probes.map((p) => p.rss)) / 2 ** 20,
     checkedReads: cell.rounds.reduce((a, r) => a + r.checkedReads, 0),
     staleReads: cell.rounds.reduce((a, r) => a + r.staleReads, 0),
@@ -185,6 +193,69 @@ function table(results: Map<WorkloadName, Map<ConfigurationName, Summary>>, batc
   return lines.join('\n');
 }
 
+/** The cluster's figures divided by one Redis's, per workload that ran both. */
+export interface ClusterRatio {
+  readonly rps: number;
+  readonly p50: number;
+  readonly p99: number;
+}
+
+export function clusterRatios(results: Map<WorkloadName, Map<ConfigurationName, Summary>>): Map<WorkloadName, ClusterRatio> {
+  const out = new Map<WorkloadName, ClusterRatio>();
+  for (const [workload, byConfig] of results) {
+    const one = byConfig.get('freshgraph');
+    const cluster = byConfig.get('freshgraph-cluster');
+    if (one && cluster) out.set(workload, { rps: cluster.rps / one.rps, p50: cluster.p50 / one.p50, p99: cluster.p99 / one.p99 });
+  }
+  return out;
+}
+
+/** `--cluster`'s own section: one Redis and the cluster side by side, with what the probe saw. */
+function clusterSection(results: Map<WorkloadName, Map<ConfigurationName, Summary>>, batch: number, connections: number): { markdown: string[]; table: string } | undefined {
+  const r = clusterRatios(results);
+  if (r.size === 0) return undefined;
+  const pair = (a: number, b: number, format: (n: number) => string) => `${format(a)} / ${format(b)}`;
+  const lines = [
+    '| workload | req/s | p50 ms | p99 ms | cluster ÷ one Redis: req/s (p50, p99) | Redis round trips / req | Redis cmds / req | server CPU µs / req | Redis CPU µs / req |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const [workload, x] of r) {
+    const one = results.get(workload)?.get('freshgraph') as Summary;
+    const cluster = results.get(workload)?.get('freshgraph-cluster') as Summary;
+    lines.push(
+      `| ${workloadSpec(workload, connections, batch).title} | ${pair(one.rps, cluster.rps, int)} | ${pair(one.p50, cluster.p50, fixed)} | ${pair(one.p99, cluster.p99, fixed)} | ` +
+        `${fixed(x.rps)}× (p50 ${fixed(x.p50)}×, p99 ${fixed(x.p99)}×) | ${pair(one.roundTripsPerRequest, cluster.roundTripsPerRequest, fixed)} | ` +
+        `${pair(one.redisPerRequest, cluster.redisPerRequest, fixed)} | ${pair(one.cpuUsPerRequest, cluster.cpuUsPerRequest, int)} | ${pair(one.redisCpuUsPerRequest, cluster.redisCpuUsPerRequest, int)} |`,
+    );
+  }
+  const table = lines.join('\n');
+  return {
+    table,
+    markdown: [
+      '## Redis Cluster against one Redis',
+      '',
+      'The same freshgraph build on the same data (each its own copy), driven with the same seeded request streams in interleaved rounds. ' +
+        '**one Redis** (`freshgraph`, `REDIS_URL`): a redis-server the bench started for this run. **Redis Cluster** (`freshgraph-cluster`, `REDIS_CLUSTER_NODES`): ' +
+        'six redis-server processes the bench started, three masters with one replica each (`cluster-node-timeout 2000`); every write-through waits for ' +
+        'one replica (`WAIT 1 100`, the defaults of `REDIS_CLUSTER_WAIT_REPLICAS` and `REDIS_CLUSTER_WAIT_TIMEOUT_MS`). Same binary, same settings ' +
+        '(no persistence), same loopback and the same cores: the cluster\'s six processes share them with everything else, so this shows what the ' +
+        'cluster protocol costs a request, not what more machines would add.',
+      '',
+      'Each cell is one Redis / the cluster.',
+      '',
+      table,
+      '',
+      '- **cluster ÷ one Redis**: the cluster\'s req/s divided by one Redis\'s (below 1×: the cluster serves fewer), and its p50 and p99 divided by one Redis\'s (above 1×: the cluster answers later).',
+      '- **Redis round trips / req**: writes to a Redis connection that were answered, counted in the server by `bench/probe.ts`, per response. A pipeline counts one ' +
+        'for each node it goes to: a batch on the cluster goes to its three masters at once, so three there cost the wait of one. A command sent alone counts one. ' +
+        'Below 1 on one Redis: ioredis\' auto-pipelining sends the commands of concurrent requests in one write.',
+      '- **Redis cmds / req**: one `MGET` per batch on one Redis, one `GET` per key on the cluster (a command may not span slots); a mutation\'s write-through is one script call, plus a `WAIT` on the cluster (shared by the mutations that go out together).',
+      '- **Redis CPU µs / req**: user + system CPU of the Redis processes (`INFO cpu`) over the round, per response; for the cluster the sum over its six nodes (replicas apply every write too).',
+      '',
+    ],
+  };
+}
+
 const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /**
@@ -278,8 +349,8 @@ export function writeReport(
 ): { markdown: string; chart: string; table: string } {
   mkdirSync(dir, { recursive: true });
   // A soak report is named apart from workload reports, so that neither hides the other in bench/results.
-  const name = `${soak.length > 0 && cells.size === 0 ? 'soak-' : ''}${stamp(info.startedAt)}`;
   const o = info.options;
+  const name = `${soak.length > 0 && cells.size === 0 ? 'soak-' : o.cluster ? 'cluster-' : ''}${stamp(info.startedAt)}`;
   const summaries = new Map([...cells].map(([w, byConfig]) => [w, new Map([...byConfig].map(([c, cell]) => [c, summarize(cell)]))]));
   const md: string[] = [
     `# freshgraph benchmark, ${info.startedAt.toISOString()}`,
@@ -296,7 +367,8 @@ export function writeReport(
     md.push(
       `Data: ${int(o.products)} products (Zipf exponent ${o.zipf} over id rank). ${o.connections} connections (1 for the one-connection mutation row), ` +
         `${fmtSeconds(o.warmup)} warm-up then ${o.rounds} interleaved round(s) of ${fmtSeconds(o.duration)} per workload and configuration; req/s, p50 and p99 are medians over rounds. ` +
-        `Before each reading workload every product was read once through freshgraph (so "warm" is warm; keys live 300 s), and before \`product(id)\` every product was requested once from the response-cache peer (its cache holds whole operations).`,
+        `Before each reading workload every product was read once through ${o.cluster ? 'each freshgraph' : 'freshgraph'} (so "warm" is warm; keys live 300 s)` +
+        (o.configurations.includes('response-cache') ? ', and before `product(id)` every product was requested once from the response-cache peer (its cache holds whole operations).' : '.'),
       '',
       'Configurations, each its own process on loopback (those with data each read their own copy of the same data set; before measuring, the bench checked that they answer a sample of requests with the same bytes):',
       '',
@@ -321,6 +393,11 @@ export function writeReport(
       );
       tableText += `\n\n${ratioText}`;
     }
+    const cluster = clusterSection(summaries, o.batch, o.connections);
+    if (cluster !== undefined) {
+      md.push(...cluster.markdown);
+      tableText += `\n\n${cluster.table}`;
+    }
     const t = targets(summaries);
     if (t.length > 0) {
       md.push('## Targets (issues 5 and 10)', '', '| target | goal | measured | met |', '|---|---|---:|---|');
@@ -335,12 +412,13 @@ export function writeReport(
           info: { ...info, options: o },
           summaries: Object.fromEntries([...summaries].map(([w, m]) => [w, Object.fromEntries(m)])),
           ratios: Object.fromEntries(ratios(summaries)),
+          ...(o.cluster ? { clusterOverOneRedis: Object.fromEntries(clusterRatios(summaries)) } : {}),
         },
         null,
         1,
       ),
     );
-    const svg = chart(summaries, o.batch, o.connections, `freshgraph benchmark ${info.startedAt.toISOString().slice(0, 16).replace('T', ' ')} (${int(o.products)} products, ${o.connections} connections)`);
+    const svg = chart(summaries, o.batch, o.connections, `freshgraph ${o.cluster ? 'on one Redis and on a Redis Cluster' : 'benchmark'} ${info.startedAt.toISOString().slice(0, 16).replace('T', ' ')} (${int(o.products)} products, ${o.connections} connections)`);
     chartPath = join(dir, `${name}.svg`);
     writeFileSync(chartPath, svg);
     md.push(`![throughput and latency per configuration](${name}.svg)`, '');
