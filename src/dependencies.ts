@@ -75,7 +75,7 @@ export async function createDependencies(
   const cacheLogger = logger.child({ component: 'cache' });
   const store = await openStore(config, logger);
   // CACHE_MODE=off runs the same engine on a store that keeps nothing: nothing to record, repair or sample.
-  const keepsValues = !(store instanceof NullStore);
+  const keepsValues = store.retains;
   const cache = new EntityCache({
     store,
     keys: createKeySpace(config.cachePrefix),

@@ -58,6 +58,7 @@ const isRedirect = (err: Error): boolean => err.message.startsWith('MOVED ') || 
  */
 export class ClusterStore implements CacheStore {
   readonly kind = 'redis-cluster';
+  readonly retains = true;
   /** Reads, leases, fills and deletes. */
   readonly reader: Cluster;
   /**

@@ -123,14 +123,14 @@ export class EntityCache {
   /** Keys whose write-through failed on some instance (as the outbox shows): likewise. */
   private pendingElsewhere: ReadonlySet<string> = new Set();
   private readonly instanceId = randomBytes(6).toString('base64url');
-  private readonly countsTrips: boolean;
+  private readonly bypass: boolean;
   private leaseSeq = 0;
 
   constructor(options: EntityCacheOptions) {
     this.store = options.store;
     this.keys = options.keys;
-    // The null store (CACHE_MODE=off) answers in the process: calls to it are not round trips.
-    this.countsTrips = options.store.kind !== 'none';
+    // A store that keeps nothing (CACHE_MODE=off) is never asked: every read goes to the source.
+    this.bypass = !options.store.retains;
     this.ttlMs = (options.ttlSeconds ?? 300) * 1000;
     this.absentTtlMs = Math.min(this.ttlMs, (options.absentTtlSeconds ?? 30) * 1000);
     this.beta = options.beta ?? 1;
@@ -158,11 +158,12 @@ export class EntityCache {
    */
   async read<T>(keys: readonly string[], stats?: RequestCacheStats): Promise<BatchRead<T>> {
     if (keys.length === 0) return { reads: [], token: '' };
+    if (this.bypass) return { reads: undefined, token: '' };
     const trusted =
       this.suspect.size === 0 && this.pendingElsewhere.size === 0
         ? keys
         : keys.filter((k) => !this.suspect.has(k) && !this.pendingElsewhere.has(k));
-    if (stats && trusted.length > 0 && this.countsTrips) stats.redisRoundTrips++;
+    if (stats && trusted.length > 0) stats.redisRoundTrips++;
     let raws: (string | null)[];
     try {
       raws = trusted.length === 0 ? [] : await this.guarded('read', trusted, () => this.store.read(trusted));
@@ -193,7 +194,7 @@ export class EntityCache {
 
   /** The envelopes stored now, without leases or suspicion (for monitoring); undefined if unreadable. */
   async peek<T>(keys: readonly string[]): Promise<(Envelope<T> | null)[] | undefined> {
-    if (keys.length === 0) return [];
+    if (keys.length === 0 || this.bypass) return keys.map(() => null);
     try {
       const raws = await this.guarded('peek', keys, () => this.store.read(keys));
       return raws.map((raw) => (typeof raw === 'string' ? (parseEnvelope<T>(raw) ?? null) : null));
@@ -204,8 +205,8 @@ export class EntityCache {
 
   /** Takes fill leases (for an early refresh, or over a malformed value); false where another holds one. */
   async acquireLeases(keys: readonly string[], token: string, stats?: RequestCacheStats): Promise<boolean[]> {
-    if (keys.length === 0) return [];
-    if (stats && this.countsTrips) stats.redisRoundTrips++;
+    if (keys.length === 0 || this.bypass) return keys.map(() => false);
+    if (stats) stats.redisRoundTrips++;
     try {
       return await this.guarded('lease', keys, () => this.store.acquireLeases(keys, { token, ttlMs: this.leaseTtlMs }));
     } catch {
@@ -225,7 +226,7 @@ export class EntityCache {
    */
   async writeThrough(entries: readonly CacheEntry[], options: WriteThroughOptions = {}): Promise<boolean> {
     const { deletes = [], loadMs = 1, retries = this.writeRetries } = options;
-    if (entries.length === 0 && deletes.length === 0) return true;
+    if (this.bypass || (entries.length === 0 && deletes.length === 0)) return true;
     const writes = entries.map((e) => this.toCasWrite(e, loadMs));
     const keys = writes.map((w) => w.key);
     for (let attempt = 0; ; attempt++) {
@@ -253,7 +254,7 @@ export class EntityCache {
 
   /** Backfill after a source load, landing only where `token` still holds the lease; one round trip. */
   async fill(entries: readonly CacheEntry[], loadMs: number, token: string): Promise<CasOutcome[] | undefined> {
-    if (entries.length === 0) return [];
+    if (entries.length === 0 || this.bypass) return [];
     const writes = entries.map((e) => this.toCasWrite(e, loadMs));
     try {
       const outcomes = await this.guarded('fill', writes.map((w) => w.key), () => this.store.fill(writes, token));
@@ -267,7 +268,7 @@ export class EntityCache {
 
   /** Drops keys that are only hints (secondary lookups); best effort. */
   async invalidate(keys: readonly string[]): Promise<void> {
-    if (keys.length === 0) return;
+    if (keys.length === 0 || this.bypass) return;
     try {
       await this.guarded('invalidate', keys, () => this.store.apply({ writes: [], deletes: keys }));
     } catch {

@@ -24,6 +24,7 @@ export interface MemoryStoreOptions {
  */
 export class MemoryStore implements CacheStore {
   readonly kind = 'memory';
+  readonly retains = true;
   private readonly entries = new Map<string, Entry>();
   private readonly maxEntries: number;
   private readonly now: () => number;

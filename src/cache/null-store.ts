@@ -2,13 +2,14 @@ import type { CacheStore, CasOutcome, CasWrite, LeaseRequest, StoreBatch } from 
 
 /**
  * CACHE_MODE=off: a store that keeps nothing. Every read misses and every fill
- * lease is granted, so each read goes to the source; writes land nowhere. The
- * engine runs unchanged on it, with no mode checks of its own; what has no
- * purpose without a cache (the outbox, repairs, consistency samples) is simply
- * not wired up (dependencies.ts).
+ * lease is granted; writes land nowhere. Because it says so (`retains: false`),
+ * the engine does not even call it: reads go straight to the source and nothing
+ * is serialized for it. What has no purpose without a cache (the outbox,
+ * repairs, consistency samples) is simply not wired up (dependencies.ts).
  */
 export class NullStore implements CacheStore {
   readonly kind = 'none';
+  readonly retains = false;
 
   async read(keys: readonly string[]): Promise<(string | null)[]> {
     return keys.map(() => null);

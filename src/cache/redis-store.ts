@@ -16,6 +16,7 @@ export interface RedisStoreOptions {
 /** The store on one Redis server; cluster-store.ts is the one on a Redis Cluster. */
 export class RedisStore implements CacheStore {
   readonly kind = 'redis';
+  readonly retains = true;
   readonly client: Redis;
 
   constructor(options: RedisStoreOptions) {

@@ -41,8 +41,14 @@ export interface LeaseRequest {
  * once: on Redis Cluster, one pipeline per master, in parallel.
  */
 export interface CacheStore {
-  /** `redis`, `redis-cluster` or `memory`, for logs. */
+  /** `redis`, `redis-cluster`, `memory` or `none`, for logs. */
   readonly kind: string;
+  /**
+   * Whether the store keeps what is written: false only for the null store of
+   * CACHE_MODE=off, which the engine then never calls (every read goes to the
+   * source, nothing is serialized for it).
+   */
+  readonly retains: boolean;
   /** Values in key order, null where missing: one MGET. */
   read(keys: readonly string[]): Promise<(string | null)[]>;
   /** Takes the fill leases of keys that have none (true where taken), whatever their values; one round trip. */

@@ -6,6 +6,7 @@ import type { CacheStore, CasOutcome, CasWrite, LeaseRequest, StoreBatch } from 
  */
 export class ChaosStore implements CacheStore {
   readonly kind: string;
+  readonly retains: boolean;
   /** Fail this many upcoming apply() calls; Infinity fails all of them. */
   failApplies = 0;
   /** Fail this many upcoming read() calls. */
@@ -15,6 +16,7 @@ export class ChaosStore implements CacheStore {
 
   constructor(private readonly inner: CacheStore) {
     this.kind = `chaos(${inner.kind})`;
+    this.retains = inner.retains;
   }
 
   async read(keys: readonly string[]): Promise<(string | null)[]> {
