@@ -123,7 +123,8 @@ export class EntityCache {
   /** Keys whose write-through failed on some instance (as the outbox shows): likewise. */
   private pendingElsewhere: ReadonlySet<string> = new Set();
   private readonly instanceId = randomBytes(6).toString('base64url');
-  private readonly bypass: boolean;
+  /** The store keeps nothing (CACHE_MODE=off): it is never asked, and reads go straight to their source. */
+  readonly bypass: boolean;
   private leaseSeq = 0;
 
   constructor(options: EntityCacheOptions) {

@@ -25,12 +25,17 @@ export interface ReadThroughOptions<T> {
   readonly cacheAbsent: boolean;
 }
 
-/** One source load in progress for one key, shared by every reader in the process that may use it. */
+/**
+ * One source load in progress, shared by every reader in the process that may
+ * use it: one object per load, registered under each of its keys (a joiner
+ * takes its own row from the whole result, so a load of 100 ids costs no
+ * per-id promises).
+ */
 interface Flight<T> {
   /** performance.now() just before the query was sent. */
   readonly startedAt: number;
-  readonly value: Promise<SourceRecord<T> | undefined>;
-  /** Resolves once the value has been written back (or the write-back failed or was not allowed). */
+  readonly loading: Promise<ReadonlyMap<string, SourceRecord<T>>>;
+  /** Resolves once the values have been written back (or the write-back failed or was not allowed). */
   readonly settled: Promise<void>;
 }
 
@@ -76,7 +81,24 @@ export class ReadThrough<T> {
 
   /** Values in id order: the row, null where none exists, or an Error where loading failed. */
   async loadMany(ids: readonly string[], stats?: RequestCacheStats): Promise<ReadResult<T>[]> {
+    if (this.cache.bypass) return this.loadDirect(ids, stats);
     return this.loadManyFrom(ids, stats, 0, undefined);
+  }
+
+  /** No cache to keep in step with (CACHE_MODE=off): one source load for the distinct ids, nothing else. */
+  private async loadDirect(ids: readonly string[], stats: RequestCacheStats | undefined): Promise<ReadResult<T>[]> {
+    this.cache.counters.misses += ids.length;
+    this.cache.counters.sourceLoads++;
+    if (stats) {
+      stats.misses += ids.length;
+      stats.sourceLoads++;
+    }
+    try {
+      const found = await this.source([...new Set(ids)]);
+      return ids.map((id) => found.get(id)?.data ?? null);
+    } catch (err) {
+      return ids.map(() => asError(err));
+    }
   }
 
   /** `waitUntil`: when waiting for other readers' fills ends; set when their lease is first seen. */
@@ -128,8 +150,8 @@ export class ReadThrough<T> {
       } else if (flight && flight.startedAt >= began) {
         cache.counters.singleFlightJoins++;
         (pending ??= []).push(
-          flight.value.then(
-            (record) => void (results[i] = record ? record.data : null),
+          flight.loading.then(
+            (found) => void (results[i] = found.get(id)?.data ?? null),
             (err: unknown) => void (results[i] = asError(err)),
           ),
         );
@@ -208,16 +230,12 @@ export class ReadThrough<T> {
         () => undefined,
       ),
     );
-    for (const id of ids) {
-      const key = this.keyOf(id);
-      const flight: Flight<T> = { startedAt, value: loading.then((found) => found.get(id)), settled };
-      // The value promise is also observed by joiners; this keeps an unobserved failure quiet.
-      flight.value.catch(() => undefined);
-      this.flights.set(key, flight);
-      void settled.then(() => {
-        if (this.flights.get(key) === flight) this.flights.delete(key);
-      });
-    }
+    const flight: Flight<T> = { startedAt, loading, settled };
+    const keys = ids.map(this.keyOf);
+    for (const key of keys) this.flights.set(key, flight);
+    void settled.then(() => {
+      for (const key of keys) if (this.flights.get(key) === flight) this.flights.delete(key);
+    });
     return loading;
   }
 
