@@ -1,7 +1,8 @@
-import calculateSlot from 'cluster-key-slot';
 import { Cluster, type ChainableCommander, type ClusterOptions, type Redis } from 'ioredis';
+import { ClusterReads } from './cluster-reads.js';
+import { byMaster, execPipeline, isRedirect, type Reply } from './cluster-routing.js';
 import { leaseKeyOf } from './keys.js';
-import { casOutcomeOf, defineCacheScripts } from './redis-scripts.js';
+import { casOutcomeOf, defineCacheScripts, defineReadScript } from './redis-scripts.js';
 import { UnconfirmedWriteError, type CacheStore, type CasOutcome, type CasWrite, type LeaseRequest, type StoreBatch } from './store.js';
 
 export interface ClusterNodeAddress {
@@ -27,12 +28,6 @@ export interface ClusterStoreOptions {
   readonly onConnectionError?: (err: Error) => void;
 }
 
-/** One reply of a pipeline, as ioredis gives it. */
-type Reply = [Error | null, unknown];
-
-/** Replies that mean "this key is served by another node": the command did not run, and may be sent there. */
-const isRedirect = (err: Error): boolean => err.message.startsWith('MOVED ') || err.message.startsWith('ASK ');
-
 /**
  * The cache store on a Redis Cluster. Only driver I/O: the same Lua scripts as
  * the single-node store (every script touches one entity key and its lease,
@@ -41,8 +36,10 @@ const isRedirect = (err: Error): boolean => err.message.startsWith('MOVED ') || 
  * Every batch becomes one pipeline per master, written straight to that
  * master's connection and sent to all masters at once: one round trip per
  * master, in parallel, never one per key and never a multi-slot command.
- * Reads go to masters only: a replica may lag behind a write its master
- * acknowledged, and serving it would be a stale read.
+ * Reads go further (cluster-reads.ts): the reads of concurrent callers go out
+ * together, one read script per master for all their keys. Reads go to
+ * masters only: a replica may lag behind a write its master acknowledged, and
+ * serving it would be a stale read.
  *
  * ioredis' Cluster keeps the slot map and the connections; its own cluster
  * pipelines are not used, because on ASK they resend every read of the
@@ -70,6 +67,7 @@ export class ClusterStore implements CacheStore {
   private readonly waitTimeoutMs: number;
   private readonly connectTimeoutMs: number;
   private readonly confirmed = new WeakMap<Redis, ConfirmedPipeline>();
+  private readonly reads: ClusterReads;
 
   constructor(options: ClusterStoreOptions) {
     if (options.nodes.length === 0) throw new Error('ClusterStore needs at least one seed node');
@@ -110,6 +108,8 @@ export class ClusterStore implements CacheStore {
       client.on('error', onError);
       client.on('node error', onError);
     }
+    this.reader.on('+node', (node: Redis) => defineReadScript(node));
+    this.reads = new ClusterReads(this.reader, (err) => this.failed(this.reader, err));
   }
 
   /** Connects both clients and every master, or rejects after the connect timeout; the clients keep retrying. */
@@ -121,16 +121,7 @@ export class ClusterStore implements CacheStore {
 
   async read(keys: readonly string[]): Promise<(string | null)[]> {
     if (keys.length === 0) return [];
-    const [only] = keys;
-    // One key needs no pipeline object; ioredis routes it and follows redirections.
-    if (keys.length === 1 && only !== undefined) return [await this.routed(this.reader, () => this.reader.get(only))];
-    const replies = await this.send(
-      this.reader,
-      keys,
-      (pipeline, i) => pipeline.get(keys[i] as string),
-      (i) => this.reader.get(keys[i] as string),
-    );
-    return replies as (string | null)[];
+    return this.reads.read(keys);
   }
 
   async acquireLeases(keys: readonly string[], lease: LeaseRequest): Promise<boolean[]> {
@@ -247,24 +238,17 @@ export class ClusterStore implements CacheStore {
     confirm?: (i: number) => boolean,
   ): Promise<unknown[]> {
     if (client.status !== 'ready') throw new Error(`Redis Cluster is not connected (client ${client.status})`);
-    const connections = new Map<string, Redis>();
-    for (const node of client.nodes('master')) connections.set(`${node.options.host}:${node.options.port}`, node);
-    const byMaster = new Map<Redis, number[]>();
-    for (let i = 0; i < keys.length; i++) {
-      const slot = calculateSlot(keys[i] as string);
-      const master = client.slots[slot]?.[0];
-      const node = master === undefined ? undefined : connections.get(master);
-      // The map names a master this client has no connection to (it died, or the map is stale).
-      if (node === undefined) throw this.failed(client, new Error(`Redis Cluster slot ${slot} has no connected master (${master ?? 'none known'})`));
-      const indices = byMaster.get(node);
-      if (indices) indices.push(i);
-      else byMaster.set(node, [i]);
+    let groups: Map<Redis, number[]>;
+    try {
+      groups = byMaster(client, keys);
+    } catch (err) {
+      throw this.failed(client, err instanceof Error ? err : new Error(String(err)));
     }
     const replies: unknown[] = new Array(keys.length);
     const redirected: number[] = [];
     let failure: Error | undefined;
     await Promise.all(
-      Array.from(byMaster, async ([node, indices]) => {
+      Array.from(groups, async ([node, indices]) => {
         const queueAll = (pipeline: ChainableCommander) => {
           for (const i of indices) queue(pipeline, i);
         };
@@ -386,14 +370,6 @@ class ConfirmedPipeline {
         if (this.queued.length > 0) this.flush();
       });
   }
-}
-
-async function execPipeline(node: Redis, queue: (pipeline: ChainableCommander) => void): Promise<Reply[]> {
-  const pipeline = node.pipeline();
-  queue(pipeline);
-  const results = await pipeline.exec();
-  if (results === null) throw new Error('Redis pipeline was discarded');
-  return results;
 }
 
 /** The error for a WAIT that fewer replicas answered than required, or null. */
