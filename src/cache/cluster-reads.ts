@@ -1,6 +1,5 @@
-import type { Cluster, Redis } from 'ioredis';
+import { ReplyError, type Cluster, type Redis } from 'ioredis';
 import { byMaster, execPipeline, isRedirect, type Reply } from './cluster-routing.js';
-import { isNonLocalKeyError } from './redis-scripts.js';
 
 /** A key's value, or why it could not be read. */
 type Outcome = string | null | Error;
@@ -23,12 +22,14 @@ interface Waiter {
  * that is already out: a caller that began after a write was acknowledged must
  * not get a value read before it.
  *
- * A master that refuses the script (one of its keys has moved or is moving)
- * gets today's per-key path for that flight: one GET per key in one pipeline,
- * and each GET refused with MOVED or ASK is sent again through ioredis' cluster
- * routing. Every key ends with its value or an error; a caller gets its values
- * in key order, or the error of one of its own keys: a master that fails fails
- * the callers that asked it for something, no others.
+ * A master that answers the script with an error (one of its keys has moved or
+ * is moving, or holds something GET refuses) gets the per-key path for that
+ * flight, the one every read took before: one GET per key in one pipeline, and
+ * each GET refused with MOVED or ASK sent again through ioredis' cluster
+ * routing. So every key ends with its value or its own error, and a caller gets
+ * its values in key order or the error of one of its own keys. A master that
+ * does not answer (timeout, lost connection) fails the callers that asked it
+ * for something, no others.
  */
 export class ClusterReads {
   private readonly masters = new WeakMap<Redis, MasterReads>();
@@ -75,7 +76,7 @@ export class ClusterReads {
         return keys.map(() => this.failed(new Error(`Redis read script answered ${values.length} values for ${keys.length} keys`)));
       } catch (err) {
         const error = asError(err);
-        if (!isNonLocalKeyError(error)) {
+        if (!(error instanceof ReplyError)) {
           const reported = this.failed(error);
           return keys.map(() => reported);
         }

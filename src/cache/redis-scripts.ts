@@ -31,9 +31,9 @@ export function defineCacheScripts(client: Redis | Cluster): void {
  * arguments, not KEYS (declared keys must share one slot); `allow-cross-slot-keys`
  * (Redis 7.0+) lets the script read any key this node serves, and `no-writes`
  * says it only reads. Each GET is checked as if sent alone: a key whose slot
- * this node does not serve, or that has left a migrating slot, is refused
- * (ASK or MOVED for a plain GET), which aborts the whole script with "Script
- * attempted to access a non local key"; never a wrong value.
+ * this node does not serve, or that has left a migrating slot (ASK or MOVED
+ * for a plain GET), aborts the whole script with an error ("Script attempted
+ * to access a non local key"), never a wrong value.
  */
 const READ_VALUES_LUA = `#!lua flags=no-writes,allow-cross-slot-keys
 local values = {}
@@ -44,9 +44,6 @@ return values`;
 export function defineReadScript(node: Redis): void {
   node.defineCommand('readValues', { numberOfKeys: 0, lua: READ_VALUES_LUA });
 }
-
-/** The error of a read script that a master refused without running it through: one of its keys is served elsewhere now. */
-export const isNonLocalKeyError = (err: Error): boolean => err.message.includes('attempted to access a non local key');
 
 const OUTCOMES: Record<number, CasOutcome> = { 0: 'rejected', 1: 'written', 2: 'refreshed', 3: 'lease-lost' };
 
