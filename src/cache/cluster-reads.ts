@@ -1,5 +1,5 @@
 import { ReplyError, type Cluster, type Redis } from 'ioredis';
-import { byMaster, execPipeline, isRedirect, type Reply } from './cluster-routing.js';
+import { asError, execPipeline, isRedirect, type Reply } from './cluster-routing.js';
 
 /** A key's value, or why it could not be read. */
 type Outcome = string | null | Error;
@@ -35,20 +35,19 @@ export class ClusterReads {
   private readonly masters = new WeakMap<Redis, MasterReads>();
   private readonly fetch = (node: Redis, keys: readonly string[]) => this.fetchFrom(node, keys);
 
-  /** `failed` is told of every error (it refreshes the slot map) and returns the error to report. */
+  /**
+   * `route` groups keys by the master connection that serves them (or throws);
+   * `failed` is told of every error (it refreshes the slot map) and returns the
+   * error to report.
+   */
   constructor(
     private readonly client: Cluster,
+    private readonly route: (keys: readonly string[]) => Map<Redis, number[]>,
     private readonly failed: (err: Error) => Error,
   ) {}
 
   async read(keys: readonly string[]): Promise<(string | null)[]> {
-    if (this.client.status !== 'ready') throw new Error(`Redis Cluster is not connected (client ${this.client.status})`);
-    let groups: Map<Redis, number[]>;
-    try {
-      groups = byMaster(this.client, keys);
-    } catch (err) {
-      throw this.failed(asError(err));
-    }
+    const groups = this.route(keys);
     const [first] = groups;
     if (groups.size === 1 && first) return this.on(first[0]).read(keys);
     const values = new Array<string | null>(keys.length);
@@ -143,7 +142,7 @@ class MasterReads {
     // One caller needs no merging; several share each distinct key.
     const positions = waiters.length === 1 ? undefined : distinctKeys(waiters);
     const keys = positions === undefined ? (only as Waiter).keys : [...positions.keys()];
-    this.fetch(this.node, keys)
+    void this.fetch(this.node, keys)
       .then(
         (outcomes) => {
           for (const waiter of waiters) answer(waiter, outcomes, positions);
@@ -176,8 +175,4 @@ function answer(waiter: Waiter, outcomes: readonly Outcome[], positions: Readonl
     values[i] = outcome;
   }
   waiter.resolve(values);
-}
-
-function asError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
 }

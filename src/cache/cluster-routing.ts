@@ -7,6 +7,8 @@ export type Reply = [Error | null, unknown];
 /** Replies that mean "this key is served by another node": the command did not run, and may be sent there. */
 export const isRedirect = (err: Error): boolean => err.message.startsWith('MOVED ') || err.message.startsWith('ASK ');
 
+export const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
+
 /**
  * The indices of `keys` grouped by the connection to the master that the
  * client's slot map names for each key's slot. Throws when a slot has no

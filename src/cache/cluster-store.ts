@@ -1,6 +1,6 @@
 import { Cluster, type ChainableCommander, type ClusterOptions, type Redis } from 'ioredis';
 import { ClusterReads } from './cluster-reads.js';
-import { byMaster, execPipeline, isRedirect, type Reply } from './cluster-routing.js';
+import { asError, byMaster, execPipeline, isRedirect, type Reply } from './cluster-routing.js';
 import { leaseKeyOf } from './keys.js';
 import { casOutcomeOf, defineCacheScripts, defineReadScript } from './redis-scripts.js';
 import { UnconfirmedWriteError, type CacheStore, type CasOutcome, type CasWrite, type LeaseRequest, type StoreBatch } from './store.js';
@@ -109,7 +109,7 @@ export class ClusterStore implements CacheStore {
       client.on('node error', onError);
     }
     this.reader.on('+node', (node: Redis) => defineReadScript(node));
-    this.reads = new ClusterReads(this.reader, (err) => this.failed(this.reader, err));
+    this.reads = new ClusterReads(this.reader, (keys) => this.mastersOf(this.reader, keys), (err) => this.failed(this.reader, err));
   }
 
   /** Connects both clients and every master, or rejects after the connect timeout; the clients keep retrying. */
@@ -237,13 +237,7 @@ export class ClusterStore implements CacheStore {
     resend: (i: number) => Promise<unknown>,
     confirm?: (i: number) => boolean,
   ): Promise<unknown[]> {
-    if (client.status !== 'ready') throw new Error(`Redis Cluster is not connected (client ${client.status})`);
-    let groups: Map<Redis, number[]>;
-    try {
-      groups = byMaster(client, keys);
-    } catch (err) {
-      throw this.failed(client, err instanceof Error ? err : new Error(String(err)));
-    }
+    const groups = this.mastersOf(client, keys);
     const replies: unknown[] = new Array(keys.length);
     const redirected: number[] = [];
     let failure: Error | undefined;
@@ -264,7 +258,7 @@ export class ClusterStore implements CacheStore {
         });
       }),
     ).catch((err: unknown) => {
-      failure ??= err instanceof Error ? err : new Error(String(err));
+      failure ??= asError(err);
     });
     if (failure) throw this.failed(client, failure);
     if (redirected.length > 0) {
@@ -274,6 +268,16 @@ export class ClusterStore implements CacheStore {
       if (confirm !== undefined && redirected.some(confirm)) await this.confirmEverywhere(client);
     }
     return replies;
+  }
+
+  /** The indices of `keys` by the master connection that serves each; a failure if one has none. */
+  private mastersOf(client: Cluster, keys: readonly string[]): Map<Redis, number[]> {
+    if (client.status !== 'ready') throw new Error(`Redis Cluster is not connected (client ${client.status})`);
+    try {
+      return byMaster(client, keys);
+    } catch (err) {
+      throw this.failed(client, asError(err));
+    }
   }
 
   private confirmedPipeline(node: Redis): ConfirmedPipeline {
@@ -299,7 +303,7 @@ export class ClusterStore implements CacheStore {
     try {
       return await call();
     } catch (err) {
-      throw this.failed(client, err instanceof Error ? err : new Error(String(err)));
+      throw this.failed(client, asError(err));
     }
   }
 
@@ -363,7 +367,7 @@ class ConfirmedPipeline {
       .exec()
       .then(settle)
       .catch((err: unknown) => {
-        for (const job of jobs) job.reject(err instanceof Error ? err : new Error(String(err)));
+        for (const job of jobs) job.reject(asError(err));
       })
       .finally(() => {
         this.busy = false;
