@@ -30,8 +30,9 @@ export interface ClusterStoreOptions {
 
 /**
  * The cache store on a Redis Cluster. Only driver I/O: the same Lua scripts as
- * the single-node store (every script touches one entity key and its lease,
- * which share a hash tag and so a slot), routed by slot.
+ * the single-node store for every write and lease (each touches one entity key
+ * and its lease, which share a hash tag and so a slot), routed by slot, and one
+ * read-only script of its own that reads many slots of one master.
  *
  * Every batch becomes one pipeline per master, written straight to that
  * master's connection and sent to all masters at once: one round trip per
