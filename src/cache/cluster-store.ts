@@ -1,7 +1,8 @@
-import calculateSlot from 'cluster-key-slot';
 import { Cluster, type ChainableCommander, type ClusterOptions, type Redis } from 'ioredis';
+import { ClusterReads } from './cluster-reads.js';
+import { asError, byMaster, execPipeline, isRedirect, type Reply } from './cluster-routing.js';
 import { leaseKeyOf } from './keys.js';
-import { casOutcomeOf, defineCacheScripts } from './redis-scripts.js';
+import { casOutcomeOf, defineCacheScripts, defineReadScript } from './redis-scripts.js';
 import { UnconfirmedWriteError, type CacheStore, type CasOutcome, type CasWrite, type LeaseRequest, type StoreBatch } from './store.js';
 
 export interface ClusterNodeAddress {
@@ -27,22 +28,19 @@ export interface ClusterStoreOptions {
   readonly onConnectionError?: (err: Error) => void;
 }
 
-/** One reply of a pipeline, as ioredis gives it. */
-type Reply = [Error | null, unknown];
-
-/** Replies that mean "this key is served by another node": the command did not run, and may be sent there. */
-const isRedirect = (err: Error): boolean => err.message.startsWith('MOVED ') || err.message.startsWith('ASK ');
-
 /**
  * The cache store on a Redis Cluster. Only driver I/O: the same Lua scripts as
- * the single-node store (every script touches one entity key and its lease,
- * which share a hash tag and so a slot), routed by slot.
+ * the single-node store for every write and lease (each touches one entity key
+ * and its lease, which share a hash tag and so a slot), routed by slot, and one
+ * read-only script of its own that reads many slots of one master.
  *
  * Every batch becomes one pipeline per master, written straight to that
  * master's connection and sent to all masters at once: one round trip per
  * master, in parallel, never one per key and never a multi-slot command.
- * Reads go to masters only: a replica may lag behind a write its master
- * acknowledged, and serving it would be a stale read.
+ * Reads go further (cluster-reads.ts): the reads of concurrent callers go out
+ * together, one read script per master for all their keys. Reads go to
+ * masters only: a replica may lag behind a write its master acknowledged, and
+ * serving it would be a stale read.
  *
  * ioredis' Cluster keeps the slot map and the connections; its own cluster
  * pipelines are not used, because on ASK they resend every read of the
@@ -70,6 +68,7 @@ export class ClusterStore implements CacheStore {
   private readonly waitTimeoutMs: number;
   private readonly connectTimeoutMs: number;
   private readonly confirmed = new WeakMap<Redis, ConfirmedPipeline>();
+  private readonly reads: ClusterReads;
 
   constructor(options: ClusterStoreOptions) {
     if (options.nodes.length === 0) throw new Error('ClusterStore needs at least one seed node');
@@ -110,6 +109,8 @@ export class ClusterStore implements CacheStore {
       client.on('error', onError);
       client.on('node error', onError);
     }
+    this.reader.on('+node', (node: Redis) => defineReadScript(node));
+    this.reads = new ClusterReads(this.reader, (keys) => this.mastersOf(this.reader, keys), (err) => this.failed(this.reader, err));
   }
 
   /** Connects both clients and every master, or rejects after the connect timeout; the clients keep retrying. */
@@ -121,16 +122,7 @@ export class ClusterStore implements CacheStore {
 
   async read(keys: readonly string[]): Promise<(string | null)[]> {
     if (keys.length === 0) return [];
-    const [only] = keys;
-    // One key needs no pipeline object; ioredis routes it and follows redirections.
-    if (keys.length === 1 && only !== undefined) return [await this.routed(this.reader, () => this.reader.get(only))];
-    const replies = await this.send(
-      this.reader,
-      keys,
-      (pipeline, i) => pipeline.get(keys[i] as string),
-      (i) => this.reader.get(keys[i] as string),
-    );
-    return replies as (string | null)[];
+    return this.reads.read(keys);
   }
 
   async acquireLeases(keys: readonly string[], lease: LeaseRequest): Promise<boolean[]> {
@@ -246,25 +238,12 @@ export class ClusterStore implements CacheStore {
     resend: (i: number) => Promise<unknown>,
     confirm?: (i: number) => boolean,
   ): Promise<unknown[]> {
-    if (client.status !== 'ready') throw new Error(`Redis Cluster is not connected (client ${client.status})`);
-    const connections = new Map<string, Redis>();
-    for (const node of client.nodes('master')) connections.set(`${node.options.host}:${node.options.port}`, node);
-    const byMaster = new Map<Redis, number[]>();
-    for (let i = 0; i < keys.length; i++) {
-      const slot = calculateSlot(keys[i] as string);
-      const master = client.slots[slot]?.[0];
-      const node = master === undefined ? undefined : connections.get(master);
-      // The map names a master this client has no connection to (it died, or the map is stale).
-      if (node === undefined) throw this.failed(client, new Error(`Redis Cluster slot ${slot} has no connected master (${master ?? 'none known'})`));
-      const indices = byMaster.get(node);
-      if (indices) indices.push(i);
-      else byMaster.set(node, [i]);
-    }
+    const groups = this.mastersOf(client, keys);
     const replies: unknown[] = new Array(keys.length);
     const redirected: number[] = [];
     let failure: Error | undefined;
     await Promise.all(
-      Array.from(byMaster, async ([node, indices]) => {
+      Array.from(groups, async ([node, indices]) => {
         const queueAll = (pipeline: ChainableCommander) => {
           for (const i of indices) queue(pipeline, i);
         };
@@ -280,7 +259,7 @@ export class ClusterStore implements CacheStore {
         });
       }),
     ).catch((err: unknown) => {
-      failure ??= err instanceof Error ? err : new Error(String(err));
+      failure ??= asError(err);
     });
     if (failure) throw this.failed(client, failure);
     if (redirected.length > 0) {
@@ -290,6 +269,16 @@ export class ClusterStore implements CacheStore {
       if (confirm !== undefined && redirected.some(confirm)) await this.confirmEverywhere(client);
     }
     return replies;
+  }
+
+  /** The indices of `keys` by the master connection that serves each; a failure if one has none. */
+  private mastersOf(client: Cluster, keys: readonly string[]): Map<Redis, number[]> {
+    if (client.status !== 'ready') throw new Error(`Redis Cluster is not connected (client ${client.status})`);
+    try {
+      return byMaster(client, keys);
+    } catch (err) {
+      throw this.failed(client, asError(err));
+    }
   }
 
   private confirmedPipeline(node: Redis): ConfirmedPipeline {
@@ -315,7 +304,7 @@ export class ClusterStore implements CacheStore {
     try {
       return await call();
     } catch (err) {
-      throw this.failed(client, err instanceof Error ? err : new Error(String(err)));
+      throw this.failed(client, asError(err));
     }
   }
 
@@ -379,21 +368,13 @@ class ConfirmedPipeline {
       .exec()
       .then(settle)
       .catch((err: unknown) => {
-        for (const job of jobs) job.reject(err instanceof Error ? err : new Error(String(err)));
+        for (const job of jobs) job.reject(asError(err));
       })
       .finally(() => {
         this.busy = false;
         if (this.queued.length > 0) this.flush();
       });
   }
-}
-
-async function execPipeline(node: Redis, queue: (pipeline: ChainableCommander) => void): Promise<Reply[]> {
-  const pipeline = node.pipeline();
-  queue(pipeline);
-  const results = await pipeline.exec();
-  if (results === null) throw new Error('Redis pipeline was discarded');
-  return results;
 }
 
 /** The error for a WAIT that fewer replicas answered than required, or null. */

@@ -8,6 +8,8 @@ declare module 'ioredis' {
     writeThrough(key: string, leaseKey: string, value: string, version: number, ttlMs: number): Result<number, Context>;
     fillWithLease(key: string, leaseKey: string, value: string, version: number, ttlMs: number, token: string): Result<number, Context>;
     acquireLeases(numKeys: number, ...args: (string | number)[]): Result<number[], Context>;
+    /** See READ_VALUES_LUA. */
+    readValues(...keys: string[]): Result<(string | null)[], Context>;
   }
 }
 
@@ -21,6 +23,26 @@ export function defineCacheScripts(client: Redis | Cluster): void {
   client.defineCommand('fillWithLease', { numberOfKeys: 2, lua: FILL_LUA });
   // Variable key counts: the count is the first argument. On a cluster, all keys of one call share a slot.
   client.defineCommand('acquireLeases', { lua: ACQUIRE_LEASES_LUA });
+}
+
+/**
+ * The values of many keys of one Redis Cluster master, in one command: what
+ * MGET is on one Redis, where MGET may not span slots. The keys come as
+ * arguments, not KEYS (declared keys must share one slot); `allow-cross-slot-keys`
+ * (Redis 7.0+) lets the script read any key this node serves, and `no-writes`
+ * says it only reads. Each GET is checked as if sent alone: a key whose slot
+ * this node does not serve, or that has left a migrating slot (ASK or MOVED
+ * for a plain GET), aborts the whole script with an error ("Script attempted
+ * to access a non local key"), never a wrong value.
+ */
+const READ_VALUES_LUA = `#!lua flags=no-writes,allow-cross-slot-keys
+local values = {}
+for i = 1, #ARGV do values[i] = redis.call('GET', ARGV[i]) end
+return values`;
+
+/** Registers the Redis Cluster store's read script on a master connection. */
+export function defineReadScript(node: Redis): void {
+  node.defineCommand('readValues', { numberOfKeys: 0, lua: READ_VALUES_LUA });
 }
 
 const OUTCOMES: Record<number, CasOutcome> = { 0: 'rejected', 1: 'written', 2: 'refreshed', 3: 'lease-lost' };
