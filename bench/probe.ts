@@ -7,7 +7,8 @@
  *   auto-pipeline included) counts one per connection it is written to, a
  *   command sent alone counts one, and
  * - cache hits and misses as the replies of MGET and GET show them (a non-null
- *   value is a hit): keys for freshgraph's MGETs, whole responses for the
+ *   value is a hit): keys for freshgraph's MGETs (and its cluster store's read
+ *   script, whose reply is such values too), whole responses for the
  *   response-cache peer's GETs, and
  * - 2xx responses that carry GraphQL errors (Apollo writes `errors` first), so
  *   that the load generator need not read bodies.
@@ -55,6 +56,18 @@ ioredis.Redis.prototype.sendCommand = function countedCommand(this: unknown, com
       command.promise.then(
         (reply) => {
           for (const value of Array.isArray(reply) ? reply : [reply]) {
+            if (value === null) counters.misses++;
+            else counters.hits++;
+          }
+        },
+        () => undefined,
+      );
+    } else if (command.name === 'evalsha' || command.name === 'eval') {
+      // The cluster store's read script answers values (strings and nulls); the other scripts answer numbers.
+      command.promise.then(
+        (reply) => {
+          if (!Array.isArray(reply) || !reply.every((value) => value === null || typeof value === 'string' || Buffer.isBuffer(value))) return;
+          for (const value of reply) {
             if (value === null) counters.misses++;
             else counters.hits++;
           }
