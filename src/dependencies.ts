@@ -1,9 +1,6 @@
 import type { Logger } from 'pino';
 import { EntityCache, type StoreCallObserver } from './cache/entity-cache.js';
 import { createKeySpace } from './cache/keys.js';
-import { MemoryStore } from './cache/memory-store.js';
-import { NullStore } from './cache/null-store.js';
-import { RedisStore } from './cache/redis-store.js';
 import type { CacheStore } from './cache/store.js';
 import type { Config } from './config.js';
 import { createContextFactory, type RequestContext, type RequestMeta } from './context.js';
@@ -14,7 +11,7 @@ import { OutboxRepository } from './db/outbox-repository.js';
 import { installOutboxTriggers, OUTBOX_CHANNEL } from './db/outbox-triggers.js';
 import { ENTITIES } from './entities/index.js';
 import { createReaders, type Readers } from './loaders/readers.js';
-import { openClusterStore } from './open-cluster-store.js';
+import { openStore } from './open-store.js';
 import { ConsistencySampler } from './ops/consistency-sampler.js';
 import { CacheRepair } from './services/cache-repair.js';
 import { OutboxClearer } from './services/outbox-clearer.js';
@@ -156,31 +153,4 @@ export async function createDependencies(
       await db.close();
     },
   };
-}
-
-async function openStore(config: Config, logger: Logger): Promise<CacheStore> {
-  if (config.cacheMode === 'off') return new NullStore();
-  if (config.redisClusterNodes !== undefined) return openClusterStore(config.redisClusterNodes, config, logger);
-  if (config.redisUrl === undefined) {
-    return new MemoryStore({ maxEntries: config.memoryStoreMaxEntries });
-  }
-  let lastLogged = 0;
-  const store = new RedisStore({
-    url: config.redisUrl,
-    commandTimeoutMs: config.redisCommandTimeoutMs,
-    connectTimeoutMs: config.redisConnectTimeoutMs,
-    onConnectionError: (err) => {
-      // ioredis reports every reconnection attempt; one line per 5 s tells the story.
-      if (Date.now() - lastLogged < 5000) return;
-      lastLogged = Date.now();
-      logger.warn({ err: err.message }, 'redis connection error');
-    },
-  });
-  try {
-    await store.connect();
-  } catch (err) {
-    // Serving starts anyway: reads fall back to the database until Redis answers.
-    logger.warn({ err }, 'redis is not reachable yet; serving from the database until it is');
-  }
-  return store;
 }

@@ -124,3 +124,34 @@ export type EntitySources = ReadonlyMap<string, EntitySource>;
 export function entitySources(db: Knex, entities: readonly EntityDefinition<unknown>[]): EntitySources {
   return new Map(entities.map((entity): [string, EntitySource] => [entity.type, (ids, trx) => versionedByIds(trx ?? db, entity, ids)]));
 }
+
+export interface AddDeltasOptions {
+  /** A timestamp field set to now() on every changed row (`updatedAt`). @default none */
+  readonly touch?: string;
+}
+
+/**
+ * Adds each delta to one integer field of its row (lock the rows first), bumps
+ * `version` by 1, all in one statement through the scope, and returns the rows.
+ */
+export function addDeltas<Row>(
+  scope: ChangeScope,
+  entity: EntityDefinition<Row>,
+  field: string,
+  deltas: readonly { readonly id: string; readonly delta: number }[],
+  options: AddDeltasOptions = {},
+): Promise<Row[]> {
+  const col = quote(columnOf(entity, field).column);
+  const touch = options.touch === undefined ? '' : `, ${quote(columnOf(entity, options.touch).column)} = now()`;
+  return scope.change(
+    entity,
+    'update',
+    scope.trx.raw(
+      `update ${quote(entity.table)} t set ${col} = t.${col} + c.delta, "version" = t."version" + 1${touch}
+       from unnest(?::uuid[], ?::int[]) as c(id, delta)
+       where t."id" = c.id
+       returning ${columnList(entity, 't')}`,
+      [deltas.map((d) => d.id), deltas.map((d) => d.delta)],
+    ),
+  );
+}

@@ -42,21 +42,6 @@ export async function addStockIfEnough(scope: ChangeScope, id: string, delta: nu
   return row;
 }
 
-/** Adds each delta to its (locked) row, all in one statement. */
-export function addStock(scope: ChangeScope, changes: readonly { readonly id: string; readonly delta: number }[]): Promise<ProductRow[]> {
-  return scope.change(
-    product,
-    'update',
-    scope.trx.raw(
-      `update products p set stock = p.stock + c.delta, version = p.version + 1, updated_at = now()
-       from unnest(?::uuid[], ?::int[]) as c(id, delta)
-       where p.id = c.id
-       returning ${columnList(product, 'p')}`,
-      [changes.map((c) => c.id), changes.map((c) => c.delta)],
-    ),
-  );
-}
-
 /** Deletes the row; returns what it was, or undefined if there was none. */
 export async function deleteProduct(scope: ChangeScope, id: string): Promise<ProductRow | undefined> {
   const [row] = await scope.change(product, 'delete', scope.trx.raw(`delete from products where id = ? returning ${COLUMNS}`, [id]));

@@ -1,5 +1,4 @@
-import { addBalances } from '../db/accounts.js';
-import { insertRow } from '../db/entity-sql.js';
+import { addDeltas, insertRow } from '../db/entity-sql.js';
 import { account, type AccountRow } from '../entities/account.js';
 import { badInput, insufficientFunds, notFound } from '../errors.js';
 import { newId } from '../ids.js';
@@ -32,10 +31,16 @@ export function transfer(writes: Writes, rawFrom: string, rawTo: string, amountC
     if (!from) throw notFound('Account', fromId);
     if (!locked.has(toId)) throw notFound('Account', toId);
     if (from.balanceCents < amountCents) throw insufficientFunds(fromId, from.balanceCents, amountCents);
-    const rows = await addBalances(scope, [
-      { id: fromId, deltaCents: -amountCents },
-      { id: toId, deltaCents: amountCents },
-    ]);
+    const rows = await addDeltas(
+      scope,
+      account,
+      'balanceCents',
+      [
+        { id: fromId, delta: -amountCents },
+        { id: toId, delta: amountCents },
+      ],
+      { touch: 'updatedAt' },
+    );
     const byId = new Map(rows.map((r) => [r.id, r]));
     return { from: byId.get(fromId) as AccountRow, to: byId.get(toId) as AccountRow, amountCents };
   });

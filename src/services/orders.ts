@@ -1,6 +1,4 @@
-import { addBalances } from '../db/accounts.js';
-import { insertRow } from '../db/entity-sql.js';
-import { addStock } from '../db/products.js';
+import { addDeltas, insertRow } from '../db/entity-sql.js';
 import { account } from '../entities/account.js';
 import { order, type OrderLineRow, type OrderRow } from '../entities/order.js';
 import { product } from '../entities/product.js';
@@ -45,8 +43,8 @@ export function placeOrder(writes: Writes, rawAccountId: string, rawLines: reado
     }
     if (totalCents > MAX_INT) throw badInput(`The order's total (${totalCents} cents) is larger than ${MAX_INT} cents`, 'lines');
     if (buyer.balanceCents < totalCents) throw insufficientFunds(accountId, buyer.balanceCents, totalCents);
-    await addStock(scope, wanted.map((l) => ({ id: l.productId, delta: -l.quantity })));
-    await addBalances(scope, [{ id: accountId, deltaCents: -totalCents }]);
+    await addDeltas(scope, product, 'stock', wanted.map((l) => ({ id: l.productId, delta: -l.quantity })), { touch: 'updatedAt' });
+    await addDeltas(scope, account, 'balanceCents', [{ id: accountId, delta: -totalCents }], { touch: 'updatedAt' });
     return insertRow(scope, order, { id: newId(), accountId, lines, totalCents });
   });
 }

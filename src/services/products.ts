@@ -1,6 +1,6 @@
-import { findByIds, insertRow } from '../db/entity-sql.js';
+import { addDeltas, findByIds, insertRow } from '../db/entity-sql.js';
 import { isProductOrdered } from '../db/orders.js';
-import { addStock, addStockIfEnough, deleteProduct as deleteRow, updateProductFields, type ProductChanges } from '../db/products.js';
+import { addStockIfEnough, deleteProduct as deleteRow, updateProductFields, type ProductChanges } from '../db/products.js';
 import { product, type ProductRow } from '../entities/product.js';
 import { alreadyExists, badInput, inUse, insufficientStock, notFound, versionConflict } from '../errors.js';
 import { newId } from '../ids.js';
@@ -95,7 +95,7 @@ export function adjustStocks(writes: Writes, changes: readonly StockChangeInput[
       if (stock === undefined) throw notFound('Product', c.id);
       if (stock + c.delta < 0) throw insufficientStock(c.id, stock, c.delta);
     }
-    const byId = new Map((await addStock(scope, wanted)).map((r) => [r.id, r]));
+    const byId = new Map((await addDeltas(scope, product, 'stock', wanted, { touch: 'updatedAt' })).map((r) => [r.id, r]));
     return wanted.map((c) => byId.get(c.id) as ProductRow);
   });
 }

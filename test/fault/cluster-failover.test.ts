@@ -9,6 +9,7 @@ import { RedisCluster } from '../helpers/redis-cluster.js';
 import { createScratchDatabase, type ScratchDatabase } from '../helpers/scratch-database.js';
 import { spawnServer, type ServerProcess } from '../helpers/spawn-server.js';
 import { inAny, percentile, staleReads, Workload, type Instance, type Window } from './workload.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 /**
  * A Redis Cluster master killed under load. Two server instances share
@@ -110,15 +111,6 @@ async function outboxRows(): Promise<number> {
   return Number(row.n);
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch((err: unknown) => err as T);
-    if (done(value)) return value;
-    if (performance.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms (last: ${String(value)})`);
-    await sleep(50);
-  }
-}
 
 describe('Redis Cluster failover (real processes)', { timeout: 240_000 }, () => {
   it('a master killed (SIGKILL) under concurrent reads and writes: no read fails, no write is lost, the cache converges', async () => {
@@ -135,7 +127,7 @@ describe('Redis Cluster failover (real processes)', { timeout: 240_000 }, () => 
     await cluster.kill(victim);
 
     // The cluster notices (cluster-node-timeout 2 s) and promotes the replica.
-    await waitFor('the replica to be promoted', async () => (await cluster.replication(heir)).role, (role) => role === 'master', 30_000);
+    await waitFor('the replica to be promoted', async () => (await cluster.replication(heir)).role, (role) => role === 'master', 30_000, 50);
     await cluster.waitServing();
     const promotedAt = performance.now();
     // Writes the outage kept from the cache (the failover's losses among them): the outbox must repair these.
@@ -154,12 +146,13 @@ describe('Redis Cluster failover (real processes)', { timeout: 240_000 }, () => 
     const stoppedAt = performance.now();
 
     // Once the cluster is whole, the outbox drains and every cached version equals Postgres.
-    await waitFor('the outbox to drain', outboxRows, (n) => n === 0, 15_000);
+    await waitFor('the outbox to drain', outboxRows, (n) => n === 0, 15_000, 50);
     const differing = await waitFor(
       'every cached version to equal Postgres',
       async () => (await compare()).filter((c) => c.cached !== undefined && c.cached !== c.truth),
       (d) => Array.isArray(d) && d.length === 0,
       15_000,
+      50,
     );
     const convergedAfterStopMs = performance.now() - stoppedAt;
     expect(differing).toEqual([]);
@@ -251,14 +244,14 @@ describe('Redis Cluster failover (real processes)', { timeout: 240_000 }, () => 
       // Still a replica (nothing can write to it): it holds the version before the lost write.
       await sleep(300);
       expect(versionOf(await cluster.getOn(heir, key))).toBe(before);
-      await waitFor('the replica to be promoted', async () => (await cluster.replication(heir)).role, (role) => role === 'master', 30_000);
+      await waitFor('the replica to be promoted', async () => (await cluster.replication(heir)).role, (role) => role === 'master', 30_000, 50);
       await cluster.waitServing();
       // Alone, the promoted master cannot confirm anything: the change stays in the outbox.
       await sleep(1_000);
       expect(await outboxRows()).toBeGreaterThan(0);
       await cluster.restart(master);
       await cluster.waitHealthy();
-      await waitFor('the outbox to drain', outboxRows, (n) => n === 0, 15_000);
+      await waitFor('the outbox to drain', outboxRows, (n) => n === 0, 15_000, 50);
     } finally {
       polling = false;
       await poller;

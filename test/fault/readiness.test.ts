@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dataOf, startTestApp, uniqueSku, type TestApp } from '../helpers/app.js';
 import { rawFetch, sampleValue } from '../helpers/http.js';
 import { OwnRedis } from '../helpers/redis-server.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 /**
  * The app runs against a redis-server of this test's own, which the test stops
@@ -25,15 +26,6 @@ const ready = async () => {
 };
 const metrics = async () => (await rawFetch(new URL('/metrics', app.url).toString())).text;
 
-async function waitFor<T>(what: string, probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe('/readyz follows Redis', () => {
   it('is ready with Postgres and Redis up', async () => {

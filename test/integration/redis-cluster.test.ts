@@ -10,6 +10,7 @@ import { rawFetch } from '../helpers/http.js';
 import { insertProducts } from '../helpers/products.js';
 import { RedisCluster } from '../helpers/redis-cluster.js';
 import { createScratchDatabase, type ScratchDatabase } from '../helpers/scratch-database.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 /**
  * freshgraph on a Redis Cluster of this file's own (3 masters, 3 replicas on
@@ -319,12 +320,3 @@ async function outboxRows(knex: TestApp['running']['deps']['db']['knex'], id: st
   return Number(row.n);
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
