@@ -33,6 +33,8 @@ import { installOutboxTriggers } from '../../src/db/outbox-triggers.js';
 import { ENTITIES } from '../../src/entities/index.js';
 import { newId } from '../../src/ids.js';
 import { start, type Running } from '../../src/main.js';
+import { median } from '../lib/random.js';
+import { deleteByPrefix } from '../lib/redis.js';
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -81,19 +83,10 @@ try {
   else await measureMigration(running);
 } finally {
   await running?.shutdown();
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 5000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
+  await deleteByPrefix(redis, prefix);
   redis.disconnect();
   await admin.raw(`drop database if exists ${name} with (force)`);
   await admin.destroy();
-}
-
-function median(xs: readonly number[]): number {
-  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 }
 
 function fmt(n: number, digits = 2): string {
