@@ -8,7 +8,7 @@ import { createServer, type FreshgraphServer } from '../../src/server.js';
 import { codesOf, postGraphql, startTestApp, type TestApp } from '../helpers/app.js';
 import { insertProducts } from '../helpers/products.js';
 
-// The read fast path (src/fast-path.ts) must answer exactly what graphql-js execution
+// The read fast path (src/fast-path/) must answer exactly what graphql-js execution
 // answers. Two servers over the same loaders and cache, one with it and one without,
 // run the same operations; an executionDidStart hook shows which path answered.
 let app: TestApp;
