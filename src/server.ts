@@ -6,7 +6,6 @@ import { parse, type DocumentNode } from 'graphql';
 import type { Logger } from 'pino';
 import { newRequestMeta, type RequestContext, type RequestMeta } from './context.js';
 import { maskError } from './errors.js';
-import type { EntityDefinition } from './entities/define.js';
 import { ENTITIES } from './entities/index.js';
 import { createFastPath, shortcutSafe, type FastPath, type ShortcutAnswer } from './fast-path/index.js';
 import type { CorsOrigins } from './http/cors.js';
@@ -78,7 +77,7 @@ type SubgraphModule = Exclude<Extract<Parameters<typeof buildSubgraphSchema>[0],
 export function buildSchema() {
   const sdl = readSchemaSdl();
   const typeDefs = parse(sdl);
-  checkEntitiesAgainstSchema(ENTITIES as readonly EntityDefinition<unknown>[], typeDefs);
+  checkEntitiesAgainstSchema(ENTITIES, typeDefs);
   const resolvers = allResolvers();
   return buildSubgraphSchema([
     {
@@ -154,7 +153,7 @@ export function createServer(deps: ServerDeps): FreshgraphServer {
   if (writeTokens.length > 0) plugins.push(shortcutSafe(writeAccessPlugin(writeTokens)));
   // the shortcut leaves debug requests to Apollo.
   if (debugExtensions) plugins.push(shortcutSafe(debugExtensionsPlugin()));
-  const fastPath = (deps.fastPath ?? true) ? createFastPath(ENTITIES as readonly EntityDefinition<unknown>[]) : undefined;
+  const fastPath = (deps.fastPath ?? true) ? createFastPath(ENTITIES) : undefined;
   plugins.push(...fastPathPlugins(fastPath));
 
   const apollo = new ApolloServer<RequestContext>({

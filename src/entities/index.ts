@@ -10,8 +10,6 @@ import { product } from './product.js';
  */
 export const ENTITIES = [product, account, order] as const;
 
-export type AnyEntity = EntityDefinition<never>;
-
 const byType = new Map<string, EntityDefinition>(ENTITIES.map((e) => [e.type, e as EntityDefinition]));
 
 for (const entity of ENTITIES) {

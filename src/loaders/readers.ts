@@ -55,7 +55,7 @@ function resilient<A extends unknown[], R>(load: (...args: A) => Promise<R>): (.
 export function createReaders(
   cache: EntityCache,
   db: Knex,
-  entities: readonly EntityDefinition<unknown>[] = ENTITIES as readonly EntityDefinition<unknown>[],
+  entities: readonly EntityDefinition<unknown>[] = ENTITIES,
 ): Readers {
   const byEntity = new Map<EntityDefinition<unknown>, ReadThrough<unknown>>();
   const byLookup = new Map<string, ReadThrough<LookupTarget>>();

@@ -1,5 +1,4 @@
 import type { MutationResolvers } from '../__generated__/resolvers-types.js';
-import type { EntityDefinition } from '../entities/define.js';
 import { ENTITIES } from '../entities/index.js';
 import { DateTime } from './DateTime.js';
 import { entityResolvers, type ResolverMap } from './entities.js';
@@ -10,7 +9,7 @@ const handWritten: { readonly Mutation: MutationResolvers } = { Mutation };
 
 /** Every resolver of the subgraph: derived from the entity definitions, plus the mutations and the scalars. */
 export function allResolvers(): ResolverMap & { DateTime: typeof DateTime } {
-  const merged: ResolverMap = entityResolvers(ENTITIES as readonly EntityDefinition<unknown>[]);
+  const merged: ResolverMap = entityResolvers(ENTITIES);
   for (const [type, fields] of Object.entries(handWritten as unknown as ResolverMap)) {
     const into = (merged[type] ??= {});
     for (const [field, resolver] of Object.entries(fields)) {
