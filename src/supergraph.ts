@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { composeServices } from '@apollo/composition';
 import { parse } from 'graphql';
@@ -85,7 +85,8 @@ export async function loadSupergraphConfig(path: string): Promise<SubgraphSource
       if (entry.routing_url === undefined) throw new SupergraphConfigError(`subgraphs.${name} needs a routing_url`);
       let sdl: string;
       try {
-        sdl = await readFile(file, 'utf8');
+        // A folder is read as schema/ is: every .graphql file in it, in name order.
+        sdl = (await stat(file)).isDirectory() ? readSchemaSdl(file) : await readFile(file, 'utf8');
       } catch (err) {
         throw new SupergraphConfigError(`subgraphs.${name}: cannot read ${file}: ${(err as Error).message}`);
       }

@@ -22,9 +22,38 @@ export type Account = {
   __typename?: 'Account';
   balanceCents: Scalars['Int']['output'];
   id: Scalars['ID']['output'];
+  /** The account's orders, newest first. `first`: 0 to 100 (null means 20). */
+  orders: OrderConnection;
   owner: Scalars['String']['output'];
   updatedAt: Scalars['DateTime']['output'];
   version: Scalars['Int']['output'];
+};
+
+
+/** A money account. Served from the write-through cache; `version` grows by exactly 1 per committed change. */
+export type AccountOrdersArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+/** A category of products. Served from the write-through cache; `version` grows by exactly 1 per committed change. */
+export type Category = {
+  __typename?: 'Category';
+  id: Scalars['ID']['output'];
+  name: Scalars['String']['output'];
+  /** The products in this category, by name, then id. `first`: 0 to 100 (null means 20). */
+  products: ProductConnection;
+  /** Unique; served by `categoryBySlug`. */
+  slug: Scalars['String']['output'];
+  updatedAt: Scalars['DateTime']['output'];
+  version: Scalars['Int']['output'];
+};
+
+
+/** A category of products. Served from the write-through cache; `version` grows by exactly 1 per committed change. */
+export type CategoryProductsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 export type Mutation = {
@@ -32,7 +61,14 @@ export type Mutation = {
   adjustStock: Product;
   /** One transaction, all or nothing. At most 500 changes, each id at most once. */
   adjustStocks: Array<Product>;
+  /**
+   * Replaces the product's categories with these (at most 50, each at most once; [] removes them all).
+   * Both sides change at once: `Product.categories` and each `Category.products` it joins or leaves.
+   */
+  categorize: Product;
   createAccount: Account;
+  /** ALREADY_EXISTS when the slug is taken. */
+  createCategory: Category;
   createProduct: Product;
   /** False when there was no such product. A product that appears in an order cannot be deleted (IN_USE). */
   deleteProduct: Scalars['Boolean']['output'];
@@ -58,9 +94,20 @@ export type MutationAdjustStocksArgs = {
 };
 
 
+export type MutationCategorizeArgs = {
+  categoryIds: Array<Scalars['ID']['input']>;
+  productId: Scalars['ID']['input'];
+};
+
+
 export type MutationCreateAccountArgs = {
   balanceCents: Scalars['Int']['input'];
   owner: Scalars['String']['input'];
+};
+
+
+export type MutationCreateCategoryArgs = {
+  input: NewCategory;
 };
 
 
@@ -93,6 +140,12 @@ export type MutationUpdateProductArgs = {
   patch: ProductPatch;
 };
 
+export type NewCategory = {
+  name: Scalars['String']['input'];
+  /** Lower-case letters, digits and dashes; unique. */
+  slug: Scalars['String']['input'];
+};
+
 export type NewProduct = {
   name: Scalars['String']['input'];
   priceCents: Scalars['Int']['input'];
@@ -113,6 +166,23 @@ export type Order = {
   version: Scalars['Int']['output'];
 };
 
+/** A page of orders. */
+export type OrderConnection = {
+  __typename?: 'OrderConnection';
+  edges: Array<OrderEdge>;
+  /** The same orders as `edges { node }`. */
+  nodes: Array<Order>;
+  pageInfo: PageInfo;
+  /** How many orders the whole list holds. */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type OrderEdge = {
+  __typename?: 'OrderEdge';
+  cursor: Scalars['String']['output'];
+  node: Order;
+};
+
 /** One product of an order, at the price it had when the order was placed. */
 export type OrderLine = {
   __typename?: 'OrderLine';
@@ -128,9 +198,24 @@ export type OrderLineInput = {
   quantity: Scalars['Int']['input'];
 };
 
+/**
+ * Where a page of a connection ends and whether more follow (the GraphQL Cursor Connections spec).
+ * Cursors are opaque; one of another list, or one that does not decode, is BAD_USER_INPUT.
+ */
+export type PageInfo = {
+  __typename?: 'PageInfo';
+  endCursor?: Maybe<Scalars['String']['output']>;
+  hasNextPage: Scalars['Boolean']['output'];
+  /** True when the page starts after a cursor (`after` was given). */
+  hasPreviousPage: Scalars['Boolean']['output'];
+  startCursor?: Maybe<Scalars['String']['output']>;
+};
+
 /** A product for sale. Served from the write-through cache; `version` grows by exactly 1 per committed change. */
 export type Product = {
   __typename?: 'Product';
+  /** The categories this product is in, by name, then id (at most 50; `categorize` sets them). */
+  categories: Array<Category>;
   id: Scalars['ID']['output'];
   name: Scalars['String']['output'];
   priceCents: Scalars['Int']['output'];
@@ -138,6 +223,23 @@ export type Product = {
   stock: Scalars['Int']['output'];
   updatedAt: Scalars['DateTime']['output'];
   version: Scalars['Int']['output'];
+};
+
+/** A page of products. */
+export type ProductConnection = {
+  __typename?: 'ProductConnection';
+  edges: Array<ProductEdge>;
+  /** The same products as `edges { node }`. */
+  nodes: Array<Product>;
+  pageInfo: PageInfo;
+  /** How many products the whole list holds. */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type ProductEdge = {
+  __typename?: 'ProductEdge';
+  cursor: Scalars['String']['output'];
+  node: Product;
 };
 
 /** Fields to change; at least one must be given. */
@@ -152,11 +254,17 @@ export type Query = {
   account?: Maybe<Account>;
   /** Same order as ids; null where no account exists. At most 500 ids. */
   accounts: Array<Maybe<Account>>;
+  /** Same order as ids; null where no category exists. At most 500 ids. */
+  categories: Array<Maybe<Category>>;
+  category?: Maybe<Category>;
+  categoryBySlug?: Maybe<Category>;
   order?: Maybe<Order>;
   /** Same order as ids; null where no order exists. At most 500 ids. */
   orders: Array<Maybe<Order>>;
   product?: Maybe<Product>;
   productBySku?: Maybe<Product>;
+  /** Every product, by name, then id. `first`: 0 to 100 (null means 20). */
+  productCatalog: ProductConnection;
   /** Same order as ids; null where no product exists. At most 500 ids. */
   products: Array<Maybe<Product>>;
 };
@@ -169,6 +277,21 @@ export type QueryAccountArgs = {
 
 export type QueryAccountsArgs = {
   ids: Array<Scalars['ID']['input']>;
+};
+
+
+export type QueryCategoriesArgs = {
+  ids: Array<Scalars['ID']['input']>;
+};
+
+
+export type QueryCategoryArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QueryCategoryBySlugArgs = {
+  slug: Scalars['String']['input'];
 };
 
 
@@ -189,6 +312,12 @@ export type QueryProductArgs = {
 
 export type QueryProductBySkuArgs = {
   sku: Scalars['String']['input'];
+};
+
+
+export type QueryProductCatalogArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -290,6 +419,7 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 /** Mapping of federation types */
 export type FederationTypes = {
   Account: Account;
+  Category: Category;
   Order: Order;
   Product: Product;
 };
@@ -299,6 +429,9 @@ export type FederationReferenceTypes = {
   Account:
     ( { __typename: 'Account' }
     & GraphQLRecursivePick<FederationTypes['Account'], {"id":true}> );
+  Category:
+    ( { __typename: 'Category' }
+    & GraphQLRecursivePick<FederationTypes['Category'], {"id":true}> );
   Order:
     ( { __typename: 'Order' }
     & GraphQLRecursivePick<FederationTypes['Order'], {"id":true}> );
@@ -315,14 +448,21 @@ export type ResolversTypes = {
   Int: ResolverTypeWrapper<ModelOf<Scalars['Int']['output']>>;
   ID: ResolverTypeWrapper<ModelOf<Scalars['ID']['output']>>;
   String: ResolverTypeWrapper<ModelOf<Scalars['String']['output']>>;
+  Category: ResolverTypeWrapper<ModelOf<Category>>;
   DateTime: ResolverTypeWrapper<ModelOf<Scalars['DateTime']['output']>>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Boolean: ResolverTypeWrapper<ModelOf<Scalars['Boolean']['output']>>;
+  NewCategory: ResolverTypeWrapper<ModelOf<NewCategory>>;
   NewProduct: ResolverTypeWrapper<ModelOf<NewProduct>>;
   Order: ResolverTypeWrapper<ModelOf<Order>>;
+  OrderConnection: ResolverTypeWrapper<ModelOf<OrderConnection>>;
+  OrderEdge: ResolverTypeWrapper<ModelOf<OrderEdge>>;
   OrderLine: ResolverTypeWrapper<ModelOf<OrderLine>>;
   OrderLineInput: ResolverTypeWrapper<ModelOf<OrderLineInput>>;
+  PageInfo: ResolverTypeWrapper<ModelOf<PageInfo>>;
   Product: ResolverTypeWrapper<ModelOf<Product>>;
+  ProductConnection: ResolverTypeWrapper<ModelOf<ProductConnection>>;
+  ProductEdge: ResolverTypeWrapper<ModelOf<ProductEdge>>;
   ProductPatch: ResolverTypeWrapper<ModelOf<ProductPatch>>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   StockChange: ResolverTypeWrapper<ModelOf<StockChange>>;
@@ -335,14 +475,21 @@ export type ResolversParentTypes = {
   Int: ModelOf<Scalars['Int']['output']>;
   ID: ModelOf<Scalars['ID']['output']>;
   String: ModelOf<Scalars['String']['output']>;
+  Category: ModelOf<Category | FederationReferenceTypes['Category']>;
   DateTime: ModelOf<Scalars['DateTime']['output']>;
   Mutation: Record<PropertyKey, never>;
   Boolean: ModelOf<Scalars['Boolean']['output']>;
+  NewCategory: ModelOf<NewCategory>;
   NewProduct: ModelOf<NewProduct>;
   Order: ModelOf<Order | FederationReferenceTypes['Order']>;
+  OrderConnection: ModelOf<OrderConnection>;
+  OrderEdge: ModelOf<OrderEdge>;
   OrderLine: ModelOf<OrderLine>;
   OrderLineInput: ModelOf<OrderLineInput>;
+  PageInfo: ModelOf<PageInfo>;
   Product: ModelOf<Product | FederationReferenceTypes['Product']>;
+  ProductConnection: ModelOf<ProductConnection>;
+  ProductEdge: ModelOf<ProductEdge>;
   ProductPatch: ModelOf<ProductPatch>;
   Query: Record<PropertyKey, never>;
   StockChange: ModelOf<StockChange>;
@@ -353,7 +500,18 @@ export type AccountResolvers<ContextType = RequestContext, ParentType extends Re
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Account']> | FederationReferenceType, FederationReferenceType, ContextType>;
   balanceCents?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  orders?: Resolver<ResolversTypes['OrderConnection'], ParentType, ContextType, RequireFields<AccountOrdersArgs, 'first'>>;
   owner?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  version?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type CategoryResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Category'] = ResolversParentTypes['Category'], FederationReferenceType extends FederationReferenceTypes['Category'] = FederationReferenceTypes['Category']> = {
+  __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Category']> | FederationReferenceType, FederationReferenceType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  products?: Resolver<ResolversTypes['ProductConnection'], ParentType, ContextType, RequireFields<CategoryProductsArgs, 'first'>>;
+  slug?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   updatedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   version?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
@@ -365,7 +523,9 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
 export type MutationResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   adjustStock?: Resolver<ResolversTypes['Product'], ParentType, ContextType, RequireFields<MutationAdjustStockArgs, 'delta' | 'id'>>;
   adjustStocks?: Resolver<Array<ResolversTypes['Product']>, ParentType, ContextType, RequireFields<MutationAdjustStocksArgs, 'changes'>>;
+  categorize?: Resolver<ResolversTypes['Product'], ParentType, ContextType, RequireFields<MutationCategorizeArgs, 'categoryIds' | 'productId'>>;
   createAccount?: Resolver<ResolversTypes['Account'], ParentType, ContextType, RequireFields<MutationCreateAccountArgs, 'balanceCents' | 'owner'>>;
+  createCategory?: Resolver<ResolversTypes['Category'], ParentType, ContextType, RequireFields<MutationCreateCategoryArgs, 'input'>>;
   createProduct?: Resolver<ResolversTypes['Product'], ParentType, ContextType, RequireFields<MutationCreateProductArgs, 'input'>>;
   deleteProduct?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeleteProductArgs, 'id'>>;
   placeOrder?: Resolver<ResolversTypes['Order'], ParentType, ContextType, RequireFields<MutationPlaceOrderArgs, 'accountId' | 'lines'>>;
@@ -384,6 +544,18 @@ export type OrderResolvers<ContextType = RequestContext, ParentType extends Reso
   version?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
+export type OrderConnectionResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['OrderConnection'] = ResolversParentTypes['OrderConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['OrderEdge']>, ParentType, ContextType>;
+  nodes?: Resolver<Array<ResolversTypes['Order']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type OrderEdgeResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['OrderEdge'] = ResolversParentTypes['OrderEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['Order'], ParentType, ContextType>;
+};
+
 export type OrderLineResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['OrderLine'] = ResolversParentTypes['OrderLine']> = {
   product?: Resolver<ResolversTypes['Product'], ParentType, ContextType>;
   productId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
@@ -391,8 +563,16 @@ export type OrderLineResolvers<ContextType = RequestContext, ParentType extends 
   unitPriceCents?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
+export type PageInfoResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
+  endCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  hasPreviousPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  startCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+};
+
 export type ProductResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Product'] = ResolversParentTypes['Product'], FederationReferenceType extends FederationReferenceTypes['Product'] = FederationReferenceTypes['Product']> = {
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Product']> | FederationReferenceType, FederationReferenceType, ContextType>;
+  categories?: Resolver<Array<ResolversTypes['Category']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   priceCents?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
@@ -402,13 +582,29 @@ export type ProductResolvers<ContextType = RequestContext, ParentType extends Re
   version?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
+export type ProductConnectionResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['ProductConnection'] = ResolversParentTypes['ProductConnection']> = {
+  edges?: Resolver<Array<ResolversTypes['ProductEdge']>, ParentType, ContextType>;
+  nodes?: Resolver<Array<ResolversTypes['Product']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type ProductEdgeResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['ProductEdge'] = ResolversParentTypes['ProductEdge']> = {
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['Product'], ParentType, ContextType>;
+};
+
 export type QueryResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   account?: Resolver<Maybe<ResolversTypes['Account']>, ParentType, ContextType, RequireFields<QueryAccountArgs, 'id'>>;
   accounts?: Resolver<Array<Maybe<ResolversTypes['Account']>>, ParentType, ContextType, RequireFields<QueryAccountsArgs, 'ids'>>;
+  categories?: Resolver<Array<Maybe<ResolversTypes['Category']>>, ParentType, ContextType, RequireFields<QueryCategoriesArgs, 'ids'>>;
+  category?: Resolver<Maybe<ResolversTypes['Category']>, ParentType, ContextType, RequireFields<QueryCategoryArgs, 'id'>>;
+  categoryBySlug?: Resolver<Maybe<ResolversTypes['Category']>, ParentType, ContextType, RequireFields<QueryCategoryBySlugArgs, 'slug'>>;
   order?: Resolver<Maybe<ResolversTypes['Order']>, ParentType, ContextType, RequireFields<QueryOrderArgs, 'id'>>;
   orders?: Resolver<Array<Maybe<ResolversTypes['Order']>>, ParentType, ContextType, RequireFields<QueryOrdersArgs, 'ids'>>;
   product?: Resolver<Maybe<ResolversTypes['Product']>, ParentType, ContextType, RequireFields<QueryProductArgs, 'id'>>;
   productBySku?: Resolver<Maybe<ResolversTypes['Product']>, ParentType, ContextType, RequireFields<QueryProductBySkuArgs, 'sku'>>;
+  productCatalog?: Resolver<ResolversTypes['ProductConnection'], ParentType, ContextType, RequireFields<QueryProductCatalogArgs, 'first'>>;
   products?: Resolver<Array<Maybe<ResolversTypes['Product']>>, ParentType, ContextType, RequireFields<QueryProductsArgs, 'ids'>>;
 };
 
@@ -420,11 +616,17 @@ export type TransferResolvers<ContextType = RequestContext, ParentType extends R
 
 export type Resolvers<ContextType = RequestContext> = {
   Account?: AccountResolvers<ContextType>;
+  Category?: CategoryResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   Mutation?: MutationResolvers<ContextType>;
   Order?: OrderResolvers<ContextType>;
+  OrderConnection?: OrderConnectionResolvers<ContextType>;
+  OrderEdge?: OrderEdgeResolvers<ContextType>;
   OrderLine?: OrderLineResolvers<ContextType>;
+  PageInfo?: PageInfoResolvers<ContextType>;
   Product?: ProductResolvers<ContextType>;
+  ProductConnection?: ProductConnectionResolvers<ContextType>;
+  ProductEdge?: ProductEdgeResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   Transfer?: TransferResolvers<ContextType>;
 };
