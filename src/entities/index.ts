@@ -33,10 +33,17 @@ export type RowsByType = { [E in Entities as E['type']]: RowOf<E> };
 
 /**
  * What resolvers receive for a GraphQL type: the entity's row for a cached type,
- * the generated type otherwise. codegen.yml uses it as the default mapper, so a
+ * the generated type otherwise, with the entities in its fields mapped the same way
+ * (`Transfer.from` is an account's row). codegen.yml uses it as the default mapper, so a
  * new entity needs no codegen configuration of its own.
  */
-export type ModelOf<T> = T extends { __typename?: infer N } ? (N extends keyof RowsByType ? RowsByType[N] : T) : T;
+export type ModelOf<T> = T extends { __typename?: infer N }
+  ? N extends keyof RowsByType
+    ? RowsByType[N]
+    : { [K in keyof T]: ModelOf<T[K]> }
+  : T extends readonly (infer E)[]
+    ? ModelOf<E>[]
+    : T;
 
 export { account, order, product };
 export type { AccountRow } from './account.js';
