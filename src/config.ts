@@ -35,6 +35,8 @@ export interface Config {
   readonly cacheTtlSeconds: number;
   /** TTL of a "no such row" entry (version 0); at most `cacheTtlSeconds`. @default 30 */
   readonly cacheAbsentTtlSeconds: number;
+  /** Members a cached list holds (its first ones, in order); pages past them are read from Postgres. @default 200 */
+  readonly cacheListWindow: number;
   /** XFetch aggressiveness; 0 disables early refresh. @default 1 */
   readonly xfetchBeta: number;
   /** `off` serves straight from the database (the benchmark's baseline). @default 'on' */
@@ -174,6 +176,7 @@ const schema = z.object({
     .default('fg'),
   CACHE_TTL_SECONDS: intFrom(300, 1, 7 * 24 * 3600),
   CACHE_ABSENT_TTL_SECONDS: intFrom(30, 1, 7 * 24 * 3600),
+  CACHE_LIST_WINDOW: intFrom(200, 1, 10_000),
   XFETCH_BETA: z.coerce.number().min(0).max(100).default(1),
   CACHE_MODE: z.enum(['on', 'off']).default('on'),
   CACHE_WRITE_RETRIES: intFrom(3, 0, 20),
@@ -306,6 +309,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cacheTtlSeconds: e.CACHE_TTL_SECONDS,
     // An absent row never lives longer than a present one would.
     cacheAbsentTtlSeconds: Math.min(e.CACHE_ABSENT_TTL_SECONDS, e.CACHE_TTL_SECONDS),
+    cacheListWindow: e.CACHE_LIST_WINDOW,
     xfetchBeta: e.XFETCH_BETA,
     cacheMode: e.CACHE_MODE,
     cacheWriteRetries: e.CACHE_WRITE_RETRIES,

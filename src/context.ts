@@ -1,4 +1,4 @@
-import type { EntityCache } from './cache/entity-cache.js';
+import type { CacheEngine } from './cache/engine.js';
 import type { Readers } from './loaders/readers.js';
 import { RequestLoaders } from './loaders/request-loaders.js';
 import type { WriteThrough, Writes } from './services/write-through.js';
@@ -36,7 +36,7 @@ export interface RequestContext {
 
 export interface ContextDeps {
   readonly readers: Readers;
-  readonly cache: EntityCache;
+  readonly cache: CacheEngine;
   readonly writeThrough: WriteThrough;
 }
 
@@ -54,7 +54,7 @@ class Context implements RequestContext {
 
   // Made on first use: a read request never needs it.
   get writes(): Writes {
-    return (this.primedWrites ??= this.writeThrough.observed((changes) => this.loaders.prime(changes)));
+    return (this.primedWrites ??= this.writeThrough.observed((committed) => this.loaders.prime(committed.entities, committed.lists)));
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { EntityCache, type StoreCallObserver } from './cache/entity-cache.js';
+import { CacheEngine, type StoreCallObserver } from './cache/engine.js';
 import { createKeySpace } from './cache/keys.js';
 import type { CacheStore } from './cache/store.js';
 import type { Config } from './config.js';
@@ -9,7 +9,7 @@ import { migrateToLatest } from './db/migrations/index.js';
 import type { Listening } from './db/notification-listener.js';
 import { OutboxRepository } from './db/outbox-repository.js';
 import { installOutboxTriggers, OUTBOX_CHANNEL } from './db/outbox-triggers.js';
-import { ENTITIES } from './entities/index.js';
+import { ENTITIES, LISTS } from './entities/index.js';
 import { createReaders, type Readers } from './loaders/readers.js';
 import { openStore } from './open-store.js';
 import { ConsistencySampler } from './ops/consistency-sampler.js';
@@ -23,7 +23,7 @@ export interface Dependencies {
   readonly logger: Logger;
   readonly db: Database;
   readonly store: CacheStore;
-  readonly cache: EntityCache;
+  readonly cache: CacheEngine;
   readonly outbox: OutboxRepository;
   readonly repair: CacheRepair;
   /** Wakes the repair worker when another program changed entity rows; undefined when OUTBOX_LISTEN=false or nothing is cached. */
@@ -66,14 +66,15 @@ export async function createDependencies(
     const applied = await migrateToLatest(db.knex);
     if (applied.length > 0) logger.info({ applied }, 'database migrations applied');
     // After the migrations, which may have created an entity's table: every entity table gets its triggers.
-    const triggers = await installOutboxTriggers(db.knex, ENTITIES);
+    const triggers = await installOutboxTriggers(db.knex, ENTITIES, LISTS);
     if (triggers.installed.length > 0 || triggers.removed.length > 0) logger.info(triggers, 'outbox triggers installed');
   }
   const cacheLogger = logger.child({ component: 'cache' });
   const store = await openStore(config, logger);
-  // CACHE_MODE=off runs the same engine on a store that keeps nothing: nothing to record, repair or sample.
+  // CACHE_MODE=off, decided here once: readers that go straight to the database, a write path that
+  // records nothing, no repair or sampling. The engine exists for its counters alone.
   const keepsValues = store.retains;
-  const cache = new EntityCache({
+  const cache = new CacheEngine({
     store,
     keys: createKeySpace(config.cachePrefix),
     ttlSeconds: config.cacheTtlSeconds,
@@ -89,13 +90,14 @@ export async function createDependencies(
     onStoreCall: options.onStoreCall,
   });
   const outbox = new OutboxRepository(db.knex);
-  const readers = createReaders(cache, db.knex);
+  const listWindow = config.cacheListWindow;
+  const readers = createReaders({ cache, db: db.knex, cached: keepsValues, listWindow });
   const clearer = new OutboxClearer(outbox, { onError: (err) => cacheLogger.warn({ err }, 'clearing outbox rows failed; they will be replayed') });
   const repair = new CacheRepair({
     knex: db.knex,
     outbox,
     cache,
-    sources: readers.sources,
+    kinds: readers.kinds,
     logger: cacheLogger,
     intervalMs: config.repairIntervalMs,
     repairAfterMs: config.repairAfterMs,
@@ -103,16 +105,19 @@ export async function createDependencies(
   });
   const sampler = new ConsistencySampler({
     cache,
-    sources: readers.sources,
+    kinds: readers.kinds,
     logger: cacheLogger,
     intervalMs: config.consistencySampleIntervalMs,
     onStale: options.onStaleSample,
   });
   const writes = new WriteThrough({
     knex: db.knex,
-    cache,
+    cache: keepsValues ? cache : undefined,
     durability: keepsValues ? { outbox, clearer, repair } : undefined,
-    onCommitted: keepsValues ? (changes) => sampler.note(changes) : undefined,
+    listWindow,
+    onCommitted: keepsValues
+      ? ({ entities, lists }) => sampler.note([...entities, ...lists.map((l) => ({ type: l.list, id: l.owner }))])
+      : undefined,
   });
   const createContext = createContextFactory({ readers, cache, writeThrough: writes });
   let outboxListener: Listening | undefined;
@@ -145,7 +150,7 @@ export async function createDependencies(
       await sampler.stop();
       await repair.stop();
       await clearer.flush();
-      if (cache.suspectCount > 0) {
+      if (cache.trust.suspectCount > 0) {
         await repair.runOnce().catch((err: unknown) => cacheLogger.warn({ err }, 'last repair pass failed; another instance will replay'));
       }
       await cache.idle();

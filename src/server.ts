@@ -6,7 +6,7 @@ import { parse, type DocumentNode } from 'graphql';
 import type { Logger } from 'pino';
 import { newRequestMeta, type RequestContext, type RequestMeta } from './context.js';
 import { maskError } from './errors.js';
-import { ENTITIES } from './entities/index.js';
+import { ENTITIES, LISTS } from './entities/index.js';
 import { createFastPath, shortcutSafe, type FastPath, type ShortcutAnswer } from './fast-path/index.js';
 import type { CorsOrigins } from './http/cors.js';
 import { createHttpHandler } from './http/handler.js';
@@ -77,7 +77,7 @@ type SubgraphModule = Exclude<Extract<Parameters<typeof buildSubgraphSchema>[0],
 export function buildSchema() {
   const sdl = readSchemaSdl();
   const typeDefs = parse(sdl);
-  checkEntitiesAgainstSchema(ENTITIES, typeDefs);
+  checkEntitiesAgainstSchema(ENTITIES, typeDefs, LISTS);
   const resolvers = allResolvers();
   return buildSubgraphSchema([
     {

@@ -6,6 +6,9 @@ export const MAX_LIST_LENGTH = 500;
 export const MAX_SKU_LENGTH = 64;
 export const MAX_NAME_LENGTH = 200;
 export const MAX_OWNER_LENGTH = 200;
+export const MAX_SLUG_LENGTH = 64;
+
+const SLUG = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 
 // C0 and C1 control characters, and U+2028/2029, break logs and displays and are never meant.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
@@ -34,6 +37,14 @@ function requireText(value: string, field: string, max: number): string {
 export function requireSku(value: string, field = 'sku'): string {
   requireText(value, field, MAX_SKU_LENGTH);
   if (WHITESPACE.test(value)) throw badInput(`${field} must not contain whitespace`, field);
+  return value;
+}
+
+/** Lower-case letters and digits in dash-separated words: `kitchen-tools`. */
+export function requireSlug(value: string, field = 'slug'): string {
+  if (value.length === 0) throw badInput(`${field} must not be empty`, field);
+  if (value.length > MAX_SLUG_LENGTH) throw badInput(`${field} is longer than ${MAX_SLUG_LENGTH} characters`, field);
+  if (!SLUG.test(value)) throw badInput(`${field} must be lower-case letters and digits in words joined by single dashes (kitchen-tools)`, field);
   return value;
 }
 

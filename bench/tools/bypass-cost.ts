@@ -30,7 +30,7 @@ import { Redis } from 'ioredis';
 import knexPkg from 'knex';
 import pg from 'pg';
 import { installOutboxTriggers } from '../../src/db/outbox-triggers.js';
-import { ENTITIES } from '../../src/entities/index.js';
+import { ENTITIES, LISTS } from '../../src/entities/index.js';
 import { newId } from '../../src/ids.js';
 import { start, type Running } from '../../src/main.js';
 import { median } from '../lib/random.js';
@@ -112,7 +112,7 @@ async function insertProducts(run: Running, count: number): Promise<string[]> {
 
 async function setTriggers(run: Running, on: boolean): Promise<void> {
   if (on) {
-    await installOutboxTriggers(run.deps.db.knex, ENTITIES);
+    await installOutboxTriggers(run.deps.db.knex, ENTITIES, LISTS);
     return;
   }
   for (const entity of ENTITIES) {

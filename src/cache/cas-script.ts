@@ -1,7 +1,7 @@
 /**
  * The Lua scripts at the heart of the cache, each run atomically inside Redis.
- * Every key passed alongside an entity key is its lease (`<key>:lease`), in the
- * same hash slot.
+ * Every key passed alongside a value's key (an entity's or a list's) is its
+ * lease (`<key>:lease`), in the same hash slot.
  */
 
 /**
@@ -41,19 +41,20 @@ return result
 `;
 
 /**
- * Write-through (mutations, repairs). KEYS[1] entity, KEYS[2] its lease.
- * Cancels any outstanding fill lease first: a reader that loaded an older row
- * before this write must not land its fill even if this value is evicted.
+ * The write of a committed change (mutations, repairs). KEYS[1] the value's
+ * key, KEYS[2] its lease. Cancels any outstanding fill lease first: a reader
+ * that loaded an older value before this write must not land its fill even if
+ * this value is evicted.
  */
-export const WRITE_THROUGH_LUA = `redis.call('DEL', KEYS[2])\n${CAS_BODY}`;
+export const CAS_WRITE_LUA = `redis.call('DEL', KEYS[2])\n${CAS_BODY}`;
 
 /**
- * Fill after a read miss. KEYS[1] entity, KEYS[2] its lease, ARGV[4] the
+ * Fill after a read miss. KEYS[1] the value's key, KEYS[2] its lease, ARGV[4] the
  * lease token. Lands only while the token still holds the lease (no write has
  * cancelled it and it has not expired), then releases it. Returns 3 when the
  * lease was lost, otherwise as CAS_BODY.
  */
-export const FILL_LUA = `if redis.call('GET', KEYS[2]) ~= ARGV[4] then return 3 end
+export const CAS_FILL_LUA = `if redis.call('GET', KEYS[2]) ~= ARGV[4] then return 3 end
 redis.call('DEL', KEYS[2])
 ${CAS_BODY}`;
 
@@ -68,4 +69,15 @@ for i = 1, #KEYS do
   if redis.call('SET', KEYS[i], ARGV[1], 'NX', 'PX', ARGV[2]) then taken[i] = 1 else taken[i] = 0 end
 end
 return taken
+`;
+
+/**
+ * Gives leases back: KEYS are lease keys, ARGV[1] the token. Only a lease this
+ * token still holds is deleted; one another reader took since stays.
+ */
+export const RELEASE_LEASES_LUA = `
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
+end
+return 0
 `;

@@ -137,6 +137,16 @@ export class ClusterStore implements CacheStore {
     return replies.map((taken) => Array.isArray(taken) && taken[0] === 1);
   }
 
+  async releaseLeases(keys: readonly string[], token: string): Promise<void> {
+    if (keys.length === 0) return;
+    await this.send(
+      this.reader,
+      keys,
+      (pipeline, i) => pipeline.releaseLeases(1, leaseKeyOf(keys[i] as string), token),
+      (i) => this.reader.releaseLeases(1, leaseKeyOf(keys[i] as string), token),
+    );
+  }
+
   /**
    * Write-throughs are final only once a replica holds them. Replication is
    * asynchronous: a master that dies right after acknowledging a CAS takes it
@@ -160,7 +170,7 @@ export class ClusterStore implements CacheStore {
     if (writes.length === 0 && deletes.length === 0) return [];
     const only = writes.length === 1 && deletes.length === 0 ? writes[0] : undefined;
     if (only && this.waitReplicas === 0) {
-      return [casOutcomeOf(await this.routed(this.writer, () => this.writer.writeThrough(only.key, leaseKeyOf(only.key), only.value, only.version, only.ttlMs)))];
+      return [casOutcomeOf(await this.routed(this.writer, () => this.writer.casWrite(only.key, leaseKeyOf(only.key), only.value, only.version, only.ttlMs)))];
     }
     const keys = writes.map((w) => w.key).concat(deletes);
     const replies = await this.send(
@@ -168,12 +178,15 @@ export class ClusterStore implements CacheStore {
       keys,
       (pipeline, i) => {
         const w = writes[i];
-        if (w) pipeline.writeThrough(w.key, leaseKeyOf(w.key), w.value, w.version, w.ttlMs);
-        else pipeline.del(keys[i] as string);
+        if (w) pipeline.casWrite(w.key, leaseKeyOf(w.key), w.value, w.version, w.ttlMs);
+        // A key and its lease share a slot: one DEL removes both.
+        else pipeline.del(keys[i] as string, leaseKeyOf(keys[i] as string));
       },
       (i) => {
         const w = writes[i];
-        return w ? this.writer.writeThrough(w.key, leaseKeyOf(w.key), w.value, w.version, w.ttlMs) : this.writer.del(keys[i] as string);
+        return w
+          ? this.writer.casWrite(w.key, leaseKeyOf(w.key), w.value, w.version, w.ttlMs)
+          : this.writer.del(keys[i] as string, leaseKeyOf(keys[i] as string));
       },
       this.waitReplicas > 0 ? (i) => i < writes.length : undefined,
     );
@@ -189,7 +202,7 @@ export class ClusterStore implements CacheStore {
    */
   async fill(writes: readonly CasWrite[], token: string): Promise<CasOutcome[]> {
     if (writes.length === 0) return [];
-    const fill = (w: CasWrite) => this.reader.fillWithLease(w.key, leaseKeyOf(w.key), w.value, w.version, w.ttlMs, token);
+    const fill = (w: CasWrite) => this.reader.casFill(w.key, leaseKeyOf(w.key), w.value, w.version, w.ttlMs, token);
     const [only] = writes;
     if (writes.length === 1 && only) return [casOutcomeOf(await this.routed(this.reader, () => fill(only)))];
     const replies = await this.send(
@@ -197,7 +210,7 @@ export class ClusterStore implements CacheStore {
       writes.map((w) => w.key),
       (pipeline, i) => {
         const w = writes[i] as CasWrite;
-        pipeline.fillWithLease(w.key, leaseKeyOf(w.key), w.value, w.version, w.ttlMs, token);
+        pipeline.casFill(w.key, leaseKeyOf(w.key), w.value, w.version, w.ttlMs, token);
       },
       (i) => fill(writes[i] as CasWrite),
     );

@@ -1,13 +1,19 @@
 /**
  * Cache key layout: `<prefix>:{<Type>:<id>}`. The braces are a Redis Cluster
- * hash tag, so every auxiliary key of one entity (its fill lease) shares a
- * slot with it and one script can touch both.
+ * hash tag, so every auxiliary key of one entity (its fill lease, its lists)
+ * shares a slot with it and one script can touch both.
  */
 export interface KeySpace {
   readonly prefix: string;
   entity(type: string, id: string): string;
   /** A secondary lookup (e.g. a product by sku) that points at an entity id. */
   lookup(type: string, field: string, value: string): string;
+  /**
+   * A list owned by an entity (`<prefix>:{Account:<id>}.orders`), under its
+   * owner's hash tag; or, with `ownerId` undefined, a list over a whole type
+   * (`<prefix>:{Product}.productCatalog`), tagged by that type.
+   */
+  list(ownerType: string, ownerId: string | undefined, name: string): string;
 }
 
 export function createKeySpace(prefix: string): KeySpace {
@@ -15,6 +21,8 @@ export function createKeySpace(prefix: string): KeySpace {
     prefix,
     entity: (type, id) => `${prefix}:{${type}:${encodeKeyPart(id)}}`,
     lookup: (type, field, value) => `${prefix}:{${type}.${field}:${encodeKeyPart(value)}}`,
+    list: (ownerType, ownerId, name) =>
+      ownerId === undefined ? `${prefix}:{${ownerType}}.${name}` : `${prefix}:{${ownerType}:${encodeKeyPart(ownerId)}}.${name}`,
   };
 }
 

@@ -45,12 +45,19 @@ export class MemoryStore implements CacheStore {
     return keys.map((key) => this.setIfAbsent(leaseKeyOf(key), lease.token, lease.ttlMs));
   }
 
+  async releaseLeases(keys: readonly string[], token: string): Promise<void> {
+    for (const key of keys) if (this.get(leaseKeyOf(key)) === token) this.entries.delete(leaseKeyOf(key));
+  }
+
   async apply(batch: StoreBatch): Promise<CasOutcome[]> {
     const outcomes = batch.writes.map((w) => {
       this.entries.delete(leaseKeyOf(w.key));
       return this.cas(w);
     });
-    for (const key of batch.deletes ?? []) this.entries.delete(key);
+    for (const key of batch.deletes ?? []) {
+      this.entries.delete(key);
+      this.entries.delete(leaseKeyOf(key));
+    }
     return outcomes;
   }
 

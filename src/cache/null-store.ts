@@ -19,6 +19,8 @@ export class NullStore implements CacheStore {
     return keys.map(() => true);
   }
 
+  async releaseLeases(_keys: readonly string[], _token: string): Promise<void> {}
+
   async apply(batch: StoreBatch): Promise<CasOutcome[]> {
     return batch.writes.map(() => 'written');
   }

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { sleep } from './backoff.js';
 import { shouldRefreshEarly } from './envelope.js';
-import type { CacheEntry, EntityCache } from './entity-cache.js';
+import type { CacheEngine, CacheEntry } from './engine.js';
 import type { RequestCacheStats } from './stats.js';
 
 /** A row as the source of truth returned it, with its committed version. */
@@ -10,19 +10,22 @@ export interface SourceRecord<T> {
   readonly data: T;
 }
 
-/** Loads many ids in one query; ids with no row are simply absent from the map. */
+/** Loads many ids in one query; ids with no value are simply absent from the map. */
 export type SourceLoader<T> = (ids: readonly string[]) => Promise<ReadonlyMap<string, SourceRecord<T>>>;
 
+/** Values in id order: the value, null where none exists, or an Error where loading failed. */
+export type ReadResult<T> = T | null | Error;
+
+/** What the read side asks of a cached kind of value; CACHE_MODE=off gets a DirectRead instead. */
+export interface Reader<T> {
+  loadMany(ids: readonly string[], stats?: RequestCacheStats): Promise<ReadResult<T>[]>;
+}
+
 export interface ReadThroughOptions<T> {
-  readonly cache: EntityCache;
-  readonly keyOf: (id: string) => string;
+  readonly cache: CacheEngine;
+  /** The cache key of an id. */
+  readonly keyFor: (id: string) => string;
   readonly load: SourceLoader<T>;
-  /**
-   * Cache "no such row" as a version-0 entry, so repeated reads of a missing id
-   * stay off the database. Any real row (version >= 1) replaces it through the CAS.
-   * Off for secondary lookups, whose absence has no version to guard it.
-   */
-  readonly cacheAbsent: boolean;
 }
 
 /**
@@ -38,8 +41,6 @@ interface Flight<T> {
   /** Resolves once the values have been written back (or the write-back failed or was not allowed). */
   readonly settled: Promise<void>;
 }
-
-export type ReadResult<T> = T | null | Error;
 
 /** Delay before the n-th re-read of a key whose lease another reader holds. */
 const pollDelayMs = (attempt: number): number => Math.min(5 * 2 ** attempt, 100);
@@ -64,41 +65,23 @@ const pollDelayMs = (attempt: number): number => Math.min(5 * 2 ** attempt, 100)
  *   which no lease outlives) does it load from the source itself, without filling.
  * So a stampede on one key costs about one load in the whole fleet, however slow
  * that load is (two when a reader takes the lease right after the fill released it).
+ * Every lease ends: a fill releases it (an id with no value is filled as
+ * "no such value", version 0, short-lived), and a load that fails gives it back.
  */
-export class ReadThrough<T> {
+export class ReadThrough<T> implements Reader<T> {
   private readonly flights = new Map<string, Flight<T>>();
-  private readonly cache: EntityCache;
-  private readonly keyOf: (id: string) => string;
+  private readonly cache: CacheEngine;
+  private readonly keyFor: (id: string) => string;
   private readonly source: SourceLoader<T>;
-  private readonly cacheAbsent: boolean;
 
   constructor(options: ReadThroughOptions<T>) {
     this.cache = options.cache;
-    this.keyOf = options.keyOf;
+    this.keyFor = options.keyFor;
     this.source = options.load;
-    this.cacheAbsent = options.cacheAbsent;
   }
 
-  /** Values in id order: the row, null where none exists, or an Error where loading failed. */
-  async loadMany(ids: readonly string[], stats?: RequestCacheStats): Promise<ReadResult<T>[]> {
-    if (this.cache.bypass) return this.loadDirect(ids, stats);
+  loadMany(ids: readonly string[], stats?: RequestCacheStats): Promise<ReadResult<T>[]> {
     return this.loadManyFrom(ids, stats, 0, undefined);
-  }
-
-  /** No cache to keep in step with (CACHE_MODE=off): one source load for the distinct ids, nothing else. */
-  private async loadDirect(ids: readonly string[], stats: RequestCacheStats | undefined): Promise<ReadResult<T>[]> {
-    this.cache.counters.misses += ids.length;
-    this.cache.counters.sourceLoads++;
-    if (stats) {
-      stats.misses += ids.length;
-      stats.sourceLoads++;
-    }
-    try {
-      const found = await this.source([...new Set(ids)]);
-      return ids.map((id) => found.get(id)?.data ?? null);
-    } catch (err) {
-      return ids.map(() => asError(err));
-    }
   }
 
   /** `waitUntil`: when waiting for other readers' fills ends; set when their lease is first seen. */
@@ -110,7 +93,8 @@ export class ReadThrough<T> {
   ): Promise<ReadResult<T>[]> {
     const began = performance.now();
     const { cache } = this;
-    const keys = ids.map(this.keyOf);
+    const { meter } = cache;
+    const keys = ids.map(this.keyFor);
     const { reads, token } = await cache.read<T>(keys, stats);
     const results = new Array<ReadResult<T>>(ids.length);
     // Allocated on first use: a warm batch needs none of them.
@@ -120,6 +104,8 @@ export class ReadThrough<T> {
     let toRefresh: string[] | undefined;
     let again: number[] | undefined;
     let polls = 0;
+    let hits = 0;
+    let misses = 0;
     const now = cache.now();
     // A key read again (after waiting for a fill) was already counted, as a miss, the first time.
     const counted = attempt === 0;
@@ -132,23 +118,17 @@ export class ReadThrough<T> {
       const read = reads?.[i];
       if (read?.hit) {
         results[i] = read.envelope.data;
-        if (counted) {
-          cache.counters.hits++;
-          if (stats) stats.hits++;
-        }
+        if (counted) hits++;
         if (shouldRefreshEarly(read.envelope, now, cache.beta, cache.random)) (toRefresh ??= []).push(id);
         continue;
       }
-      if (counted) {
-        cache.counters.misses++;
-        if (stats) stats.misses++;
-      }
+      if (counted) misses++;
       const flight = this.flights.get(key);
       if (read?.lease === 'granted') {
         (leased ??= new Set()).add(id);
         addSlot((toLoad ??= new Map()), id, i);
       } else if (flight && flight.startedAt >= began) {
-        cache.counters.singleFlightJoins++;
+        meter.singleFlightJoin();
         (pending ??= []).push(
           flight.loading.then(
             (found) => void (results[i] = found.get(id)?.data ?? null),
@@ -164,10 +144,12 @@ export class ReadThrough<T> {
         (again ??= []).push(i);
         polls++;
       } else {
-        if (reads !== undefined) cache.counters.fallbacks++;
+        if (reads !== undefined) meter.fallback();
         addSlot((toLoad ??= new Map()), id, i);
       }
     }
+    if (hits > 0) meter.hits(hits, stats);
+    if (misses > 0) meter.misses(misses, stats);
 
     if (toLoad !== undefined) {
       const loading = toLoad;
@@ -190,7 +172,7 @@ export class ReadThrough<T> {
 
     if (again !== undefined) {
       if (polls > 0) {
-        cache.counters.leaseWaits += polls;
+        meter.leaseWaits(polls);
         await sleep(pollDelayMs(attempt));
       }
       const slots = again;
@@ -218,20 +200,20 @@ export class ReadThrough<T> {
   ): Promise<ReadonlyMap<string, SourceRecord<T>>> {
     const { cache } = this;
     const startedAt = performance.now();
-    cache.counters.sourceLoads++;
-    if (stats) stats.sourceLoads++;
+    cache.meter.sourceLoad(stats);
     const loading = this.source(ids);
+    const toFill = leased.size === ids.length ? ids : ids.filter((id) => leased.has(id));
     const settled = cache.track(
       loading.then(
         async (found) => {
-          const toFill = leased.size === ids.length ? ids : ids.filter((id) => leased.has(id));
           if (toFill.length > 0) await cache.fill(this.fillEntries(toFill, found), performance.now() - startedAt, token);
         },
-        () => undefined,
+        // Nothing to fill: give the leases back, so that the next reader loads at once instead of waiting them out.
+        () => cache.releaseLeases(toFill.map(this.keyFor), token),
       ),
     );
     const flight: Flight<T> = { startedAt, loading, settled };
-    const keys = ids.map(this.keyOf);
+    const keys = ids.map(this.keyFor);
     for (const key of keys) this.flights.set(key, flight);
     void settled.then(() => {
       for (const key of keys) if (this.flights.get(key) === flight) this.flights.delete(key);
@@ -241,15 +223,15 @@ export class ReadThrough<T> {
 
   /** XFetch fired for these keys: take their leases, then reload and rewrite them without making the reader wait. */
   private refreshInBackground(ids: readonly string[]): void {
-    const idle = ids.filter((id) => !this.flights.has(this.keyOf(id)));
+    const idle = ids.filter((id) => !this.flights.has(this.keyFor(id)));
     if (idle.length === 0) return;
     const { cache } = this;
     const token = cache.newToken();
     void cache.track(
-      cache.acquireLeases(idle.map(this.keyOf), token).then((granted) => {
+      cache.acquireLeases(idle.map(this.keyFor), token).then((granted) => {
         const mine = idle.filter((_, i) => granted[i]);
         if (mine.length === 0) return;
-        cache.counters.earlyRefreshes += mine.length;
+        cache.meter.earlyRefreshes(mine.length);
         return this.startLoad(mine, new Set(mine), token, undefined).then(
           () => undefined,
           () => undefined,
@@ -262,8 +244,8 @@ export class ReadThrough<T> {
     const entries: CacheEntry<T>[] = [];
     for (const id of ids) {
       const record = found.get(id);
-      if (record) entries.push({ key: this.keyOf(id), version: record.version, data: record.data });
-      else if (this.cacheAbsent) entries.push({ key: this.keyOf(id), version: 0, data: null });
+      // An id with no value is filled as "no such value" (version 0, short TTL): its lease ends, and any real version replaces it.
+      entries.push(record ? { key: this.keyFor(id), version: record.version, data: record.data } : { key: this.keyFor(id), version: 0, data: null });
     }
     return entries;
   }
@@ -276,3 +258,26 @@ function addSlot(map: Map<string, number[]>, id: string, slot: number): void {
 }
 
 const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
+
+/**
+ * CACHE_MODE=off: no cache to keep in step with, so no leases, flights or fills:
+ * one source load for the distinct ids, nothing else. Chosen once, where the
+ * readers are built.
+ */
+export class DirectRead<T> implements Reader<T> {
+  constructor(
+    private readonly source: SourceLoader<T>,
+    private readonly meter: { misses(n: number, stats: RequestCacheStats | undefined): void; sourceLoad(stats: RequestCacheStats | undefined): void },
+  ) {}
+
+  async loadMany(ids: readonly string[], stats?: RequestCacheStats): Promise<ReadResult<T>[]> {
+    this.meter.misses(ids.length, stats);
+    this.meter.sourceLoad(stats);
+    try {
+      const found = await this.source([...new Set(ids)]);
+      return ids.map((id) => found.get(id)?.data ?? null);
+    } catch (err) {
+      return ids.map(() => asError(err));
+    }
+  }
+}

@@ -1,13 +1,14 @@
 import type { Cluster, Redis, Result } from 'ioredis';
-import { ACQUIRE_LEASES_LUA, FILL_LUA, WRITE_THROUGH_LUA } from './cas-script.js';
+import { ACQUIRE_LEASES_LUA, CAS_FILL_LUA, CAS_WRITE_LUA, RELEASE_LEASES_LUA } from './cas-script.js';
 import type { CasOutcome } from './store.js';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     /** See cas-script.ts. */
-    writeThrough(key: string, leaseKey: string, value: string, version: number, ttlMs: number): Result<number, Context>;
-    fillWithLease(key: string, leaseKey: string, value: string, version: number, ttlMs: number, token: string): Result<number, Context>;
+    casWrite(key: string, leaseKey: string, value: string, version: number, ttlMs: number): Result<number, Context>;
+    casFill(key: string, leaseKey: string, value: string, version: number, ttlMs: number, token: string): Result<number, Context>;
     acquireLeases(numKeys: number, ...args: (string | number)[]): Result<number[], Context>;
+    releaseLeases(numKeys: number, ...args: string[]): Result<number, Context>;
     /** See READ_VALUES_LUA. */
     readValues(...keys: string[]): Result<(string | null)[], Context>;
   }
@@ -19,10 +20,11 @@ declare module 'ioredis' {
  * falls back to EVAL once per connection.
  */
 export function defineCacheScripts(client: Redis | Cluster): void {
-  client.defineCommand('writeThrough', { numberOfKeys: 2, lua: WRITE_THROUGH_LUA });
-  client.defineCommand('fillWithLease', { numberOfKeys: 2, lua: FILL_LUA });
+  client.defineCommand('casWrite', { numberOfKeys: 2, lua: CAS_WRITE_LUA });
+  client.defineCommand('casFill', { numberOfKeys: 2, lua: CAS_FILL_LUA });
   // Variable key counts: the count is the first argument. On a cluster, all keys of one call share a slot.
   client.defineCommand('acquireLeases', { lua: ACQUIRE_LEASES_LUA });
+  client.defineCommand('releaseLeases', { lua: RELEASE_LEASES_LUA });
 }
 
 /**

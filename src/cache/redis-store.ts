@@ -63,17 +63,22 @@ export class RedisStore implements CacheStore {
     return taken.map((t) => t === 1);
   }
 
+  async releaseLeases(keys: readonly string[], token: string): Promise<void> {
+    if (keys.length === 0) return;
+    await this.client.releaseLeases(keys.length, ...keys.map(leaseKeyOf), token);
+  }
+
   async apply(batch: StoreBatch): Promise<CasOutcome[]> {
     const deletes = batch.deletes ?? [];
     if (batch.writes.length === 0 && deletes.length === 0) return [];
     const only = batch.writes.length === 1 && deletes.length === 0 ? batch.writes[0] : undefined;
     if (only) {
       // One command needs no pipeline object, which costs more than the command itself.
-      return [outcomeOf(await this.client.writeThrough(only.key, leaseKeyOf(only.key), only.value, only.version, only.ttlMs))];
+      return [outcomeOf(await this.client.casWrite(only.key, leaseKeyOf(only.key), only.value, only.version, only.ttlMs))];
     }
     const pipeline = this.client.pipeline();
-    for (const w of batch.writes) pipeline.writeThrough(w.key, leaseKeyOf(w.key), w.value, w.version, w.ttlMs);
-    if (deletes.length > 0) pipeline.del(...deletes);
+    for (const w of batch.writes) pipeline.casWrite(w.key, leaseKeyOf(w.key), w.value, w.version, w.ttlMs);
+    if (deletes.length > 0) pipeline.del(...deletes, ...deletes.map(leaseKeyOf));
     return outcomesOf(await pipeline.exec(), batch.writes.length);
   }
 
@@ -81,10 +86,10 @@ export class RedisStore implements CacheStore {
     if (writes.length === 0) return [];
     const [only] = writes;
     if (writes.length === 1 && only) {
-      return [outcomeOf(await this.client.fillWithLease(only.key, leaseKeyOf(only.key), only.value, only.version, only.ttlMs, token))];
+      return [outcomeOf(await this.client.casFill(only.key, leaseKeyOf(only.key), only.value, only.version, only.ttlMs, token))];
     }
     const pipeline = this.client.pipeline();
-    for (const w of writes) pipeline.fillWithLease(w.key, leaseKeyOf(w.key), w.value, w.version, w.ttlMs, token);
+    for (const w of writes) pipeline.casFill(w.key, leaseKeyOf(w.key), w.value, w.version, w.ttlMs, token);
     return outcomesOf(await pipeline.exec(), writes.length);
   }
 

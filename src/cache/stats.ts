@@ -15,7 +15,7 @@ export const newRequestStats = (): RequestCacheStats => ({
   sourceLoads: 0,
 });
 
-/** Process-wide counters since start; exported as metrics. */
+/** Process-wide counters since start; exported as metrics. Written only by the CacheMeter that owns them. */
 export class CacheCounters {
   hits = 0;
   misses = 0;
@@ -46,5 +46,94 @@ export class CacheCounters {
 
   snapshot(): Record<string, number> {
     return Object.fromEntries(Object.entries(this).filter(([, v]) => typeof v === 'number')) as Record<string, number>;
+  }
+}
+
+/** A CAS script's answer, as counted. */
+export type CountedOutcome = 'written' | 'refreshed' | 'rejected' | 'lease-lost';
+
+/**
+ * Every event the cache counts, by name: the read path, the write path and the
+ * workers report what happened here, and this is the one place that turns it
+ * into the process counters and (where given) the request's own figures.
+ */
+export class CacheMeter {
+  readonly counters = new CacheCounters();
+
+  hits(n: number, request: RequestCacheStats | undefined): void {
+    this.counters.hits += n;
+    if (request) request.hits += n;
+  }
+
+  misses(n: number, request: RequestCacheStats | undefined): void {
+    this.counters.misses += n;
+    if (request) request.misses += n;
+  }
+
+  roundTrip(request: RequestCacheStats | undefined): void {
+    if (request) request.redisRoundTrips++;
+  }
+
+  sourceLoad(request: RequestCacheStats | undefined): void {
+    this.counters.sourceLoads++;
+    if (request) request.sourceLoads++;
+  }
+
+  singleFlightJoin(): void {
+    this.counters.singleFlightJoins++;
+  }
+
+  leaseWaits(n: number): void {
+    this.counters.leaseWaits += n;
+  }
+
+  fallback(): void {
+    this.counters.fallbacks++;
+  }
+
+  earlyRefreshes(n: number): void {
+    this.counters.earlyRefreshes += n;
+  }
+
+  invalidValue(): void {
+    this.counters.invalidValues++;
+  }
+
+  readFailure(): void {
+    this.counters.readFailures++;
+  }
+
+  fillFailure(): void {
+    this.counters.fillFailures++;
+  }
+
+  writeRetry(): void {
+    this.counters.writeRetries++;
+  }
+
+  writeFailure(): void {
+    this.counters.writeFailures++;
+  }
+
+  breakerRejection(): void {
+    this.counters.breakerRejections++;
+  }
+
+  repairs(n: number): void {
+    this.counters.repairs += n;
+  }
+
+  consistencySample(sampled: number, stale: number): void {
+    this.counters.consistencySamples += sampled;
+    this.counters.consistencyStale += stale;
+  }
+
+  outcomes(outcomes: readonly CountedOutcome[]): void {
+    for (const outcome of outcomes) {
+      if (outcome === 'written') this.counters.casWritten++;
+      else if (outcome === 'refreshed') this.counters.casRefreshed++;
+      else if (outcome === 'rejected') this.counters.casRejected++;
+      else this.counters.leaseLost++;
+    }
   }
 }

@@ -24,9 +24,12 @@ export interface CasWrite {
 export type CasOutcome = 'written' | 'refreshed' | 'rejected' | 'lease-lost';
 
 export interface StoreBatch {
-  /** Write-through CAS writes; each also cancels any fill lease on its key. */
+  /** A committed change's CAS writes; each also cancels any fill lease on its key. */
   readonly writes: readonly CasWrite[];
-  /** Related keys to drop in the same round trip (stale secondary lookups). */
+  /**
+   * Related keys to drop in the same round trip (stale secondary lookups), each
+   * with its fill lease: a fill that loaded before the change cannot land after it.
+   */
   readonly deletes?: readonly string[];
 }
 
@@ -53,6 +56,8 @@ export interface CacheStore {
   read(keys: readonly string[]): Promise<(string | null)[]>;
   /** Takes the fill leases of keys that have none (true where taken), whatever their values; one round trip. */
   acquireLeases(keys: readonly string[], lease: LeaseRequest): Promise<boolean[]>;
+  /** Gives back the leases `token` still holds on these keys (a load that failed); others' leases stay. One round trip. */
+  releaseLeases(keys: readonly string[], token: string): Promise<void>;
   /**
    * Every CAS and delete of the batch in one round trip; outcomes in write order.
    * Rejects with UnconfirmedWriteError when the writes landed but are not final yet.

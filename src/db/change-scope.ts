@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { EntityDefinition } from '../entities/define.js';
+import type { EntityDefinition, JoinTable } from '../entities/define.js';
 
 /** A committed state of one entity: `data: null` for a deletion, whose version is the last one + 1. */
 export interface EntityChange {
@@ -9,14 +9,29 @@ export interface EntityChange {
   readonly data: unknown;
 }
 
+/** A list whose members changed, and the version the change gave it (`owner` is '' for a root list). */
+export interface ListChange {
+  readonly list: string;
+  readonly owner: string;
+  readonly version: number;
+}
+
+/** A lookup value whose cached hint a change made stale (the value moved to, or away from, a row). */
+export interface LookupChange {
+  readonly type: string;
+  readonly field: string;
+  readonly value: string;
+}
+
 /** What a statement did to the rows it returns: decides what the cache must reach (a tombstone after a delete). */
 export type ChangeKind = 'insert' | 'update' | 'delete';
 
 /**
  * A write transaction as the services see it. Every statement that changes a
- * cached row goes through `change()`, which records each changed row in the
- * cache outbox within that same statement (durability at no extra round trip)
- * and remembers the row's new state for the write-through after the commit.
+ * cached row, or a join row of a list, goes through this scope, which (in that
+ * same statement, at no extra round trip) records the change in the cache
+ * outbox, raises the version of every list the change affects, and remembers
+ * what the cache must be told after the commit. So no service can forget a list.
  */
 export interface ChangeScope {
   readonly trx: Knex.Transaction;
@@ -24,9 +39,16 @@ export interface ChangeScope {
    * Runs `statement`, an INSERT, UPDATE or DELETE of `entity`'s table that ends
    * with `RETURNING <every column of the entity>` (see entity-sql.ts columnList),
    * and returns the changed rows. Each must have bumped `version` by exactly 1
-   * (an insert starts at 1; a delete returns the row as it was).
+   * (an insert starts at 1; a delete returns the row as it was). Deleting a row
+   * also deletes its join rows (a list of the other side loses it).
    */
   change<Row>(entity: EntityDefinition<Row>, kind: ChangeKind, statement: Knex.Raw): Promise<Row[]>;
-  /** Locks the rows (in id order) for the rest of the transaction and returns them as they are now. */
+  /**
+   * Runs INSERTs and DELETEs of a join table, each ending with `RETURNING *`,
+   * as one statement, and returns the join rows they added or removed: the
+   * lists of both sides of each are raised.
+   */
+  changeLinks(join: JoinTable, statements: readonly Knex.Raw[]): Promise<Record<string, unknown>[]>;
+  /** Locks the rows (in key order) for the rest of the transaction and returns them as they are now. */
   lock<Row>(entity: EntityDefinition<Row>, ids: readonly string[]): Promise<Row[]>;
 }

@@ -4,10 +4,10 @@ import type { ChangeScope } from './change-scope.js';
 import { rowsOf } from './rows.js';
 
 /**
- * The SQL every cached type shares, built from its definition: reads by id and
- * by lookup value, row locks, inserts, and the RETURNING list a change must end
- * with. An entity's own statements (its business rules) live in its own module
- * next to this one (products.ts, accounts.ts, orders.ts).
+ * The SQL every cached type shares, built from its definition: reads by key and
+ * by lookup value, row locks, inserts, delta updates, and the RETURNING list a
+ * change must end with. Statements behind one type's business rules live in a
+ * module of their own next to this one (products.ts, orders.ts).
  */
 
 /** A knex connection or a transaction: reads run on either. */
@@ -32,7 +32,8 @@ export function columnOf(entity: EntityDefinition<unknown>, field: string): Fiel
 /** The rows whose ids are given, in no particular order; ids with no row are absent. One statement. */
 export async function findByIds<Row>(db: Queryable, entity: EntityDefinition<Row>, ids: readonly string[]): Promise<Row[]> {
   if (ids.length === 0) return [];
-  const result = await db.raw(`select ${columnList(entity)} from ${quote(entity.table)} where "id" = any(?::uuid[])`, [[...ids]]);
+  const key = entity.key;
+  const result = await db.raw(`select ${columnList(entity)} from ${quote(entity.table)} where ${quote(key.column)} = any(?::${key.sqlType}[])`, [[...ids]]);
   return rowsOf(result).map((r) => entity.decode(r));
 }
 
@@ -55,8 +56,9 @@ export async function findByValues<Row>(
 /** Locks the rows in id order, so that transactions locking overlapping sets cannot deadlock. */
 export async function lockByIds<Row>(trx: Knex.Transaction, entity: EntityDefinition<Row>, ids: readonly string[]): Promise<Row[]> {
   if (ids.length === 0) return [];
+  const key = quote(entity.key.column);
   const result = await trx.raw(
-    `select ${columnList(entity)} from ${quote(entity.table)} where "id" = any(?::uuid[]) order by "id" for update`,
+    `select ${columnList(entity)} from ${quote(entity.table)} where ${key} = any(?::${entity.key.sqlType}[]) order by ${key} for update`,
     [[...ids]],
   );
   return rowsOf(result).map((r) => entity.decode(r));
@@ -72,7 +74,7 @@ export function insertStatement(db: Queryable, entity: EntityDefinition<unknown>
   const bindings: Knex.Value[] = [];
   for (const col of entity.fields) {
     columns.push(quote(col.column));
-    if (col.field === 'version') {
+    if (col === entity.version) {
       placeholders.push('1');
       continue;
     }
@@ -109,21 +111,12 @@ export async function versionedByIds<Row>(db: Queryable, entity: EntityDefinitio
   const rows = await findByIds(db, entity, ids);
   const byId = new Map<string, VersionedRow<Row>>();
   for (const row of rows) {
-    const r = row as { readonly id: string; readonly version: number };
-    byId.set(r.id, { version: r.version, data: row });
+    const r = row as Readonly<Record<string, unknown>>;
+    byId.set(String(r[entity.key.field]), { version: Number(r[entity.version.field]), data: row });
   }
   return byId;
 }
 
-/** Loads the current rows of one entity type; inside `trx` when given. */
-export type EntitySource = (ids: readonly string[], trx?: Knex.Transaction) => Promise<ReadonlyMap<string, VersionedRow<unknown>>>;
-
-/** How to load each cached type, by type name: for the repair worker and the consistency sampler. */
-export type EntitySources = ReadonlyMap<string, EntitySource>;
-
-export function entitySources(db: Knex, entities: readonly EntityDefinition<unknown>[]): EntitySources {
-  return new Map(entities.map((entity): [string, EntitySource] => [entity.type, (ids, trx) => versionedByIds(trx ?? db, entity, ids)]));
-}
 
 export interface AddDeltasOptions {
   /** A timestamp field set to now() on every changed row (`updatedAt`). @default none */
@@ -143,13 +136,15 @@ export function addDeltas<Row>(
 ): Promise<Row[]> {
   const col = quote(columnOf(entity, field).column);
   const touch = options.touch === undefined ? '' : `, ${quote(columnOf(entity, options.touch).column)} = now()`;
+  const key = quote(entity.key.column);
+  const version = quote(entity.version.column);
   return scope.change(
     entity,
     'update',
     scope.trx.raw(
-      `update ${quote(entity.table)} t set ${col} = t.${col} + c.delta, "version" = t."version" + 1${touch}
-       from unnest(?::uuid[], ?::int[]) as c(id, delta)
-       where t."id" = c.id
+      `update ${quote(entity.table)} t set ${col} = t.${col} + c.delta, ${version} = t.${version} + 1${touch}
+       from unnest(?::${entity.key.sqlType}[], ?::int[]) as c(id, delta)
+       where t.${key} = c.id
        returning ${columnList(entity, 't')}`,
       [deltas.map((d) => d.id), deltas.map((d) => d.delta)],
     ),

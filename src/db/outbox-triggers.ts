@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { EntityDefinition } from '../entities/define.js';
-import { columnOf } from './entity-sql.js';
+import { joinTablesOf, type ListDefinition } from '../entities/lists.js';
+import { affectedLists, bumpListVersions, listsTouching, literal } from './list-sql.js';
 import { rowsOf } from './rows.js';
 
 /**
@@ -14,8 +15,11 @@ import { rowsOf } from './rows.js';
  * - AFTER INSERT / UPDATE / DELETE, per statement: one outbox row per changed
  *   row (`recorded_by = 'trigger'`, the version the cache must reach; a
  *   deletion's is the deleted version + 1, as for the API), in one INSERT from
- *   the statement's transition table, then one NOTIFY that wakes the repair
- *   workers.
+ *   the statement's transition table; the version of every list the statement
+ *   affects raised (a member added, removed, moved to another owner or within
+ *   its order; a join row added or removed: both sides), each with an outbox
+ *   row of its own; then one NOTIFY that wakes the repair workers.
+ * Join tables get the list part alone: they hold no entity.
  *
  * The API records its own changes in the same statement that makes them
  * (outbox-repository.ts), so its connections carry `freshgraph.writer = api`
@@ -41,7 +45,6 @@ const TRIGGERS = ['freshgraph_version', 'freshgraph_record_insert', 'freshgraph_
 const MAX_TABLE_LENGTH = 63 - PREFIX.length - '_version'.length;
 
 const NOT_API = `current_setting('${WRITER_SETTING}', true) is distinct from '${API_WRITER}'`;
-const literal = (value: string): string => `'${value.replace(/'/g, "''")}'`;
 
 /**
  * Runs `work` in the current transaction as a writer other than the API, so
@@ -52,20 +55,50 @@ export async function asOtherWriter(knex: Knex, writer: string, work: (knex: Kne
   await work(knex);
 }
 
-/** The SQL that creates (or replaces) one entity table's functions and triggers. */
-export function triggerStatements(entity: EntityDefinition<unknown>): string[] {
-  const table = entity.table;
+/** A table the triggers watch: an entity's table, or a join table of lists. */
+export interface WatchedTable {
+  readonly table: string;
+  /** The entity stored in it; undefined for a join table. */
+  readonly entity: EntityDefinition<unknown> | undefined;
+}
+
+/** Every table whose changes must reach the cache: the entities' and the lists' join tables. */
+export function watchedTables(entities: readonly EntityDefinition<unknown>[], lists: readonly ListDefinition[]): WatchedTable[] {
+  return [
+    ...entities.map((entity) => ({ table: entity.table, entity })),
+    ...[...joinTablesOf(lists).keys()].map((table) => ({ table, entity: undefined })),
+  ];
+}
+
+/** The SQL that creates (or replaces) one table's functions and triggers. */
+export function triggerStatements(watched: WatchedTable, lists: readonly ListDefinition[]): string[] {
+  const { table, entity } = watched;
   if (table.length > MAX_TABLE_LENGTH) {
     throw new Error(`outbox triggers: table name "${table}" is longer than ${MAX_TABLE_LENGTH} characters, too long for its trigger function names`);
   }
-  const id = `"${columnOf(entity, 'id').column}"`;
-  const version = `"${columnOf(entity, 'version').column}"`;
-  const type = literal(entity.type);
-  const record = (source: string, versionExpr: string) =>
-    `insert into cache_outbox (entity, entity_id, version, recorded_by)
-       select ${type}, ${id}::text, ${versionExpr}, '${TRIGGER_RECORDED}' from ${source};`;
-  return [
-    `create or replace function ${PREFIX}${table}_version() returns trigger language plpgsql as $fg$
+  const touching = listsTouching(table, lists);
+  const recordEntity = (source: string, version: (v: string) => string): string => {
+    if (entity === undefined) return '';
+    const id = `"${entity.key.column}"`;
+    const v = `"${entity.version.column}"`;
+    return `insert into cache_outbox (entity, entity_id, version, recorded_by)
+       select ${literal(entity.type)}, ${id}::text, ${version(v)}, '${TRIGGER_RECORDED}' from ${source};
+    get diagnostics n = row_count; recorded := recorded + n;`;
+  };
+  const recordLists = (rows: Parameters<typeof affectedLists>[1]): string => {
+    const selects = affectedLists(table, rows, touching);
+    if (selects.length === 0) return '';
+    return `with fg_affected as (${selects.join(' union all ')}), fg_bumped as (${bumpListVersions('fg_affected')})
+      insert into cache_outbox (entity, entity_id, version, recorded_by) select list, owner, version, '${TRIGGER_RECORDED}' from fg_bumped;
+    get diagnostics n = row_count; recorded := recorded + n;`;
+  };
+  const statements: string[] = [];
+  if (entity !== undefined) {
+    const id = `"${entity.key.column}"`;
+    const version = `"${entity.version.column}"`;
+    const type = literal(entity.type);
+    statements.push(
+      `create or replace function ${PREFIX}${table}_version() returns trigger language plpgsql as $fg$
 begin
   if new.${version} <= old.${version} then
     new.${version} := old.${version} + 1;
@@ -76,27 +109,39 @@ begin
   end if;
   return new;
 end $fg$`,
+      `create or replace trigger freshgraph_version before update on "${table}" for each row
+       when (${NOT_API} and (new.${version} <= old.${version} or new.${id} is distinct from old.${id}))
+       execute function ${PREFIX}${table}_version()`,
+    );
+  }
+  statements.push(
     `create or replace function ${PREFIX}${table}_record() returns trigger language plpgsql as $fg$
+declare
+  n bigint;
+  recorded bigint := 0;
 begin
-  if tg_op = 'DELETE' then
-    ${record('freshgraph_old', `${version} + 1`)}
+  if tg_op = 'INSERT' then
+    ${recordEntity('freshgraph_new', (v) => v)}
+    ${recordLists({ inserted: 'freshgraph_new' })}
+  elsif tg_op = 'UPDATE' then
+    ${recordEntity('freshgraph_new', (v) => v)}
+    ${recordLists({ updated: { before: 'freshgraph_old', after: 'freshgraph_new' } })}
   else
-    ${record('freshgraph_new', version)}
+    ${recordEntity('freshgraph_old', (v) => `${v} + 1`)}
+    ${recordLists({ deleted: 'freshgraph_old' })}
   end if;
-  if found then
+  if recorded > 0 then
     perform pg_notify('${OUTBOX_CHANNEL}', '');
   end if;
   return null;
 end $fg$`,
-    `create or replace trigger freshgraph_version before update on "${table}" for each row
-       when (${NOT_API} and (new.${version} <= old.${version} or new.${id} is distinct from old.${id}))
-       execute function ${PREFIX}${table}_version()`,
     ...(['insert', 'update', 'delete'] as const).map(
       (op) => `create or replace trigger freshgraph_record_${op} after ${op} on "${table}"
-       referencing ${op === 'delete' ? 'old table as freshgraph_old' : 'new table as freshgraph_new'}
+       referencing ${op === 'insert' ? 'new table as freshgraph_new' : op === 'delete' ? 'old table as freshgraph_old' : 'old table as freshgraph_old new table as freshgraph_new'}
        for each statement when (${NOT_API}) execute function ${PREFIX}${table}_record()`,
     ),
-  ];
+  );
+  return statements;
 }
 
 /** What installing changed: tables whose triggers were (re)created or dropped. */
@@ -113,18 +158,23 @@ export interface TriggerInstallReport {
  * replacing a trigger takes a SHARE ROW EXCLUSIVE lock that waits for the
  * table's running writes. Instances starting together take turns.
  */
-export async function installOutboxTriggers(knex: Knex, entities: readonly EntityDefinition<unknown>[]): Promise<TriggerInstallReport> {
+export async function installOutboxTriggers(
+  knex: Knex,
+  entities: readonly EntityDefinition<unknown>[],
+  lists: readonly ListDefinition[],
+): Promise<TriggerInstallReport> {
   const wanted = new Map(
-    entities.map((e) => {
-      const statements = triggerStatements(e);
-      return [e.table, { statements, fingerprint: fingerprintOf(statements) }] as const;
+    watchedTables(entities, lists).map((watched) => {
+      const statements = triggerStatements(watched, lists);
+      return [watched.table, { statements, fingerprint: fingerprintOf(statements), entity: watched.entity !== undefined }] as const;
     }),
   );
   const compare = (found: ReadonlyMap<string, InstalledTriggers>): TriggerInstallReport => ({
     installed: [...wanted]
       .filter(([table, w]) => {
         const have = found.get(table);
-        return have === undefined || have.fingerprint !== w.fingerprint || TRIGGERS.some((t) => !have.names.has(t));
+        const names = w.entity ? TRIGGERS : TRIGGERS.filter((t) => t !== 'freshgraph_version');
+        return have === undefined || have.fingerprint !== w.fingerprint || names.some((t) => !have.names.has(t));
       })
       .map(([table]) => table),
     removed: [...found.keys()].filter((table) => !wanted.has(table)),
@@ -139,7 +189,7 @@ export async function installOutboxTriggers(knex: Knex, entities: readonly Entit
       const w = wanted.get(table);
       if (w === undefined) continue;
       for (const statement of w.statements) await trx.raw(statement);
-      await trx.raw(`comment on trigger freshgraph_version on "${table}" is '${PREFIX}${w.fingerprint}'`);
+      await trx.raw(`comment on trigger freshgraph_record_insert on "${table}" is '${PREFIX}${w.fingerprint}'`);
     }
     for (const table of todo.removed) {
       // Dropping the functions drops the triggers that call them.
@@ -171,8 +221,9 @@ async function installedTriggers(db: Knex | Knex.Transaction): Promise<Map<strin
     let found = byTable.get(table);
     if (found === undefined) byTable.set(table, (found = { names: new Set(), fingerprint: undefined }));
     found.names.add(String(row['trigger_name']));
+    // The fingerprint is noted on the insert trigger, which every watched table has.
     const note = row['note'];
-    if (typeof note === 'string' && note.startsWith(PREFIX)) found.fingerprint = note.slice(PREFIX.length);
+    if (row['trigger_name'] === 'freshgraph_record_insert' && typeof note === 'string' && note.startsWith(PREFIX)) found.fingerprint = note.slice(PREFIX.length);
   }
   return byTable;
 }

@@ -1,4 +1,4 @@
-import { defineEntity, int, text, timestamp, uuid, type RowOf } from './define.js';
+import { defineEntity, desc, hasMany, int, text, timestamp, uuid, type RowOf } from './define.js';
 
 /** A money account; orders and transfers debit it. */
 export const account = defineEntity({
@@ -12,6 +12,9 @@ export const account = defineEntity({
     updatedAt: timestamp(),
   },
   roots: { one: 'account', many: 'accounts' },
+  lists: {
+    orders: hasMany('Order', { by: 'accountId', order: [desc('createdAt')] }),
+  },
 });
 
 export type AccountRow = RowOf<typeof account>;

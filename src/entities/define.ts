@@ -17,6 +17,8 @@ export interface Column<T> {
   /** The table's column name; undefined means the field name in snake_case. */
   readonly name: string | undefined;
   readonly nullable: boolean;
+  /** For a column holding a JSON array served as a GraphQL list: the most items it holds (the cost limit multiplies by it). */
+  readonly maxItems: number | undefined;
   /** Turns what the driver returned into what the cache stores and GraphQL serves (JSON-safe). */
   readonly decode: (value: unknown) => T;
   /** The same column under another name. */
@@ -25,14 +27,15 @@ export interface Column<T> {
   orNull(): Column<T | null>;
 }
 
-function column<T>(sqlType: SqlType, decode: (value: unknown) => T, name?: string, nullable = false): Column<T> {
+function column<T>(sqlType: SqlType, decode: (value: unknown) => T, name?: string, nullable = false, maxItems?: number): Column<T> {
   return {
     sqlType,
     name,
     nullable,
+    maxItems,
     decode,
-    as: (other) => column(sqlType, decode, other, nullable),
-    orNull: () => column<T | null>(sqlType, (v) => (v === null || v === undefined ? null : decode(v)), name, true),
+    as: (other) => column(sqlType, decode, other, nullable, maxItems),
+    orNull: () => column<T | null>(sqlType, (v) => (v === null || v === undefined ? null : decode(v)), name, true, maxItems),
   };
 }
 
@@ -54,8 +57,12 @@ export const uuid = (name?: string): Column<string> => column('uuid', String, na
 export const text = (name?: string): Column<string> => column('text', String, name);
 export const int = (name?: string): Column<number> => column('integer', toInt, name);
 export const timestamp = (name?: string): Column<string> => column('timestamptz', toIso, name);
-/** A jsonb column, served as stored (both drivers parse it). The type is the caller's promise. */
-export const json = <T>(name?: string): Column<T> => column('jsonb', (v) => v as T, name);
+/**
+ * A jsonb column, served as stored (both drivers parse it). The type is the
+ * caller's promise; an array served as a GraphQL list names its most items.
+ */
+export const json = <T>(options: { readonly name?: string; readonly maxItems?: number } = {}): Column<T> =>
+  column('jsonb', (v) => v as T, options.name, false, options.maxItems);
 
 type Columns = Readonly<Record<string, Column<unknown>>>;
 
@@ -81,16 +88,84 @@ export interface Lookup {
   readonly validate: (value: string, argument: string) => string;
 }
 
+/** One term of a list's order: a field of the members, ascending or descending. */
+export interface OrderTerm {
+  readonly field: string;
+  readonly direction: 'asc' | 'desc';
+}
+
+export const asc = (field: string): OrderTerm => ({ field, direction: 'asc' });
+export const desc = (field: string): OrderTerm => ({ field, direction: 'desc' });
+
+/**
+ * How a to-many relation is served: as a connection (the Cursor Connections
+ * spec: `first`/`after`, pages of at most 100), or, for a small bounded list,
+ * as a plain GraphQL list of at most `max` members.
+ */
+export type ServeAs = { readonly kind: 'connection' } | { readonly kind: 'list'; readonly max: number };
+
+export const asConnection = (): ServeAs => ({ kind: 'connection' });
+export const asList = (max: number): ServeAs => ({ kind: 'list', max });
+
+/** A join table of a many-to-many relation: its name and, per side, the column naming that side's entity. */
+export interface JoinTable {
+  readonly table: string;
+  /** Side name -> its column and the entity type it references. */
+  readonly sides: Readonly<Record<string, { readonly column: string; readonly type: string }>>;
+}
+
+/** Declares a join table once; each side's relation then names it (`through`). */
+export function defineJoinTable(config: JoinTable): JoinTable {
+  if (!IDENTIFIER.test(config.table)) throw new EntityDefinitionError(`join table "${config.table}" is not a plain lower-case SQL name`);
+  const sides = Object.entries(config.sides);
+  if (sides.length !== 2) throw new EntityDefinitionError(`join table ${config.table}: needs exactly two sides`);
+  for (const [side, { column }] of sides) {
+    if (!IDENTIFIER.test(column)) throw new EntityDefinitionError(`join table ${config.table}: column "${column}" of side ${side} is not a plain lower-case SQL name`);
+  }
+  return config;
+}
+
+/**
+ * A to-many relation of an entity, served as a field of it:
+ * - `foreign-key`: the members of type `of` whose field `by` holds this entity's key (`Account.orders`);
+ * - `join`: the entities on the `to` side of a join table's rows whose `from` side is this one (`Category.products`).
+ * Members are ordered by `order`, then by their key (in the direction of the last term), so every order is total.
+ */
+export type ToMany =
+  | { readonly kind: 'foreign-key'; readonly of: string; readonly by: string; readonly order: readonly OrderTerm[]; readonly serve: ServeAs }
+  | { readonly kind: 'join'; readonly join: JoinTable; readonly from: string; readonly to: string; readonly order: readonly OrderTerm[]; readonly serve: ServeAs };
+
+export const hasMany = (of: string, options: { readonly by: string; readonly order: readonly OrderTerm[]; readonly serve?: ServeAs }): ToMany => ({
+  kind: 'foreign-key',
+  of,
+  by: options.by,
+  order: options.order,
+  serve: options.serve ?? asConnection(),
+});
+
+export const through = (
+  join: JoinTable,
+  options: { readonly from: string; readonly to: string; readonly order: readonly OrderTerm[]; readonly serve?: ServeAs },
+): ToMany => ({ kind: 'join', join, from: options.from, to: options.to, order: options.order, serve: options.serve ?? asConnection() });
+
+/** A root field listing every row of the type (`Query.productCatalog`), in `order`. */
+export interface RootList {
+  readonly order: readonly OrderTerm[];
+  readonly serve?: ServeAs;
+}
+
 export interface EntityConfig<T extends string, C extends Columns> {
   /** The GraphQL type name, also the type in cache keys: `{Product:<id>}`. */
   readonly type: T;
   readonly table: string;
   /** In the order GraphQL declares the fields: a row in this order can be served as is. Needs `id` (uuid) and `version` (int). */
   readonly columns: C;
-  /** Root fields: `one(id: ID!): T`, `many(ids: [ID!]!): [T]!`. */
-  readonly roots?: { readonly one?: string; readonly many?: string };
+  /** Root fields: `one(id: ID!): T`, `many(ids: [ID!]!): [T]!`, and lists over the whole table. */
+  readonly roots?: { readonly one?: string; readonly many?: string; readonly lists?: Readonly<Record<string, RootList>> };
   readonly lookups?: { readonly [K in keyof C & string]?: Lookup };
   readonly relations?: readonly Relation[];
+  /** To-many relations, by the field that serves them. */
+  readonly lists?: Readonly<Record<string, ToMany>>;
 }
 
 /** One column as the generic SQL sees it. */
@@ -98,6 +173,8 @@ export interface FieldColumn {
   readonly field: string;
   readonly column: string;
   readonly sqlType: SqlType;
+  readonly nullable: boolean;
+  readonly maxItems: number | undefined;
   readonly decode: (value: unknown) => unknown;
 }
 
@@ -106,9 +183,17 @@ export interface EntityDefinition<Row = Record<string, unknown>, T extends strin
   readonly table: string;
   /** Every column, in declaration order. */
   readonly fields: readonly FieldColumn[];
+  /** The primary key: served as the GraphQL field of the same name, typed ID, used by @key and every cache key. */
+  readonly key: FieldColumn;
+  /** The row version: starts at 1, grows by exactly 1 per committed change. */
+  readonly version: FieldColumn;
   readonly roots: { readonly one?: string; readonly many?: string };
+  /** Root lists over the whole table, by root field. */
+  readonly rootLists: ReadonlyMap<string, RootList>;
   readonly lookups: ReadonlyMap<string, Lookup & { readonly column: FieldColumn }>;
   readonly relations: readonly Relation[];
+  /** To-many relations, by field. */
+  readonly lists: ReadonlyMap<string, ToMany>;
   /** A row as the driver returned it (column names) -> the entity's row (field names). */
   decode(raw: Readonly<Record<string, unknown>>): Row;
   /** Phantom: carries the row type for RowOf. */
@@ -132,7 +217,7 @@ export function defineEntity<const T extends string, C extends Columns>(config: 
   const fields: FieldColumn[] = Object.entries(config.columns).map(([field, c]) => {
     const name = c.name ?? snakeCase(field);
     if (!IDENTIFIER.test(name)) throw new EntityDefinitionError(`${where}: column "${name}" is not a plain lower-case SQL name`);
-    return { field, column: name, sqlType: c.sqlType, decode: c.decode };
+    return { field, column: name, sqlType: c.sqlType, nullable: c.nullable, maxItems: c.maxItems, decode: c.decode };
   });
   const byField = new Map(fields.map((f) => [f.field, f]));
   const id = byField.get('id');
@@ -146,14 +231,22 @@ export function defineEntity<const T extends string, C extends Columns>(config: 
     if (col?.sqlType !== 'text') throw new EntityDefinitionError(`${where}: lookup "${field}" must name a text column`);
     lookups.set(field, { ...lookup, column: col });
   }
+  for (const field of Object.keys(config.lists ?? {})) {
+    if (byField.has(field)) throw new EntityDefinitionError(`${where}: list ${field} has the name of a column`);
+  }
   const decoders = fields.map((f) => [f.field, f.column, f.decode] as const);
+  const { lists: rootLists, ...roots } = config.roots ?? {};
   return {
     type: config.type,
     table: config.table,
     fields,
-    roots: config.roots ?? {},
+    key: id,
+    version,
+    roots,
+    rootLists: new Map(Object.entries(rootLists ?? {})),
     lookups,
     relations: config.relations ?? [],
+    lists: new Map(Object.entries(config.lists ?? {})),
     decode(raw) {
       // Fields are assigned in one order, so every row of a type shares one hidden class.
       const row: Record<string, unknown> = {};

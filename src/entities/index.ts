@@ -1,14 +1,17 @@
 import { account } from './account.js';
+import { category } from './category.js';
 import { EntityDefinitionError, type EntityDefinition, type RowOf } from './define.js';
+import { resolveLists, type ListDefinition } from './lists.js';
 import { order } from './order.js';
 import { product } from './product.js';
 
 /**
  * Every cached type. This list is the one place a new type is declared: the
  * repository reads, the loaders, the by-id and lookup resolvers, `_entities`,
- * the fast path, the repair worker and the consistency sampler all read it.
+ * the lists and their connections, the fast path, the repair worker and the
+ * consistency sampler all read it.
  */
-export const ENTITIES = [product, account, order] as const;
+export const ENTITIES = [product, account, order, category] as const;
 
 const byType = new Map<string, EntityDefinition>(ENTITIES.map((e) => [e.type, e as EntityDefinition]));
 
@@ -20,6 +23,16 @@ for (const entity of ENTITIES) {
   }
 }
 if (byType.size !== ENTITIES.length) throw new EntityDefinitionError('two entities declare the same type');
+
+/** Every to-many relation and root list the entities declare, resolved (lists.ts). */
+export const LISTS: readonly ListDefinition[] = resolveLists(ENTITIES);
+
+const listsByName = new Map(LISTS.map((l) => [l.name, l]));
+
+/** A list by its name (`Account.orders`), as in the outbox. */
+export function listNamed(name: string): ListDefinition | undefined {
+  return listsByName.get(name);
+}
 
 /** The definition of a cached type, by GraphQL type name (as in cache keys and the outbox). */
 export function entityOf(type: string): EntityDefinition | undefined {
@@ -45,7 +58,8 @@ export type ModelOf<T> = T extends { __typename?: infer N }
     ? ModelOf<E>[]
     : T;
 
-export { account, order, product };
+export { account, category, order, product };
 export type { AccountRow } from './account.js';
+export type { CategoryRow } from './category.js';
 export type { OrderLineRow, OrderRow } from './order.js';
 export type { ProductRow } from './product.js';

@@ -1,5 +1,8 @@
 import { defineEntity, int, json, timestamp, uuid, type RowOf } from './define.js';
 
+/** Most lines one order may have. */
+export const MAX_ORDER_LINES = 100;
+
 /** One line of an order, as stored in `orders.lines` and served as `OrderLine`. */
 export interface OrderLineRow {
   readonly productId: string;
@@ -18,7 +21,7 @@ export const order = defineEntity({
   columns: {
     id: uuid(),
     accountId: uuid(),
-    lines: json<readonly OrderLineRow[]>(),
+    lines: json<readonly OrderLineRow[]>({ maxItems: MAX_ORDER_LINES }),
     totalCents: int(),
     version: int(),
     createdAt: timestamp(),

@@ -1,10 +1,11 @@
-import type { CacheLogger, EntityCache } from '../cache/entity-cache.js';
 import { sleep } from '../cache/backoff.js';
-import type { EntitySources } from '../db/entity-sql.js';
+import type { CacheEngine, CacheLogger } from '../cache/engine.js';
+import type { CachedKinds } from '../cached-values.js';
 
 export interface ConsistencySamplerOptions {
-  readonly cache: EntityCache;
-  readonly sources: EntitySources;
+  readonly cache: CacheEngine;
+  /** Every kind of cached value (entities and lists), by name. */
+  readonly kinds: CachedKinds;
   readonly logger: CacheLogger;
   /** Pause between samples; 0 turns sampling off. @default 1000 */
   readonly intervalMs?: number;
@@ -20,6 +21,7 @@ export interface ConsistencySamplerOptions {
   readonly now?: () => number;
 }
 
+/** A value this instance wrote: an entity (`Product`, its key) or a list (`Account.orders`, its owner). */
 interface RecentWrite {
   readonly type: string;
   readonly id: string;
@@ -33,7 +35,7 @@ export interface SampleResult {
 
 /**
  * Polaris-style consistency monitoring: now and then, compare the cached
- * versions of random recently written keys with the database. The database is
+ * versions of random recently written values (rows and lists) with the database. The database is
  * read first, so a cache version below it is behind for real, unless a write
  * is landing at that very moment; such keys are checked once more shortly after.
  */
@@ -90,8 +92,7 @@ export class ConsistencySampler {
       await sleep(this.options.recheckMs ?? 200);
       behind = await this.behind(behind, truth);
     }
-    cache.counters.consistencySamples += picked.length;
-    cache.counters.consistencyStale += behind.length;
+    cache.meter.consistencySample(picked.length, behind.length);
     for (const w of behind) {
       this.options.onStale?.(this.now() - w.at);
       this.options.logger.warn({ type: w.type, id: w.id }, 'consistency sampler: cached version is behind the database');
@@ -117,19 +118,23 @@ export class ConsistencySampler {
     const byType = new Map<string, string[]>();
     for (const w of writes) (byType.get(w.type) ?? byType.set(w.type, []).get(w.type))?.push(w.id);
     for (const [type, ids] of byType) {
-      const load = this.options.sources.get(type);
-      if (!load) continue;
-      const found = await load(ids);
+      const kind = this.options.kinds.get(type);
+      if (!kind) continue;
+      const found = await kind.load(ids);
       for (const id of ids) versions.set(`${type}:${id}`, found.get(id)?.version ?? -1);
     }
     return versions;
   }
 
   private async behind(writes: readonly RecentWrite[], truth: ReadonlyMap<string, number>): Promise<RecentWrite[]> {
-    const { cache } = this.options;
-    const envelopes = await cache.peek(writes.map((w) => cache.keys.entity(w.type, w.id)));
+    const { cache, kinds } = this.options;
+    const known = writes.flatMap((w) => {
+      const kind = kinds.get(w.type);
+      return kind === undefined ? [] : [{ write: w, key: kind.keyOf(w.id) }];
+    });
+    const envelopes = await cache.peek(known.map((k) => k.key));
     if (envelopes === undefined) return []; // cannot read the cache: nothing is served from it either
-    return writes.filter((w, i) => {
+    return known.map((k) => k.write).filter((w, i) => {
       const envelope = envelopes[i];
       const dbVersion = truth.get(`${w.type}:${w.id}`);
       if (envelope === null || envelope === undefined || dbVersion === undefined) return false; // nothing cached: reads go to the database

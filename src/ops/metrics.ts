@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Knex } from 'knex';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { EntityCache, StoreOp } from '../cache/entity-cache.js';
+import type { CacheEngine, StoreOp } from '../cache/engine.js';
 import type { CacheCounters } from '../cache/stats.js';
 import { WriteShareWindow } from './write-share.js';
 
@@ -129,12 +129,12 @@ export class Metrics {
     bound(this.boundRequestSeconds, operationType, () => this.requestSeconds.labels(operationType)).observe(seconds);
   }
 
-  /** Pass as EntityCache's `onStoreCall`: Redis latency, and the write-share window. */
+  /** Pass as CacheEngine's `onStoreCall`: Redis latency, and the write-share window. */
   readonly observeStoreCall = (op: StoreOp, durationMs: number, ok: boolean, keyCount: number): void => {
     const result = ok ? 'ok' : 'error';
     bound(this.boundRedisSeconds, `${op} ${result}`, () => this.redisSeconds.labels(op, result)).observe(durationMs / 1000);
     if (op === 'read') this.writeShare.record(keyCount, 0, this.now());
-    else if (op === 'write-through') this.writeShare.record(0, keyCount, this.now());
+    else if (op === 'write') this.writeShare.record(0, keyCount, this.now());
   };
 
   /** Exports the engine's counters, read at each scrape. */
@@ -170,7 +170,7 @@ export class Metrics {
    * Postgres while their write awaits repair, the outbox backlog, and the
    * consistency sampler's stale ages (fed through `observeStaleSample`).
    */
-  watchCacheHealth(cache: EntityCache, outboxPending: () => number): void {
+  watchCacheHealth(cache: CacheEngine, outboxPending: () => number): void {
     const registers = [this.registry];
     new Gauge({
       name: 'freshgraph_cache_breaker_open',
@@ -195,8 +195,8 @@ export class Metrics {
       labelNames: ['scope'],
       registers,
       collect() {
-        this.set({ scope: 'own' }, cache.suspectCount);
-        this.set({ scope: 'fleet' }, cache.pendingElsewhereCount);
+        this.set({ scope: 'own' }, cache.trust.suspectCount);
+        this.set({ scope: 'fleet' }, cache.trust.pendingElsewhereCount);
       },
     });
     new Gauge({

@@ -1,5 +1,6 @@
 import type { MutationResolvers } from '../__generated__/resolvers-types.js';
 import { createAccount, transfer } from '../services/accounts.js';
+import { categorize, createCategory } from '../services/categories.js';
 import { placeOrder } from '../services/orders.js';
 import { adjustStock, adjustStocks, createProduct, deleteProduct, updateProduct } from '../services/products.js';
 
@@ -13,4 +14,6 @@ export const Mutation: MutationResolvers = {
   createAccount: (_, { owner, balanceCents }, { writes }) => createAccount(writes, owner, balanceCents),
   transfer: (_, { fromId, toId, amountCents }, { writes }) => transfer(writes, fromId, toId, amountCents),
   placeOrder: (_, { accountId, lines }, { writes }) => placeOrder(writes, accountId, lines),
+  createCategory: (_, { input }, { writes }) => createCategory(writes, input),
+  categorize: (_, { productId, categoryIds }, { writes }) => categorize(writes, productId, categoryIds),
 };

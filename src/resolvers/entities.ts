@@ -2,8 +2,10 @@ import type { GraphQLFieldResolver } from 'graphql';
 import type { RequestContext } from '../context.js';
 import type { EntityDefinition } from '../entities/define.js';
 import { entityOf } from '../entities/index.js';
+import { ROOT_OWNER, type ListDefinition } from '../entities/lists.js';
 import { canonicalId } from '../ids.js';
 import { requireId, requireIds } from '../validation.js';
+import { connection, plainList } from './connections.js';
 import { throwIfAnyFailed } from './load-all.js';
 
 type FieldResolver = GraphQLFieldResolver<unknown, RequestContext, Record<string, unknown>>;
@@ -15,9 +17,11 @@ export type ResolverMap = Record<string, Record<string, unknown>>;
  * - `one(id)` and `many(ids)` root fields (same order as ids, null where none, at most 500);
  * - a root field per lookup (`productBySku(sku)`), through the lookup's verified hint;
  * - `__resolveReference` for `_entities`: a malformed or unknown id resolves to null;
- * - relation fields (`Order.account`, `OrderLine.product`) through the target's loader.
+ * - relation fields (`Order.account`, `OrderLine.product`) through the target's loader;
+ * - list fields (`Account.orders`, `Product.categories`, `Query.productCatalog`): a
+ *   connection or a plain list, through the list's cached window and the members' loader.
  */
-export function entityResolvers(entities: readonly EntityDefinition<unknown>[]): ResolverMap {
+export function entityResolvers(entities: readonly EntityDefinition<unknown>[], lists: readonly ListDefinition[]): ResolverMap {
   const map: ResolverMap = { Query: {} };
   const add = (type: string, field: string, resolver: FieldResolver): void => {
     const fields = (map[type] ??= {});
@@ -41,6 +45,18 @@ export function entityResolvers(entities: readonly EntityDefinition<unknown>[]):
       const target = entityOf(relation.to) as EntityDefinition<unknown>;
       add(relation.on, relation.field, (parent, _, { loaders }) => loaders.of(target).load(String((parent as Record<string, unknown>)[relation.by])));
     }
+  }
+  for (const list of lists) {
+    const ownerOf = (parent: unknown): string =>
+      list.owner === undefined ? ROOT_OWNER : String((parent as Record<string, unknown>)[list.owner.key.field]);
+    const { serve } = list;
+    add(
+      list.on,
+      list.field,
+      serve.kind === 'connection'
+        ? (parent, args, context) => connection(list, ownerOf(parent), args, context)
+        : (parent, _, context) => plainList(list, ownerOf(parent), serve.max, context),
+    );
   }
   return map;
 }

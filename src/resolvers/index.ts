@@ -1,5 +1,5 @@
 import type { MutationResolvers } from '../__generated__/resolvers-types.js';
-import { ENTITIES } from '../entities/index.js';
+import { ENTITIES, LISTS } from '../entities/index.js';
 import { DateTime } from './DateTime.js';
 import { entityResolvers, type ResolverMap } from './entities.js';
 import { Mutation } from './Mutation.js';
@@ -9,7 +9,7 @@ const handWritten: { readonly Mutation: MutationResolvers } = { Mutation };
 
 /** Every resolver of the subgraph: derived from the entity definitions, plus the mutations and the scalars. */
 export function allResolvers(): ResolverMap & { DateTime: typeof DateTime } {
-  const merged: ResolverMap = entityResolvers(ENTITIES);
+  const merged: ResolverMap = entityResolvers(ENTITIES, LISTS);
   for (const [type, fields] of Object.entries(handWritten as unknown as ResolverMap)) {
     const into = (merged[type] ??= {});
     for (const [field, resolver] of Object.entries(fields)) {

@@ -1,13 +1,14 @@
 import type { Knex } from 'knex';
-import type { CacheEntry, CacheLogger, EntityCache } from '../cache/entity-cache.js';
+import type { CacheEngine, CacheEntry, CacheLogger } from '../cache/engine.js';
+import type { CachedKinds } from '../cached-values.js';
 import type { OutboxRepository, OutboxRow } from '../db/outbox-repository.js';
-import type { EntitySources } from '../db/entity-sql.js';
 
 export interface CacheRepairOptions {
   readonly knex: Knex;
   readonly outbox: OutboxRepository;
-  readonly cache: EntityCache;
-  readonly sources: EntitySources;
+  readonly cache: CacheEngine;
+  /** Every kind of cached value, by the name the outbox uses. */
+  readonly kinds: CachedKinds;
   readonly logger: CacheLogger;
   /** Pause between passes. @default 250 */
   readonly intervalMs?: number;
@@ -143,24 +144,24 @@ export class CacheRepair {
     const overdue = (await outbox.listOlderThan(this.options.suspectAfterMs ?? 200, SCAN_LIMIT)).filter((r) => !landed(r.outboxId));
     // A trigger's row is no failed write that readers should route around; it is due for repair at once.
     const behind = await this.keysBehind(overdue.filter((r) => !r.external));
-    cache.setPendingElsewhere(behind);
+    cache.trust.setPendingElsewhere(behind);
     const watchedIds = [...this.watched].flatMap((w) => w.outboxIds);
     // Rows recorded by a trigger are due at once: no API instance is still writing them.
     if (!woken && watchedIds.length === 0 && !overdue.some((r) => r.external || r.ageMs >= this.repairAfterMs)) return 0;
     return knex.transaction(async (trx) => {
       const rows = await outbox.claim(trx, this.repairAfterMs, watchedIds, this.batchSize);
       if (rows.length === 0) return 0;
-      const entries = await this.currentEntries(rows, trx);
+      const { entries, hints } = await this.currentEntries(rows, trx);
       // No retries: the rows stay locked meanwhile, and the next pass comes soon.
-      if (!(await cache.writeThrough(entries, { retries: 0 }))) return 0;
+      if (!(await cache.write(entries, { deletes: hints, retries: 0 }))) return 0;
       await outbox.deleteIds(
         rows.map((r) => r.outboxId),
         trx,
       );
-      cache.counters.repairs += rows.length;
+      cache.meter.repairs(rows.length);
       this.forget(new Set(rows.map((r) => r.outboxId)));
       const repairedKeys = new Set(entries.map((e) => e.key));
-      cache.setPendingElsewhere(new Set([...behind].filter((k) => !repairedKeys.has(k))));
+      cache.trust.setPendingElsewhere(new Set([...behind].filter((k) => !repairedKeys.has(k))));
       return rows.length;
     });
   }
@@ -172,46 +173,52 @@ export class CacheRepair {
    * no reason to distrust the cache.
    */
   private async keysBehind(overdue: readonly OutboxRow[]): Promise<Set<string>> {
-    const { cache } = this.options;
-    if (overdue.length === 0) return new Set();
-    const keys = overdue.map((r) => cache.keys.entity(r.entity, r.id));
-    const envelopes = await cache.peek(keys);
+    const { cache, kinds } = this.options;
+    const known = overdue.flatMap((row) => {
+      const kind = kinds.get(row.entity);
+      return kind === undefined ? [] : [{ row, key: kind.keyOf(row.id) }];
+    });
+    if (known.length === 0) return new Set();
+    const envelopes = await cache.peek(known.map((k) => k.key));
     // Unreadable: nothing is served from the cache now either; when it returns, distrust them all.
-    if (envelopes === undefined) return new Set(keys);
+    if (envelopes === undefined) return new Set(known.map((k) => k.key));
     const behind = new Set<string>();
-    overdue.forEach((row, i) => {
+    known.forEach(({ row, key }, i) => {
       const envelope = envelopes[i];
-      if (envelope && envelope.v < row.version) behind.add(keys[i] as string);
+      if (envelope && envelope.v < row.version) behind.add(key);
     });
     return behind;
   }
 
-  /** The database's current state of every entity the rows name; a row that is gone becomes a tombstone. */
-  private async currentEntries(rows: readonly OutboxRow[], trx: Knex.Transaction): Promise<CacheEntry[]> {
-    const { cache, sources, logger } = this.options;
-    const byEntity = new Map<string, Map<string, number>>();
+  /**
+   * The database's current state of every value the rows name (an entity row,
+   * or a list's window); a row that is gone becomes a tombstone. With them, the
+   * lookup hints the current rows make stale (another program may have given a
+   * row a lookup value that a cached "no such value" hint still denies).
+   */
+  private async currentEntries(rows: readonly OutboxRow[], trx: Knex.Transaction): Promise<{ entries: CacheEntry[]; hints: string[] }> {
+    const { kinds, logger } = this.options;
+    const byKind = new Map<string, Map<string, number>>();
     for (const row of rows) {
-      const ids = byEntity.get(row.entity) ?? byEntity.set(row.entity, new Map()).get(row.entity);
+      const ids = byKind.get(row.entity) ?? byKind.set(row.entity, new Map()).get(row.entity);
       ids?.set(row.id, Math.max(row.version, ids.get(row.id) ?? 0));
     }
     const entries: CacheEntry[] = [];
-    for (const [entity, versions] of byEntity) {
-      const load = sources.get(entity);
-      if (!load) {
-        logger.warn({ entity }, 'cache repair: outbox names an unknown entity; dropping its rows');
+    const hints: string[] = [];
+    for (const [name, versions] of byKind) {
+      const kind = kinds.get(name);
+      if (!kind) {
+        logger.warn({ entity: name }, 'cache repair: outbox names an unknown kind of value; dropping its rows');
         continue;
       }
-      const found = await load([...versions.keys()], trx);
+      const found = await kind.load([...versions.keys()], trx);
       for (const [id, recorded] of versions) {
         const current = found.get(id);
-        entries.push({
-          key: cache.keys.entity(entity, id),
-          version: current ? current.version : recorded,
-          data: current ? current.data : null,
-        });
+        entries.push({ key: kind.keyOf(id), version: current ? current.version : recorded, data: current ? current.data : null });
+        if (current) hints.push(...kind.hintsOf(current.data));
       }
     }
-    return entries;
+    return { entries, hints };
   }
 
   /** Another instance may have replayed our rows: once none is left, our keys are trustworthy again. */
@@ -221,7 +228,7 @@ export class CacheRepair {
     for (const w of this.watched) {
       if (w.outboxIds.every((id) => !pending.has(id))) {
         this.watched.delete(w);
-        this.options.cache.clearSuspect(w.keys);
+        this.options.cache.trust.restore(w.keys);
       }
     }
   }
@@ -230,7 +237,7 @@ export class CacheRepair {
     for (const w of this.watched) {
       if (w.outboxIds.every((id) => repaired.has(id))) {
         this.watched.delete(w);
-        this.options.cache.clearSuspect(w.keys);
+        this.options.cache.trust.restore(w.keys);
       }
     }
   }

@@ -1,14 +1,12 @@
 import { addDeltas, insertRow } from '../db/entity-sql.js';
 import { account } from '../entities/account.js';
-import { order, type OrderLineRow, type OrderRow } from '../entities/order.js';
+import { MAX_ORDER_LINES, order, type OrderLineRow, type OrderRow } from '../entities/order.js';
 import { product } from '../entities/product.js';
 import { badInput, insufficientFunds, insufficientStock, notFound } from '../errors.js';
 import { newId } from '../ids.js';
 import { requireId, requirePositive } from '../validation.js';
 import type { Writes } from './write-through.js';
 
-/** Most lines one order may have. */
-export const MAX_ORDER_LINES = 100;
 const MAX_INT = 2_147_483_647;
 
 export interface OrderLineInput {

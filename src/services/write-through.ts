@@ -1,12 +1,15 @@
 import { performance } from 'node:perf_hooks';
 import type { Knex } from 'knex';
-import type { CacheEntry, EntityCache } from '../cache/entity-cache.js';
-import type { ChangeKind, ChangeScope, EntityChange } from '../db/change-scope.js';
-import { lockByIds } from '../db/entity-sql.js';
+import type { CacheEngine, CacheEntry } from '../cache/engine.js';
+import type { ListWindow } from '../cache/list-window.js';
+import { entityKey, listKey, lookupKey } from '../cached-values.js';
+import type { ChangeScope, EntityChange, ListChange } from '../db/change-scope.js';
+import { loadWindows } from '../db/list-sql.js';
 import type { OutboxRepository } from '../db/outbox-repository.js';
-import { rowsOf } from '../db/rows.js';
+import { RecordingScope } from '../db/recording-scope.js';
 import { inTransaction } from '../db/transaction.js';
-import type { EntityDefinition } from '../entities/define.js';
+import { entityOf, LISTS, listNamed } from '../entities/index.js';
+import type { ListDefinition } from '../entities/lists.js';
 import type { AppError } from '../errors.js';
 import type { CacheRepair } from './cache-repair.js';
 import { toClientError } from './db-failures.js';
@@ -14,17 +17,31 @@ import type { OutboxClearer } from './outbox-clearer.js';
 
 export type { EntityChange };
 
-export interface WriteOptions {
+export interface CommitOptions {
   /** The coded error a unique violation means for this write (ALREADY_EXISTS for a taken sku, say). @default undefined (masked) */
   readonly onUniqueViolation?: () => AppError;
 }
 
-/** What a service writes through: a transaction whose changed rows reach the cache after its commit. */
+/** What a service writes through: a transaction whose changes reach the cache after its commit. */
 export interface Writes {
-  commit<R>(work: (scope: ChangeScope) => Promise<R>, options?: WriteOptions): Promise<R>;
+  commit<R>(work: (scope: ChangeScope) => Promise<R>, options?: CommitOptions): Promise<R>;
 }
 
-/** The outbox and the workers around it; absent when the cache keeps nothing (CACHE_MODE=off). */
+/** A list's committed state after a transaction: its version and its window. */
+export interface CommittedList {
+  readonly list: string;
+  readonly owner: string;
+  readonly version: number;
+  readonly window: ListWindow;
+}
+
+/** What one transaction committed: its entities' new states and its lists' new windows. */
+export interface Committed {
+  readonly entities: readonly EntityChange[];
+  readonly lists: readonly CommittedList[];
+}
+
+/** The outbox and the workers around it. */
 export interface Durability {
   readonly outbox: OutboxRepository;
   readonly clearer: OutboxClearer;
@@ -33,130 +50,123 @@ export interface Durability {
 
 export interface WriteThroughDeps {
   readonly knex: Knex;
-  readonly cache: EntityCache;
-  /** @default undefined: nothing is recorded, so nothing can be repaired */
+  /** Where committed changes go; undefined when nothing is cached (CACHE_MODE=off): then nothing is recorded either. */
+  readonly cache?: CacheEngine;
   readonly durability?: Durability;
+  /** Members a cached list holds (CACHE_LIST_WINDOW). @default 200 */
+  readonly listWindow?: number;
+  /** @default LISTS */
+  readonly lists?: readonly ListDefinition[];
   /** Told of every committed change (the consistency sampler). @default undefined */
-  readonly onCommitted?: (changes: readonly EntityChange[]) => void;
+  readonly onCommitted?: (committed: Committed) => void;
 }
 
 /**
- * The write path shared by every entity:
- * 1. run `work` in a transaction; each statement that changes cached rows
- *    records them in the outbox within that same statement, and the scope
- *    remembers their new state (the last one per row);
- * 2. after the commit (never before), write every changed row through to the
- *    cache in one round trip, with retries, together with the secondary lookup
- *    keys the change made stale;
- * 3. on success, clear the outbox rows (batched, later); on failure, read those
+ * The write path shared by every entity and list:
+ * 1. run `work` in a transaction; each statement that changes cached rows or
+ *    join rows records them in the outbox and raises the affected lists'
+ *    versions within that same statement (the scope, db/recording-scope.ts);
+ * 2. still inside the transaction, read the new window of every list it
+ *    changed (one statement; the version locks make it exactly that version);
+ * 3. after the commit (never before), write every changed row and list to the
+ *    cache in one round trip, with retries, with the lookup hints it made stale;
+ * 4. on success, clear the outbox rows (batched, later); on failure, read those
  *    keys from the database here until the repair worker has replayed them.
  */
 export class WriteThrough implements Writes {
-  constructor(private readonly deps: WriteThroughDeps) {}
+  private readonly lists: readonly ListDefinition[];
+  private readonly listWindow: number;
 
-  commit<R>(work: (scope: ChangeScope) => Promise<R>, options: WriteOptions = {}): Promise<R> {
+  constructor(private readonly deps: WriteThroughDeps) {
+    this.lists = deps.lists ?? LISTS;
+    this.listWindow = deps.listWindow ?? 200;
+  }
+
+  commit<R>(work: (scope: ChangeScope) => Promise<R>, options: CommitOptions = {}): Promise<R> {
     return this.run(work, options, undefined);
   }
 
   /** The same writes, also handing what committed to `observe` (a request primes its loaders with it). */
-  observed(observe: (changes: readonly EntityChange[]) => void): Writes {
+  observed(observe: (committed: Committed) => void): Writes {
     return { commit: (work, options = {}) => this.run(work, options, observe) };
   }
 
-  private async run<R>(
-    work: (scope: ChangeScope) => Promise<R>,
-    options: WriteOptions,
-    observe: ((changes: readonly EntityChange[]) => void) | undefined,
-  ): Promise<R> {
+  private async run<R>(work: (scope: ChangeScope) => Promise<R>, options: CommitOptions, observe: ((committed: Committed) => void) | undefined): Promise<R> {
     const { knex, cache, durability } = this.deps;
     const started = performance.now();
     let scope: RecordingScope | undefined;
+    let windows: CommittedList[] = [];
     let result: R;
     try {
       result = await inTransaction(knex, async (trx) => {
         // A retried attempt starts again from nothing.
-        scope = new RecordingScope(trx, durability?.outbox, cache);
-        return work(scope);
+        scope = new RecordingScope(trx, { record: cache !== undefined, lists: this.lists });
+        const value = await work(scope);
+        windows = await this.windowsOf([...scope.lists.values()], trx);
+        return value;
       });
     } catch (err) {
       throw toClientError(err, options.onUniqueViolation);
     }
     const done = scope as RecordingScope;
-    const changes = [...done.changes.values()];
-    if (changes.length > 0 || done.staleLookups.size > 0) {
-      const entries: CacheEntry[] = changes.map((c) => ({ key: cache.keys.entity(c.type, c.id), version: c.version, data: c.data }));
-      const landed = await cache.writeThrough(entries, { deletes: [...done.staleLookups], loadMs: performance.now() - started });
+    const entities = [...done.changes.values()];
+    const committed: Committed = { entities, lists: windows };
+    if (cache !== undefined && (entities.length > 0 || windows.length > 0 || done.staleLookups.size > 0)) {
+      const entries = this.entriesOf(cache, done, windows);
+      const deletes = [...done.staleLookups.values()].flatMap((l) => {
+        const entity = entityOf(l.type);
+        return entity === undefined ? [] : [lookupKey(cache.keys, entity, l.field, l.value)];
+      });
+      const landed = await cache.write(entries, { deletes, loadMs: performance.now() - started });
       if (durability !== undefined) {
         if (landed) {
           durability.clearer.enqueue(done.outboxIds);
         } else {
           const keys = entries.map((e) => e.key);
-          cache.markSuspect(keys);
+          cache.trust.distrust(keys);
           durability.repair.watch(done.outboxIds, keys);
         }
       }
-      this.deps.onCommitted?.(changes);
-      observe?.(changes);
+    }
+    if (entities.length > 0 || windows.length > 0) {
+      this.deps.onCommitted?.(committed);
+      observe?.(committed);
     }
     return result;
   }
-}
 
-/** One transaction attempt's ChangeScope: runs the statements and remembers what they changed. */
-class RecordingScope implements ChangeScope {
-  /** The latest state of every changed row, by `<type>:<id>`. */
-  readonly changes = new Map<string, EntityChange>();
-  readonly outboxIds: string[] = [];
-  /** Secondary lookup keys whose value moved away from (or to) a row: dropped with the write-through. */
-  readonly staleLookups = new Set<string>();
-  /** Rows as `lock()` found them, for the lookup values an update may move. */
-  private readonly before = new Map<string, Readonly<Record<string, unknown>>>();
-
-  constructor(
-    readonly trx: Knex.Transaction,
-    private readonly outbox: OutboxRepository | undefined,
-    private readonly cache: EntityCache,
-  ) {}
-
-  async lock<Row>(entity: EntityDefinition<Row>, ids: readonly string[]): Promise<Row[]> {
-    const rows = await lockByIds(this.trx, entity, ids);
-    if (entity.lookups.size > 0) for (const row of rows) this.before.set(keyOf(entity, row as Record<string, unknown>), row as Record<string, unknown>);
-    return rows;
+  /** The new windows of the changed lists, in one statement, inside the transaction. */
+  private async windowsOf(changed: readonly ListChange[], trx: Knex.Transaction): Promise<CommittedList[]> {
+    if (changed.length === 0) return [];
+    const owners = new Map<ListDefinition, string[]>();
+    for (const { list: name, owner } of changed) {
+      const list = listNamed(name);
+      if (list === undefined) continue;
+      const of = owners.get(list);
+      if (of) of.push(owner);
+      else owners.set(list, [owner]);
+    }
+    const loaded = await loadWindows(trx, [...owners].map(([list, o]) => ({ list, owners: o })), this.listWindow);
+    const versions = new Map(changed.map((c) => [`${c.list}\0${c.owner}`, c.version]));
+    return [...owners].flatMap(([list, of]) =>
+      of.map((owner): CommittedList => {
+        const record = loaded.get(list.name)?.get(owner);
+        const window: ListWindow = record?.data ?? { ids: [], total: 0 };
+        return { list: list.name, owner, window, version: record?.version ?? versions.get(`${list.name}\0${owner}`) ?? 0 };
+      }),
+    );
   }
 
-  async change<Row>(entity: EntityDefinition<Row>, kind: ChangeKind, statement: Knex.Raw): Promise<Row[]> {
-    let raws: Record<string, unknown>[];
-    if (this.outbox === undefined) {
-      raws = rowsOf(await statement);
-    } else {
-      const recorded = await this.outbox.changeAndRecord(this.trx, entity.type, statement, kind === 'delete');
-      raws = recorded.rows;
-      this.outboxIds.push(...recorded.outboxIds);
+  private entriesOf(cache: CacheEngine, scope: RecordingScope, windows: readonly CommittedList[]): CacheEntry[] {
+    const entries: CacheEntry[] = [];
+    for (const change of scope.changes.values()) {
+      const entity = entityOf(change.type);
+      if (entity !== undefined) entries.push({ key: entityKey(cache.keys, entity, change.id), version: change.version, data: change.data });
     }
-    const rows = raws.map((raw) => entity.decode(raw));
-    for (const row of rows) {
-      const r = row as Record<string, unknown>;
-      const id = String(r['id']);
-      const version = Number(r['version']);
-      const key = keyOf(entity, r);
-      this.changes.set(key, kind === 'delete' ? { type: entity.type, id, version: version + 1, data: null } : { type: entity.type, id, version, data: row });
-      if (entity.lookups.size > 0) this.noteLookups(entity, kind, r, this.before.get(key));
+    for (const committed of windows) {
+      const list = listNamed(committed.list);
+      if (list !== undefined) entries.push({ key: listKey(cache.keys, list, committed.owner), version: committed.version, data: committed.window });
     }
-    return rows;
-  }
-
-  private noteLookups(entity: EntityDefinition<unknown>, kind: ChangeKind, row: Readonly<Record<string, unknown>>, before: Readonly<Record<string, unknown>> | undefined): void {
-    const { keys } = this.cache;
-    for (const field of entity.lookups.keys()) {
-      const value = row[field];
-      // An update whose previous state was not locked leaves its hints alone: a hint is verified on every use.
-      const previous = kind === 'update' ? before?.[field] : undefined;
-      if (kind !== 'update' || (before !== undefined && previous !== value)) {
-        if (typeof value === 'string') this.staleLookups.add(keys.lookup(entity.type, field, value));
-        if (typeof previous === 'string') this.staleLookups.add(keys.lookup(entity.type, field, previous));
-      }
-    }
+    return entries;
   }
 }
-
-const keyOf = (entity: EntityDefinition<unknown>, row: Readonly<Record<string, unknown>>): string => `${entity.type}:${String(row['id'])}`;

@@ -59,7 +59,7 @@ describe('/readyz follows Redis', () => {
     expect(sampleValue(text, 'freshgraph_cache_write_retries_total')).toBeGreaterThanOrEqual(1);
     // The key whose write failed is served from Postgres until it is repaired.
     expect(sampleValue(text, 'freshgraph_cache_untrusted_keys', { scope: 'own' })).toBeGreaterThanOrEqual(1);
-    expect(sampleValue(text, 'freshgraph_redis_duration_seconds_count', { op: 'write-through', result: 'error' })).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(text, 'freshgraph_redis_duration_seconds_count', { op: 'write', result: 'error' })).toBeGreaterThanOrEqual(1);
     expect(sampleValue(text, 'freshgraph_cache_breaker_opens_total')).toBeGreaterThanOrEqual(1);
   });
 

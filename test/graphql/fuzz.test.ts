@@ -661,7 +661,7 @@ describe(`seeded fuzzing (FUZZ_SEED=${SEED})`, () => {
       for (const entity of ['Product', 'Account', 'Order'] as const) {
         const mine = rows.filter((r) => r.entity === entity);
         if (mine.length === 0) continue; // no order was placed with this seed
-        const current = await (readers.sources.get(entity) as NonNullable<ReturnType<typeof readers.sources.get>>)(mine.map((r) => r.id));
+        const current = await (readers.kinds.get(entity) as NonNullable<ReturnType<typeof readers.kinds.get>>).load(mine.map((r) => r.id));
         const raws = await app.redis.mget(mine.map((r) => cache.keys.entity(entity, r.id)));
         mine.forEach((row, i) => {
           const raw = raws[i];
@@ -669,7 +669,7 @@ describe(`seeded fuzzing (FUZZ_SEED=${SEED})`, () => {
           const envelope = parseEnvelope(raw);
           const record = current.get(row.id);
           const expected = record ? { v: record.version, data: JSON.parse(JSON.stringify(record.data)) as unknown } : { v: 2 + row.acks, data: null };
-          if (envelope?.v !== expected.v || JSON.stringify(envelope.data) !== JSON.stringify(expected.data)) {
+          if (envelope?.v !== expected.v || JSON.stringify(envelope?.data) !== JSON.stringify(expected.data)) {
             out.push({ key: cache.keys.entity(entity, row.id), cached: envelope, expected });
           }
         });

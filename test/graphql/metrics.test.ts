@@ -86,10 +86,10 @@ describe('/metrics', () => {
     // The mutation primed the cache: both reads of the product hit; the missing id missed once.
     expect(delta('freshgraph_cache_hits_total')).toBe(2);
     expect(delta('freshgraph_cache_misses_total')).toBe(1);
-    // The write-through of the new product and the fill of "no such row" for the missing id.
-    expect(delta('freshgraph_cache_cas_writes_total', { outcome: 'written' })).toBe(2);
+    // The write of the new product and of the catalog it joined, and the fill of "no such row" for the missing id.
+    expect(delta('freshgraph_cache_cas_writes_total', { outcome: 'written' })).toBe(3);
     expect(delta('freshgraph_cache_source_loads_total')).toBe(1);
-    expect(delta('freshgraph_redis_duration_seconds_count', { op: 'write-through', result: 'ok' })).toBe(1);
+    expect(delta('freshgraph_redis_duration_seconds_count', { op: 'write', result: 'ok' })).toBe(1);
     expect(delta('freshgraph_redis_duration_seconds_count', { op: 'read', result: 'ok' })).toBe(3);
     expect(delta('freshgraph_redis_duration_seconds_count', { op: 'fill', result: 'ok' })).toBe(1);
     // create: begin, insert, commit are not all query-runner statements; at least the insert and the read's select.

@@ -96,7 +96,7 @@ describe('placeOrder', () => {
     expect(read.order).toEqual(order);
   });
 
-  it('writes every changed envelope (the products, the account, the order) in one Redis round trip', async () => {
+  it("writes every changed envelope (the products, the account, the order, the account's orders) in one Redis round trip", async () => {
     const ids = [await newProduct(100, 5), await newProduct(200, 5), await newProduct(300, 5)];
     const accountId = await newAccount(5_000);
     await app.running.deps.cache.idle();
@@ -107,10 +107,12 @@ describe('placeOrder', () => {
     // The response's nested account and products come from the loaders the mutation primed: no reads.
     expect(trips.count).toBe(1);
     expect(commands.names.filter((n) => n !== 'evalsha' && n !== 'eval')).toEqual([]);
-    expect(commands.names).toHaveLength(ids.length + 2);
+    expect(commands.names).toHaveLength(ids.length + 3);
     expect(await cached('Order', order.id)).toMatchObject({ v: 1, data: { id: order.id, totalCents: 1200, lines: order.lines.map(({ product: _, ...line }) => line) } });
     expect(await cached('Account', accountId)).toMatchObject({ v: 2, data: { balanceCents: 3_800 } });
     for (const id of ids) expect(await cached('Product', id)).toMatchObject({ v: 2, data: { stock: 3 } });
+    const orders = parseEnvelope<{ ids: string[]; total: number }>((await app.redis.get(`${app.prefix}:{Account:${accountId}}.orders`)) as string);
+    expect(orders).toMatchObject({ v: 1, data: { ids: [order.id], total: 1 } });
   });
 
   it.each([

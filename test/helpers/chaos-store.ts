@@ -32,6 +32,10 @@ export class ChaosStore implements CacheStore {
     return this.inner.acquireLeases(keys, lease);
   }
 
+  releaseLeases(keys: readonly string[], token: string): Promise<void> {
+    return this.inner.releaseLeases(keys, token);
+  }
+
   async apply(batch: StoreBatch): Promise<CasOutcome[]> {
     this.applyCalls++;
     if (this.failApplies > 0) {

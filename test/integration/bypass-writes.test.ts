@@ -5,7 +5,7 @@ import { parseEnvelope } from '../../src/cache/envelope.js';
 import { openDatabase } from '../../src/db/database.js';
 import { asOtherWriter, installOutboxTriggers } from '../../src/db/outbox-triggers.js';
 import { defineEntity, int, text, uuid } from '../../src/entities/define.js';
-import { ENTITIES } from '../../src/entities/index.js';
+import { ENTITIES, LISTS } from '../../src/entities/index.js';
 import { newId } from '../../src/ids.js';
 import { dataOf, startTestApp, uniqueSku, type TestApp } from '../helpers/app.js';
 import { insertProducts } from '../helpers/products.js';
@@ -201,7 +201,7 @@ describe('another program writes an entity table (listener and poll, the default
     expect(await by(again, PROMISED_MS, () => landed(app, id, { stock: 1, version: 3 }))).toBe(true);
   });
 
-  it("the API's own mutations record exactly one outbox row per changed row (the triggers stay out of their way)", async () => {
+  it("the API's own mutations record exactly one outbox row per changed row and per changed list (the triggers stay out of their way)", async () => {
     const { knex } = app.running.deps.db;
     expect((await knex.raw('show freshgraph.writer')).rows).toEqual([{ 'freshgraph.writer': 'api' }]);
     const recorded = async (): Promise<number> => {
@@ -219,8 +219,11 @@ describe('another program writes an entity table (listener and poll, the default
     const id = (created.data['createProduct'] as { id: string }).id;
     const other = await createProduct(app, 50);
     const spare = await createProduct(app, 50);
-    expect(created.rows).toBe(1);
-    expect((await rowsFor(`mutation($id: ID!) { updateProduct(id: $id, patch: { name: "Renamed" }) { version } }`, { id })).rows).toBe(1);
+    // The product, and the catalog it joined.
+    expect(created.rows).toBe(2);
+    // A new name moves it in the catalog.
+    expect((await rowsFor(`mutation($id: ID!) { updateProduct(id: $id, patch: { name: "Renamed" }) { version } }`, { id })).rows).toBe(2);
+    expect((await rowsFor(`mutation($id: ID!) { updateProduct(id: $id, patch: { priceCents: 11 }) { version } }`, { id })).rows).toBe(1);
     expect((await rowsFor(`mutation($id: ID!) { adjustStock(id: $id, delta: -1) { version } }`, { id })).rows).toBe(1);
     const many = await rowsFor(`mutation($c: [StockChange!]!) { adjustStocks(changes: $c) { version } }`, {
       c: [id, other, spare].map((p) => ({ id: p, delta: 1 })),
@@ -232,7 +235,7 @@ describe('another program writes an entity table (listener and poll, the default
     const accountId = (account.data['createAccount'] as { id: string }).id;
     const payerId = (payer.data['createAccount'] as { id: string }).id;
     expect((await rowsFor(`mutation($a: ID!, $b: ID!) { transfer(fromId: $a, toId: $b, amountCents: 5) { from { version } } }`, { a: payerId, b: accountId })).rows).toBe(2);
-    // Two products, the account and the order.
+    // Two products, the account, the order and the account's orders.
     const order = await rowsFor(`mutation($a: ID!, $l: [OrderLineInput!]!) { placeOrder(accountId: $a, lines: $l) { id version } }`, {
       a: accountId,
       l: [
@@ -240,10 +243,11 @@ describe('another program writes an entity table (listener and poll, the default
         { productId: other, quantity: 1 },
       ],
     });
-    expect(order.rows).toBe(4);
-    expect((await rowsFor(`mutation($id: ID!) { deleteProduct(id: $id) }`, { id: spare })).rows).toBe(1);
+    expect(order.rows).toBe(5);
+    // The product, and the catalog it left.
+    expect((await rowsFor(`mutation($id: ID!) { deleteProduct(id: $id) }`, { id: spare })).rows).toBe(2);
     // And every version moved by exactly one per change.
-    expect(await apiRead(app, id)).toEqual({ stock: 50 - 1 + 1 - 2, version: 5 });
+    expect(await apiRead(app, id)).toEqual({ stock: 50 - 1 + 1 - 2, version: 6 });
   });
 });
 
@@ -282,11 +286,11 @@ describe('the triggers come from the entity definitions', () => {
   it('a new entity type gets its triggers from its definition alone; installing is idempotent; a type taken off the list loses them', async () => {
     const db = openDatabase({ url: scratch.url, dataDir: 'memory://' });
     try {
-      expect(await installOutboxTriggers(db.knex, ENTITIES)).toEqual({ installed: [], removed: [] });
+      expect(await installOutboxTriggers(db.knex, ENTITIES, LISTS)).toEqual({ installed: [], removed: [] });
       await db.knex.raw('create table gadgets (id uuid primary key, label text not null, version integer not null default 1)');
       const gadget = defineEntity({ type: 'Gadget', table: 'gadgets', columns: { id: uuid(), label: text(), version: int() } });
-      expect(await installOutboxTriggers(db.knex, [...ENTITIES, gadget])).toEqual({ installed: ['gadgets'], removed: [] });
-      expect(await installOutboxTriggers(db.knex, [...ENTITIES, gadget])).toEqual({ installed: [], removed: [] });
+      expect(await installOutboxTriggers(db.knex, [...ENTITIES, gadget], LISTS)).toEqual({ installed: ['gadgets'], removed: [] });
+      expect(await installOutboxTriggers(db.knex, [...ENTITIES, gadget], LISTS)).toEqual({ installed: [], removed: [] });
 
       const id = newId();
       await external.query('begin');
@@ -304,7 +308,7 @@ describe('the triggers come from the entity definitions', () => {
         await external.query('rollback');
       }
 
-      expect(await installOutboxTriggers(db.knex, ENTITIES)).toEqual({ installed: [], removed: ['gadgets'] });
+      expect(await installOutboxTriggers(db.knex, ENTITIES, LISTS)).toEqual({ installed: [], removed: ['gadgets'] });
       await external.query(`insert into gadgets (id, label) values ($1, 'c')`, [id]);
       const { rows } = await external.query<{ n: number }>('select count(*)::int as n from cache_outbox where entity_id = $1', [id]);
       expect(rows[0]?.n).toBe(0);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EntityCache } from '../../src/cache/entity-cache.js';
+import { CacheEngine } from '../../src/cache/engine.js';
 import { parseEnvelope } from '../../src/cache/envelope.js';
 import { createKeySpace } from '../../src/cache/keys.js';
 import { ReadThrough } from '../../src/cache/read-through.js';
@@ -23,7 +23,7 @@ describe('probabilistic early expiration (XFetch) on real Redis', () => {
     const ttlSeconds = 60;
     let clock = Date.parse('2026-11-26T12:00:00.000Z');
     let dice = 1;
-    const cache = new EntityCache({
+    const cache = new CacheEngine({
       store: deps.store,
       keys: createKeySpace(app.prefix),
       ttlSeconds,
@@ -34,9 +34,8 @@ describe('probabilistic early expiration (XFetch) on real Redis', () => {
     });
     const reader = new ReadThrough<ProductRow>({
       cache,
-      keyOf: (id) => cache.keys.entity('Product', id),
+      keyFor: (id) => cache.keys.entity('Product', id),
       load: (ids) => versionedByIds(deps.db.knex, product, ids),
-      cacheAbsent: true,
     });
     const [id] = (await insertProducts(deps.db.knex, 1)) as [string];
     const key = cache.keys.entity('Product', id);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EntityCache } from '../../src/cache/entity-cache.js';
+import { CacheEngine } from '../../src/cache/engine.js';
 import { parseEnvelope } from '../../src/cache/envelope.js';
 import { ReadThrough } from '../../src/cache/read-through.js';
 import { versionedByIds } from '../../src/db/entity-sql.js';
@@ -43,8 +43,8 @@ const outboxRowsFor = async (id: string) =>
 function flakyInstance(clearDelayMs = 1) {
   const { deps } = app.running;
   const chaos = new ChaosStore(deps.store);
-  const cache = new EntityCache({ store: chaos, keys: deps.cache.keys, logger: silent, writeRetries: 1, writeBackoffMs: 1 });
-  const repair = new CacheRepair({ knex: deps.db.knex, outbox: deps.outbox, cache, sources: deps.readers.sources, logger: silent, repairAfterMs: 60_000 });
+  const cache = new CacheEngine({ store: chaos, keys: deps.cache.keys, logger: silent, writeRetries: 1, writeBackoffMs: 1 });
+  const repair = new CacheRepair({ knex: deps.db.knex, outbox: deps.outbox, cache, kinds: deps.readers.kinds, logger: silent, repairAfterMs: 60_000 });
   const clearer = new OutboxClearer(deps.outbox, { maxDelayMs: clearDelayMs });
   const writes = new WriteThrough({ knex: deps.db.knex, cache, durability: { outbox: deps.outbox, clearer, repair } });
   return { chaos, cache, repair, clearer, writes };
@@ -73,14 +73,13 @@ describe('transactional outbox', () => {
     expect(row.version).toBe(2);
     expect(await cachedVersion(id)).toBe(1); // the cache is behind...
     expect(await outboxRowsFor(id)).toBe(1); // ...and the outbox knows it
-    expect(flaky.cache.suspectCount).toBe(1);
+    expect(flaky.cache.trust.suspectCount).toBe(1);
 
     // The instance that failed reads that key from the database meanwhile.
     const viaFlaky = new ReadThrough<ProductRow>({
       cache: flaky.cache,
-      keyOf,
+      keyFor: keyOf,
       load: (ids) => versionedByIds(deps.db.knex, product, ids),
-      cacheAbsent: true,
     });
     expect(((await viaFlaky.loadMany([id]))[0] as ProductRow).version).toBe(2);
 
@@ -89,7 +88,7 @@ describe('transactional outbox', () => {
     expect(await flaky.repair.runOnce()).toBe(1);
     expect(await cachedVersion(id)).toBe(2);
     expect(await outboxRowsFor(id)).toBe(0);
-    expect(flaky.cache.suspectCount).toBe(0);
+    expect(flaky.cache.trust.suspectCount).toBe(0);
     expect(flaky.cache.counters.repairs).toBe(1);
   });
 
@@ -106,16 +105,16 @@ describe('transactional outbox', () => {
     expect(await read()).toBe(1); // this instance does not know yet...
     await new Promise((r) => setTimeout(r, 250));
     // ...until its repair worker's next pass sees the overdue outbox row (repair itself not yet due).
-    const otherInstancesWorker = new CacheRepair({ knex: deps.db.knex, outbox: deps.outbox, cache: deps.cache, sources: deps.readers.sources, logger: silent, repairAfterMs: 60_000 });
+    const otherInstancesWorker = new CacheRepair({ knex: deps.db.knex, outbox: deps.outbox, cache: deps.cache, kinds: deps.readers.kinds, logger: silent, repairAfterMs: 60_000 });
     expect(await otherInstancesWorker.runOnce()).toBe(0);
-    expect(deps.cache.pendingElsewhereCount).toBe(1); // the landed write is no reason for doubt
+    expect(deps.cache.trust.pendingElsewhereCount).toBe(1); // the landed write is no reason for doubt
     expect(await read()).toBe(2);
     expect(await cachedVersion(id)).toBe(1);
     // Once repaired (here by the instance that failed), the key is served from the cache again.
     flaky.chaos.failApplies = 0;
     await flaky.repair.runOnce();
     await otherInstancesWorker.runOnce();
-    expect(deps.cache.pendingElsewhereCount).toBe(0);
+    expect(deps.cache.trust.pendingElsewhereCount).toBe(0);
     expect(await cachedVersion(id)).toBe(2);
     await flaky.clearer.flush();
   });
@@ -130,7 +129,7 @@ describe('transactional outbox', () => {
       const change = deps.db.knex.raw('update products set stock = 1, version = 2 where id = ? returning id, version', [id]);
       await deps.outbox.changeAndRecord(trx, 'Product', change, false);
     });
-    const repair = new CacheRepair({ knex: deps.db.knex, outbox: deps.outbox, cache: deps.cache, sources: deps.readers.sources, logger: silent, repairAfterMs: 300 });
+    const repair = new CacheRepair({ knex: deps.db.knex, outbox: deps.outbox, cache: deps.cache, kinds: deps.readers.kinds, logger: silent, repairAfterMs: 300 });
     expect(await repair.runOnce()).toBe(0); // too young: its writer may still be at work
     await new Promise((r) => setTimeout(r, 400));
     expect(await repair.runOnce()).toBe(1);
@@ -160,7 +159,7 @@ describe('transactional outbox', () => {
       await deps.outbox.changeAndRecord(trx, 'Product', change, false);
     });
     await new Promise((r) => setTimeout(r, 50));
-    const make = () => new CacheRepair({ knex: deps.db.knex, outbox: deps.outbox, cache: deps.cache, sources: deps.readers.sources, logger: silent, repairAfterMs: 0, suspectAfterMs: 0, batchSize: 25 });
+    const make = () => new CacheRepair({ knex: deps.db.knex, outbox: deps.outbox, cache: deps.cache, kinds: deps.readers.kinds, logger: silent, repairAfterMs: 0, suspectAfterMs: 0, batchSize: 25 });
     const [a, b] = [make(), make()];
     const counts = await Promise.all([a.runOnce(), b.runOnce(), a.runOnce(), b.runOnce()]);
     expect(counts.reduce((x, y) => x + y, 0)).toBe(40);
@@ -175,7 +174,7 @@ describe('consistency sampler', () => {
     await deps.readers.of(product).loadMany(ids);
     await deps.cache.idle();
     const ages: number[] = [];
-    const sampler = new ConsistencySampler({ cache: deps.cache, sources: deps.readers.sources, logger: silent, recheckMs: 50, onStale: (ms) => ages.push(ms) });
+    const sampler = new ConsistencySampler({ cache: deps.cache, kinds: deps.readers.kinds, logger: silent, recheckMs: 50, onStale: (ms) => ages.push(ms) });
     const flaky = flakyInstance();
     for (const id of ids) await adjustStock(flaky.writes, id, 1); // all land in the cache
     const [behind] = ids as [string];

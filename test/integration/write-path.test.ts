@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { EntityCache } from '../../src/cache/entity-cache.js';
+import { CacheEngine } from '../../src/cache/engine.js';
 import { parseEnvelope } from '../../src/cache/envelope.js';
 import { createKeySpace } from '../../src/cache/keys.js';
 import { ReadThrough } from '../../src/cache/read-through.js';
@@ -44,9 +44,9 @@ afterAll(async () => {
 beforeEach(() => trips.reset());
 
 /** The production write path over a different cache (a chaos-wrapped store). */
-function writesOver(cache: EntityCache): { writes: WriteThrough; repair: CacheRepair } {
+function writesOver(cache: CacheEngine): { writes: WriteThrough; repair: CacheRepair } {
   const { deps } = app.running;
-  const repair = new CacheRepair({ knex: deps.db.knex, outbox: deps.outbox, cache, sources: deps.readers.sources, logger: silent });
+  const repair = new CacheRepair({ knex: deps.db.knex, outbox: deps.outbox, cache, kinds: deps.readers.kinds, logger: silent });
   const writes = new WriteThrough({ knex: deps.db.knex, cache, durability: { outbox: deps.outbox, clearer: new OutboxClearer(deps.outbox), repair } });
   return { writes, repair };
 }
@@ -68,14 +68,13 @@ function slowReaderOf() {
   const released = deferred();
   const reader = new ReadThrough<ProductRow>({
     cache: deps.cache,
-    keyOf: productKey,
+    keyFor: productKey,
     load: async (ids) => {
       const rows = await versionedByIds(deps.db.knex, product, ids);
       loaded.resolve();
       await released.promise;
       return rows;
     },
-    cacheAbsent: true,
   });
   return { reader, loaded: loaded.promise, release: released.resolve };
 }
@@ -183,7 +182,7 @@ describe('write path', () => {
   it('retries a failed cache write with backoff, then lands it', async () => {
     const { deps } = app.running;
     const chaos = new ChaosStore(deps.store);
-    const cache = new EntityCache({ store: chaos, keys: createKeySpace(app.prefix), logger: silent, writeRetries: 3, writeBackoffMs: 5 });
+    const cache = new CacheEngine({ store: chaos, keys: createKeySpace(app.prefix), logger: silent, writeRetries: 3, writeBackoffMs: 5 });
     const { writes } = writesOver(cache);
     const [id] = (await insertProducts(deps.db.knex, 1)) as [string];
     chaos.failApplies = 2;
@@ -197,7 +196,7 @@ describe('write path', () => {
   it('still acknowledges the mutation when the cache stays down, and counts the failure', async () => {
     const { deps } = app.running;
     const chaos = new ChaosStore(deps.store);
-    const cache = new EntityCache({ store: chaos, keys: createKeySpace(app.prefix), logger: silent, writeRetries: 2, writeBackoffMs: 1 });
+    const cache = new CacheEngine({ store: chaos, keys: createKeySpace(app.prefix), logger: silent, writeRetries: 2, writeBackoffMs: 1 });
     const { writes } = writesOver(cache);
     const [id] = (await insertProducts(deps.db.knex, 1)) as [string];
     chaos.failApplies = Infinity;
@@ -213,12 +212,11 @@ describe('write path', () => {
   it('serves reads from the database when the cache cannot be read', async () => {
     const { deps } = app.running;
     const chaos = new ChaosStore(deps.store);
-    const cache = new EntityCache({ store: chaos, keys: createKeySpace(app.prefix), logger: silent });
+    const cache = new CacheEngine({ store: chaos, keys: createKeySpace(app.prefix), logger: silent });
     const reader = new ReadThrough<ProductRow>({
       cache,
-      keyOf: productKey,
+      keyFor: productKey,
       load: (ids) => versionedByIds(deps.db.knex, product, ids),
-      cacheAbsent: true,
     });
     const [id] = (await insertProducts(deps.db.knex, 1)) as [string];
     chaos.failReads = 1;

@@ -4,6 +4,7 @@ import * as cacheOutbox from './002-cache-outbox.js';
 import * as outboxAsQueue from './003-outbox-as-queue.js';
 import * as orders from './004-orders.js';
 import * as outboxRecordedBy from './005-outbox-recorded-by.js';
+import * as lists from './006-lists.js';
 import { asOtherWriter } from '../outbox-triggers.js';
 
 interface Migration {
@@ -18,6 +19,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['003-outbox-as-queue', outboxAsQueue],
   ['004-orders', orders],
   ['005-outbox-recorded-by', outboxRecordedBy],
+  ['006-lists', lists],
 ];
 
 /**

@@ -1,0 +1,65 @@
+import type { SqlType } from '../entities/define.js';
+import type { ListDefinition } from '../entities/lists.js';
+import { badInput } from '../errors.js';
+import { canonicalId } from '../ids.js';
+
+/**
+ * Opaque cursors of the Cursor Connections spec: base64url of JSON naming the
+ * list (its name and owner), the member's key, and the member's order values
+ * (so a page can still start where a member was after it left the list).
+ * A cursor is checked in full before it is used: one that does not decode, has
+ * the wrong shape, or belongs to another list is BAD_USER_INPUT.
+ */
+export interface DecodedCursor {
+  readonly id: string;
+  readonly values: readonly unknown[];
+}
+
+const VERSION = 1;
+
+export function encodeCursor(list: ListDefinition, owner: string, id: string, values: readonly unknown[]): string {
+  return Buffer.from(JSON.stringify([VERSION, list.name, owner, id, values])).toString('base64url');
+}
+
+export function decodeCursor(raw: string, list: ListDefinition, owner: string, argument = 'after'): DecodedCursor {
+  const invalid = () => badInput(`${argument} is not a cursor of this list`, argument);
+  if (raw.length > 2048 || !/^[A-Za-z0-9_-]*$/.test(raw)) throw invalid();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid();
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 5) throw invalid();
+  const [version, name, cursorOwner, id, values] = parsed as unknown[];
+  if (version !== VERSION || typeof name !== 'string' || typeof cursorOwner !== 'string') throw invalid();
+  if (name !== list.name || cursorOwner !== owner) throw badInput(`${argument} is a cursor of another list`, argument);
+  const key = typeof id === 'string' ? keyValue(list.member.key.sqlType, id) : undefined;
+  if (key === undefined || !Array.isArray(values) || values.length !== list.order.length) throw invalid();
+  list.order.forEach((term, i) => {
+    if (!isValueOf(term.column.sqlType, values[i])) throw invalid();
+  });
+  return { id: key, values };
+}
+
+function keyValue(sqlType: SqlType, raw: string): string | undefined {
+  if (sqlType === 'uuid') return canonicalId(raw);
+  if (sqlType === 'integer') return /^-?\d{1,10}$/.test(raw) && Number.isSafeInteger(Number(raw)) ? raw : undefined;
+  return raw;
+}
+
+/** Whether a cursor's order value is one the column's SQL cast accepts, so the keyset query cannot fail on it. */
+function isValueOf(sqlType: SqlType, value: unknown): boolean {
+  switch (sqlType) {
+    case 'uuid':
+      return typeof value === 'string' && canonicalId(value) !== undefined;
+    case 'text':
+      return typeof value === 'string' && value.length <= 4096 && !value.includes('\u0000');
+    case 'integer':
+      return typeof value === 'number' && Number.isInteger(value) && Math.abs(value) <= 2_147_483_647;
+    case 'timestamptz':
+      return typeof value === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(value) && !Number.isNaN(Date.parse(value));
+    case 'jsonb':
+      return false;
+  }
+}
