@@ -8,7 +8,7 @@ import { RedisProcess } from '../helpers/redis-process.js';
 import { createScratchDatabase, type ScratchDatabase } from '../helpers/scratch-database.js';
 import { spawnServer, type ServerProcess } from '../helpers/spawn-server.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
-import { inAny, percentile, staleReads, Workload, type Instance, type Window } from './workload.js';
+import { inAny, percentile, staleLists, staleReads, Workload, type Instance, type Window } from './workload.js';
 
 /**
  * Real faults against real processes: two server instances (A reaches Redis
@@ -32,6 +32,8 @@ const prefix = uniquePrefix();
 const servers: Record<'A' | 'B', ServerProcess | undefined> = { A: undefined, B: undefined };
 const instances: Instance[] = [];
 let ids: string[] = [];
+/** Accounts whose orders the workload places and reads: a list each. */
+const accounts: string[] = [];
 const report: Record<string, unknown>[] = [];
 
 const serverEnv = (app: string, redisUrl: string) => ({ DATABASE_URL: scratch.urlFor(app), REDIS_URL: redisUrl, CACHE_PREFIX: prefix, LOG_LEVEL: 'error' });
@@ -53,6 +55,10 @@ beforeAll(async () => {
     );
     ids.push(created.createProduct.id);
   }
+  for (let i = 0; i < 16; i++) {
+    const created = dataOf(await postGraphql<{ createAccount: { id: string } }>(servers.A.url, 'mutation { createAccount(owner: "F", balanceCents: 1000000000) { id } }'));
+    accounts.push(created.createAccount.id);
+  }
 }, 300_000);
 
 afterAll(async () => {
@@ -68,7 +74,7 @@ afterAll(async () => {
 
 /** Runs clients through steady state, the fault, its healing and steady state again; returns what they saw. */
 async function scenario(label: string, fault: () => Promise<() => Promise<void>>, seed: number) {
-  const workload = new Workload(instances, ids, seed);
+  const workload = new Workload(instances, ids, seed, accounts);
   workload.start();
   await sleep(STEADY_MS);
   const from = performance.now();
@@ -83,7 +89,11 @@ async function scenario(label: string, fault: () => Promise<() => Promise<void>>
   return { ops: workload.ops, window, convergedInMs };
 }
 
-/** Polls until every cached key equals the database (missing keys are fine); resolves to how long it took. */
+/**
+ * Polls until every cached key equals the database (missing keys are fine):
+ * each product at its version, each account's orders list at its version and
+ * with the database's orders, newest first. Resolves to how long it took.
+ */
 async function convergence(limitMs = 2_000): Promise<number> {
   const started = performance.now();
   for (;;) {
@@ -94,8 +104,20 @@ async function convergence(limitMs = 2_000): Promise<number> {
       const raw = cached[i];
       return raw !== null && raw !== undefined && parseEnvelope(raw)?.v !== truth.get(id);
     });
+    const lists = await inspector.mget(...accounts.map((id) => `${prefix}:{Account:${id}}.orders`));
+    for (const [i, account] of accounts.entries()) {
+      const raw = lists[i];
+      if (raw === null || raw === undefined) continue;
+      const envelope = parseEnvelope<{ ids: string[]; total: number }>(raw);
+      const version = (await db('cache_list_versions').where({ list: 'Account.orders', owner: account }).first('version')) as { version: string } | undefined;
+      const orders = (await db('orders').where({ account_id: account }).orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]).select('id')) as { id: string }[];
+      const expected = orders.slice(0, 200).map((o) => o.id);
+      if (envelope?.v !== Number(version?.version ?? 0) || JSON.stringify(envelope.data?.ids) !== JSON.stringify(expected) || envelope.data?.total !== orders.length) {
+        behind.push(`Account.orders ${account}`);
+      }
+    }
     if (behind.length === 0) return performance.now() - started;
-    if (performance.now() - started > limitMs) throw new Error(`cache still differs from the database for ${behind.length} keys after ${limitMs} ms`);
+    if (performance.now() - started > limitMs) throw new Error(`cache still differs from the database for ${behind.length} keys after ${limitMs} ms: ${behind.slice(0, 3).join(', ')}`);
     await sleep(50);
   }
 }
@@ -103,20 +125,29 @@ async function convergence(limitMs = 2_000): Promise<number> {
 /** The checks every scenario must pass, and the figures docs/failure-modes.md reports. */
 async function check(label: string, result: Awaited<ReturnType<typeof scenario>>, options: { readsMayFailInWindow?: boolean; ignoreInstance?: string } = {}) {
   const { ops, window } = result;
-  const writes = ops.filter((o) => o.kind === 'write');
-  const acked = writes.filter((o) => o.version !== undefined);
-  const reads = ops.filter((o) => o.kind === 'read' && o.instance !== options.ignoreInstance);
+  const writes = ops.filter((o) => o.kind === 'write' || o.kind === 'order');
+  const acked = writes.filter((o) => o.version !== undefined || o.orderId !== undefined);
+  const reads = ops.filter((o) => (o.kind === 'read' || o.kind === 'list') && o.instance !== options.ignoreInstance);
 
   // 1. No acknowledged write is lost: the database holds that version or a later one.
   const rows = (await db('products').whereIn('id', ids).select('id', 'version', 'stock')) as { id: string; version: number }[];
   const truth = new Map(rows.map((r) => [r.id, r.version]));
-  const lost = acked.filter((w) => (truth.get(w.id) ?? 0) < (w.version ?? 0));
+  const lost = acked.filter((w) => w.kind === 'write' && (truth.get(w.id) ?? 0) < (w.version ?? 0));
   expect(lost, `${label}: acknowledged writes lost`).toEqual([]);
 
   // 2. Outside the fault window, no read is older than a write acknowledged before it began.
   const stale = staleReads(ops);
   const staleOutside = stale.filter((s) => !inAny(s.op, [window]));
   expect(staleOutside, `${label}: stale reads outside the fault window`).toEqual([]);
+
+  // 2a. Lists too: outside the fault window, no list read misses an order acknowledged before it began.
+  const staleListReads = staleLists(ops);
+  expect(staleListReads.filter((s) => !inAny(s.op, [window])), `${label}: stale lists outside the fault window`).toEqual([]);
+  expect(ops.filter((o) => o.kind === 'list' && o.error === undefined).length, `${label}: lists were read`).toBeGreaterThan(5);
+  // An order placed is an acknowledged write like any other: the database has it.
+  const placed = ops.filter((o) => o.kind === 'order' && o.orderId !== undefined).map((o) => o.orderId as string);
+  const found = new Set(((await db('orders').whereIn('id', placed).select('id')) as { id: string }[]).map((r) => r.id));
+  expect(placed.filter((id) => !found.has(id)), `${label}: acknowledged orders lost`).toEqual([]);
 
   // 2b. A write that fails says why: the database lost it (outcome unknown), or the instance died under it.
   const oddWriteErrors = writes.filter((w) => w.error !== undefined && w.error !== 'SERVICE_UNAVAILABLE' && !w.error.startsWith('transport:'));
@@ -141,6 +172,9 @@ async function check(label: string, result: Awaited<ReturnType<typeof scenario>>
     writeP99InWindowMs: Math.round(percentile(writes.filter((w) => inAny(w, [window])).map((w) => w.end - w.start), 99)),
     staleReadsInWindow: stale.length,
     maxStaleBehindMs: Math.round(Math.max(0, ...stale.map((s) => s.behindMs))),
+    ordersPlaced: placed.length,
+    listReads: ops.filter((o) => o.kind === 'list').length,
+    staleListsInWindow: staleListReads.length,
     convergedAfterStopMs: Math.round(result.convergedInMs),
   };
   report.push(figures);
