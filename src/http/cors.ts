@@ -1,11 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CorsOrigins } from '../config.js';
 
 /**
  * Origins whose web pages may call the GraphQL endpoint: `*` for every origin,
  * or a list of exact origins (`https://shop.example`); an empty list allows none,
- * and then no CORS header is sent at all.
+ * and then no CORS header is sent at all. Declared with CORS_ORIGINS in config.ts.
  */
-export type CorsOrigins = '*' | readonly string[];
+export type { CorsOrigins };
 
 /**
  * The request headers a browser client of this server needs. A fixed list
