@@ -9,8 +9,11 @@ export interface ClusterSeed {
   readonly port: number;
 }
 
-/** Browser origins that may call the endpoint (CORS): every origin, or exact origins; [] sends no CORS headers. */
-export type CorsOrigins = '*' | readonly string[];
+/**
+ * Browser origins that may call the endpoint (CORS): every origin, pages served from
+ * this machine (the rule is in http/cors.ts), or exact origins; [] sends no CORS headers.
+ */
+export type CorsOrigins = '*' | 'loopback' | readonly string[];
 
 /** One environment variable: its name, how a set value is parsed, and what an unset one means. */
 export interface Variable<T> {
@@ -87,8 +90,12 @@ const NO_TOKENS: readonly string[] = Object.freeze([]);
 export const VARIABLES = {
   /** HTTP port; 0 takes a free one. @default 4000 */
   port: variable('PORT', int(0, 65_535), 4000),
-  /** Interface to listen on. @default '0.0.0.0' */
-  host: variable('HOST', z.string().min(1), '0.0.0.0'),
+  /**
+   * Interface to listen on. Outside production only this machine may connect: access control is
+   * off until configured, and a developer's laptop is on networks it does not choose.
+   * @default '127.0.0.1', except '0.0.0.0' when NODE_ENV=production
+   */
+  host: variable('HOST', z.string().min(1), '127.0.0.1', { production: '0.0.0.0' }),
   /** Postgres connection string; unset means an embedded PGlite database under `dataDir`. @default undefined */
   databaseUrl: optional('DATABASE_URL', z.string().url()),
   /** @default 10 */
@@ -175,8 +182,12 @@ export const VARIABLES = {
   keepAliveTimeoutMs: variable('KEEP_ALIVE_TIMEOUT_MS', int(100, 3_600_000), 75_000),
   /** Open connections the server accepts; more are closed at once. @default 10000 */
   maxConnections: variable('MAX_CONNECTIONS', int(1, 1_000_000), 10_000),
-  /** Browser origins that may call the endpoint (CORS). @default '*', except [] when NODE_ENV=production */
-  corsOrigins: variable('CORS_ORIGINS', corsOrigins, '*', { production: NO_ORIGINS }),
+  /**
+   * Browser origins that may call the endpoint (CORS). Outside production, pages served from this
+   * machine: with `*`, any page the developer visits could pass the preflight and run mutations.
+   * @default 'loopback', except [] when NODE_ENV=production
+   */
+  corsOrigins: variable('CORS_ORIGINS', corsOrigins, 'loopback', { production: NO_ORIGINS }),
   /** Schema introspection; also shows field suggestions in errors when on. @default true, except false when NODE_ENV=production */
   introspection: variable('INTROSPECTION', bool, true, { production: false }),
   /** Read by Apollo Server itself, which then reports usage to GraphOS Studio; `Config` keeps only `usageReporting`. @default undefined */
@@ -285,7 +296,7 @@ function resolve(c: Declared): Config {
 }
 
 /**
- * CORS_ORIGINS: `*`, or comma-separated origins (scheme, host and an optional
+ * CORS_ORIGINS: `*`, `loopback`, or comma-separated origins (scheme, host and an optional
  * port; a trailing `/` is dropped). Throws a message naming what is wrong.
  */
 function parseCorsOrigins(value: string): CorsOrigins {
@@ -293,10 +304,11 @@ function parseCorsOrigins(value: string): CorsOrigins {
     .split(',')
     .map((entry) => entry.trim())
     .filter((entry) => entry.length > 0);
-  if (entries.length === 0) throw new Error('name at least one origin, or *');
-  if (entries.includes('*')) {
-    if (entries.length > 1) throw new Error('use * alone, or a list of origins without it');
-    return '*';
+  if (entries.length === 0) throw new Error('name at least one origin, or * or loopback');
+  for (const word of ['*', 'loopback'] as const) {
+    if (!entries.includes(word)) continue;
+    if (entries.length > 1) throw new Error(`use ${word} alone, or a list of origins without it`);
+    return word;
   }
   return Object.freeze(
     entries.map((entry) => {

@@ -4,6 +4,7 @@ import type { DestinationStream } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createDependencies, type Dependencies } from './dependencies.js';
 import { ConnectionTracker } from './http/connection-tracker.js';
+import { describeCorsOrigins } from './http/cors.js';
 import { createOpsRoutes } from './ops/routes.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './ops/metrics.js';
@@ -106,8 +107,8 @@ export async function start(env: NodeJS.ProcessEnv = process.env, options: Start
   });
   const address = http.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
-  const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}/graphql`;
-  logger.info({ url }, 'freshgraph is serving');
+  const url = `http://${urlHostOf(config.host)}:${port}/graphql`;
+  logger.info({ url, listen: describeListen(config.host, port), cors: describeCorsOrigins(config.corsOrigins) }, 'freshgraph is serving');
 
   let stopping: Promise<void> | undefined;
   const shutdown = () =>
@@ -152,6 +153,23 @@ function describeCache(config: Config, storeKind: string): string {
     return `redis cluster (seeds ${seeds}; reads from masters; ${confirm})`;
   }
   return 'redis';
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost']);
+const ANY_HOST = new Set(['0.0.0.0', '::']);
+
+/** The host part of a URL that reaches this server from this machine. */
+function urlHostOf(host: string): string {
+  if (ANY_HOST.has(host)) return 'localhost';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** Who can connect, for the start-up log. */
+function describeListen(host: string, port: number): string {
+  const address = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  if (LOOPBACK_HOSTS.has(host)) return `${address}, this machine only (HOST=0.0.0.0 accepts other machines)`;
+  if (ANY_HOST.has(host)) return `${address}, every interface`;
+  return address;
 }
 
 /** Says once, at start, who may call this server; an open server says so as a warning. */
