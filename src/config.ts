@@ -15,6 +15,8 @@ export interface ClusterSeed {
  */
 export type CorsOrigins = '*' | 'loopback' | readonly string[];
 
+export type LogFormat = 'json' | 'pretty';
+
 /** One environment variable: its name, how a set value is parsed, and what an unset one means. */
 export interface Variable<T> {
   readonly env: string;
@@ -158,6 +160,11 @@ export const VARIABLES = {
   dataDir: variable('DATA_DIR', z.string().min(1), '.data/pglite'),
   /** @default 'info' */
   logLevel: variable('LOG_LEVEL', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info'),
+  /**
+   * `pretty`: one readable line per entry (and per request), for a person at a terminal; `json` for
+   * machines, and always in production. @default undefined: pretty on a terminal, else json (logger.ts)
+   */
+  logFormat: optional('LOG_FORMAT', z.enum(['json', 'pretty']) satisfies z.ZodType<LogFormat>),
   /** `production` turns the development conveniences off and closes the development defaults. @default 'development' */
   nodeEnv: variable('NODE_ENV', z.string(), 'development'),
 
@@ -289,6 +296,8 @@ function resolve(c: Declared): Config {
     leaseWaitMs: leaseWaitMs ?? c.leaseTtlMs,
     // The debug view shows what a request cost; production never serves it, whatever the variable says.
     debugExtensions: c.debugExtensions && !production,
+    // Production logs are read by machines, whatever the variable says.
+    logFormat: production ? 'json' : c.logFormat,
     sandbox: !production,
     usageReporting: apolloKey !== undefined,
     queryLimits: Object.freeze(Object.fromEntries(QUERY_LIMITS.map((field) => [field, c[field]])) as Config['queryLimits']),

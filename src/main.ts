@@ -23,14 +23,14 @@ export interface Running {
 }
 
 export interface StartOptions {
-  /** Where log lines go. @default stdout */
+  /** Where log lines go: pretty ones only if it is a terminal or LOG_FORMAT=pretty. @default stdout */
   readonly logDestination?: DestinationStream;
 }
 
 /** Config -> clients -> server -> listen. Exported so tests can run the real thing in-process. */
 export async function start(env: NodeJS.ProcessEnv = process.env, options: StartOptions = {}): Promise<Running> {
   const config = loadConfig(env);
-  const logger = createLogger(config.logLevel, options.logDestination);
+  const logger = createLogger(config.logLevel, { destination: options.logDestination, format: config.logFormat });
   const metrics = new Metrics({ writeShareWindowSeconds: config.writeShareWindowSeconds });
   const deps = await createDependencies(config, logger, {
     onStoreCall: metrics.observeStoreCall,
