@@ -233,7 +233,10 @@ type Field = keyof Declared;
 /** The fields the server takes as its operation limits (plugins/query-limits.ts). */
 const QUERY_LIMITS = ['maxDepth', 'maxAliases', 'maxDirectives', 'maxTokens', 'maxCost'] as const satisfies readonly Field[];
 
-/** The declared values, except those that only decide others, plus what follows from them. */
+/**
+ * The declared values, plus what follows from them. APOLLO_KEY itself is not kept (Apollo Server
+ * reads it), and an unset LEASE_WAIT_MS is resolved to LEASE_TTL_MS.
+ */
 export type Config = Omit<Declared, 'apolloKey' | 'leaseWaitMs'> & {
   /** @default leaseTtlMs */
   readonly leaseWaitMs: number;
