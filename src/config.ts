@@ -9,131 +9,42 @@ export interface ClusterSeed {
   readonly port: number;
 }
 
-export interface Config {
-  /** @default 4000 */
-  readonly port: number;
-  /** Interface to listen on. @default '0.0.0.0' */
-  readonly host: string;
-  /** Postgres connection string; unset means an embedded PGlite database under `dataDir`. */
-  readonly databaseUrl: string | undefined;
-  /** @default 10 */
-  readonly databasePoolMax: number;
-  /** Redis connection string; unset means the in-process cache store (or Redis Cluster with `redisClusterNodes`). */
-  readonly redisUrl: string | undefined;
-  /** Seed nodes of a Redis Cluster that holds the cache instead of one Redis; exclusive with `redisUrl`. @default undefined */
-  readonly redisClusterNodes: readonly ClusterSeed[] | undefined;
-  /**
-   * Replicas of its master that must confirm a write-through (`WAIT`) before it counts as landed on
-   * Redis Cluster; 0 only for a cluster without replicas. @default 1
-   */
-  readonly redisClusterWaitReplicas: number;
-  /** How long a write-through on Redis Cluster waits for that confirmation. @default 100 */
-  readonly redisClusterWaitTimeoutMs: number;
-  /** Every cache key starts with `<cachePrefix>:`. @default 'fg' */
-  readonly cachePrefix: string;
-  /** Safety-net TTL of every cache key. @default 300 */
-  readonly cacheTtlSeconds: number;
-  /** TTL of a "no such row" entry (version 0); at most `cacheTtlSeconds`. @default 30 */
-  readonly cacheAbsentTtlSeconds: number;
-  /** Members a cached list holds (its first ones, in order); pages past them are read from Postgres. @default 200 */
-  readonly cacheListWindow: number;
-  /** XFetch aggressiveness; 0 disables early refresh. @default 1 */
-  readonly xfetchBeta: number;
-  /** `off` serves straight from the database (the benchmark's baseline). @default 'on' */
-  readonly cacheMode: CacheMode;
-  /** Attempts after the first failed cache write of a mutation. @default 3 */
-  readonly cacheWriteRetries: number;
-  /** First backoff delay; doubles per attempt, with full jitter. @default 25 */
-  readonly cacheWriteBackoffMs: number;
-  /** Bound on every Redis command. @default 500 */
-  readonly redisCommandTimeoutMs: number;
-  /** Bound on (re)connecting to Redis. @default 2000 */
-  readonly redisConnectTimeoutMs: number;
-  /** How long a fill lease lives. @default 2000 */
-  readonly leaseTtlMs: number;
-  /**
-   * How long a reader waits for another reader's fill, from when it first found
-   * that reader's lease; no lease outlives its TTL, so that is the default. @default leaseTtlMs
-   */
-  readonly leaseWaitMs: number;
-  /** Consecutive Redis failures that open the circuit breaker. @default 3 */
-  readonly breakerFailures: number;
-  /** How long the open circuit skips Redis before probing again. @default 1000 */
-  readonly breakerOpenMs: number;
-  /** Pause between passes of the outbox repair worker. @default 250 */
-  readonly repairIntervalMs: number;
-  /** Outbox rows older than this are replayed by any instance. @default 1000 */
-  readonly repairAfterMs: number;
-  /** Wake the repair worker on the outbox triggers' NOTIFY (one connection of its own); false leaves the poll alone. @default true */
-  readonly outboxListen: boolean;
-  /** After SIGTERM, keep accepting (while /readyz says 503) this long, for load balancers to notice. @default 0 */
-  readonly shutdownDelayMs: number;
-  /** After SIGTERM, requests still running after this long are cut off. @default 25000 */
-  readonly shutdownTimeoutMs: number;
-  /** Pause between consistency samples; 0 turns the sampler off. @default 1000 */
-  readonly consistencySampleIntervalMs: number;
-  /** Entries the in-process store keeps before evicting the least recently used. @default 100000 */
-  readonly memoryStoreMaxEntries: number;
-  /** Data directory of the embedded database. @default '.data/pglite' */
-  readonly dataDir: string;
-  /** @default 'info' */
-  readonly logLevel: string;
-  readonly nodeEnv: string;
-  /** Serve Apollo Sandbox to browsers at GET / and /graphql. @default true, except false when NODE_ENV=production */
-  readonly sandbox: boolean;
+/**
+ * Browser origins that may call the endpoint (CORS): every origin, pages served from
+ * this machine (the rule is in http/cors.ts), or exact origins; [] sends no CORS headers.
+ */
+export type CorsOrigins = '*' | 'loopback' | readonly string[];
 
-  // Limits: every refusal happens before any database or cache work.
-  /** Deepest field nesting of an operation (fragments expanded; introspection fields exempt). @default 8 */
-  readonly maxDepth: number;
-  /** Aliased fields in one operation (fragments expanded). @default 15 */
-  readonly maxAliases: number;
-  /** Directive uses in one operation (fragments expanded). @default 50 */
-  readonly maxDirectives: number;
-  /** Lexical tokens in one document; the parser stops past it. @default 1000 */
-  readonly maxTokens: number;
-  /** Cost of one operation: 1 per field, or the total length of its list arguments. @default 1000 */
-  readonly maxCost: number;
-  /** Request bodies above this are refused with 413. @default 1048576 */
-  readonly maxBodyBytes: number;
-  /** A request (headers and body) must have arrived within this, or it gets 408. @default 30000 */
-  readonly requestTimeoutMs: number;
-  /** The request headers must have arrived within this, or the request gets 408. @default 10000 */
-  readonly headersTimeoutMs: number;
-  /** An idle keep-alive connection is closed after this; keep it above the router's idle timeout. @default 75000 */
-  readonly keepAliveTimeoutMs: number;
-  /** Open connections the server accepts; more are closed at once. @default 10000 */
-  readonly maxConnections: number;
-  /**
-   * Browser origins that may call the endpoint (CORS): `*`, or exact origins;
-   * an empty list sends no CORS headers. @default '*', except [] when NODE_ENV=production
-   */
-  readonly corsOrigins: '*' | readonly string[];
-  /** Schema introspection; also shows field suggestions in errors when on. @default NODE_ENV !== 'production'; INTROSPECTION overrides */
-  readonly introspection: boolean;
-  /** APOLLO_KEY is set, so Apollo Server reports usage to GraphOS Studio (it reads the key itself). */
-  readonly usageReporting: boolean;
+export type LogFormat = 'json' | 'pretty';
 
-  // Access control: unset means open (said once at start).
-  /** Required in `x-router-secret` on every GraphQL request when set. @default undefined */
-  readonly routerSecret: string | undefined;
-  /** Bearer tokens that may run mutations; empty means mutations are open. @default [] */
-  readonly writeTokens: readonly string[];
-
-  // Operations.
-  /** `extensions.cache` for requests with `x-freshgraph-debug: 1`; always off in production. @default false */
-  readonly debugExtensions: boolean;
-  /** Bound on each /readyz check (Postgres, Redis). @default 1000 */
-  readonly readyTimeoutMs: number;
-  /** A /readyz result is reused this long; concurrent probes share one check. @default 1000 */
-  readonly readyCacheMs: number;
-  /** Sliding window of the cache write-share gauge. @default 60 */
-  readonly writeShareWindowSeconds: number;
-  /** Warn when the write share stays above this for a whole window. @default 0.25 */
-  readonly writeShareWarn: number;
+/** One environment variable: its name, how a set value is parsed, and what an unset one means. */
+export interface Variable<T> {
+  readonly env: string;
+  readonly schema: z.ZodType<T>;
+  /** The value while unset (outside production, where `production` is given). */
+  readonly default: T;
+  /** The value while unset when NODE_ENV=production, where that differs. */
+  readonly production?: T;
 }
 
-const intFrom = (def: number, min: number, max: number) =>
-  z.coerce.number().int().min(min).max(max).default(def);
+function variable<T>(env: string, schema: z.ZodType<T>, fallback: NoInfer<T>, options: { production?: NoInfer<T> } = {}): Variable<T> {
+  return { env, schema, default: fallback, ...options };
+}
+
+/** A variable that may stay unset: the code that reads it knows what unset means. */
+function optional<T>(env: string, schema: z.ZodType<T>): Variable<T | undefined> {
+  return { env, schema, default: undefined };
+}
+
+const int = (min: number, max: number) => {
+  const message = `use a whole number from ${min} to ${max}`;
+  return z.coerce.number({ error: message }).int({ error: message }).min(min, message).max(max, message);
+};
+
+const fraction = (min: number, max: number) => {
+  const message = `use a number from ${min} to ${max}`;
+  return z.coerce.number({ error: message }).min(min, message).max(max, message);
+};
 
 const bool = z
   .enum(['true', 'false', '1', '0'], { message: 'use true or false' })
@@ -155,109 +66,263 @@ const clusterSeeds = z
           })
           .refine((seed) => seed.port >= 1 && seed.port <= 65535, 'a port is 1-65535'),
       )
-      .min(1, 'name at least one host:port'),
+      .min(1, 'name at least one host:port')
+      .transform((seeds): readonly ClusterSeed[] => Object.freeze(seeds)),
   );
 
 const SECRET_MIN = 16;
 const secret = z.string().min(SECRET_MIN, `use at least ${SECRET_MIN} characters`).regex(/^[!-~]+$/, 'use printable ASCII without spaces');
 
-const schema = z.object({
-  PORT: intFrom(4000, 0, 65535),
-  HOST: z.string().min(1).default('0.0.0.0'),
-  DATABASE_URL: z.string().url().optional(),
-  DATABASE_POOL_MAX: intFrom(10, 1, 200),
-  REDIS_URL: z.string().url().optional(),
-  REDIS_CLUSTER_NODES: clusterSeeds.optional(),
-  REDIS_CLUSTER_WAIT_REPLICAS: intFrom(1, 0, 16),
-  REDIS_CLUSTER_WAIT_TIMEOUT_MS: intFrom(100, 1, 60_000),
-  CACHE_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'use 1-64 letters, digits, "_", "." or "-"')
-    .default('fg'),
-  CACHE_TTL_SECONDS: intFrom(300, 1, 7 * 24 * 3600),
-  CACHE_ABSENT_TTL_SECONDS: intFrom(30, 1, 7 * 24 * 3600),
-  CACHE_LIST_WINDOW: intFrom(200, 1, 10_000),
-  XFETCH_BETA: z.coerce.number().min(0).max(100).default(1),
-  CACHE_MODE: z.enum(['on', 'off']).default('on'),
-  CACHE_WRITE_RETRIES: intFrom(3, 0, 20),
-  CACHE_WRITE_BACKOFF_MS: intFrom(25, 1, 10_000),
-  REDIS_COMMAND_TIMEOUT_MS: intFrom(500, 10, 60_000),
-  REDIS_CONNECT_TIMEOUT_MS: intFrom(2000, 10, 60_000),
-  LEASE_TTL_MS: intFrom(2000, 10, 60_000),
-  LEASE_WAIT_MS: z.coerce.number().int().min(0).max(60_000).optional(),
-  CACHE_BREAKER_FAILURES: intFrom(3, 1, 1000),
-  CACHE_BREAKER_OPEN_MS: intFrom(1000, 10, 600_000),
-  OUTBOX_REPAIR_INTERVAL_MS: intFrom(250, 10, 600_000),
-  OUTBOX_REPAIR_AFTER_MS: intFrom(1000, 0, 3_600_000),
-  OUTBOX_LISTEN: bool.default(true),
-  CONSISTENCY_SAMPLE_INTERVAL_MS: intFrom(1000, 0, 3_600_000),
-  SHUTDOWN_DELAY_MS: intFrom(0, 0, 600_000),
-  SHUTDOWN_TIMEOUT_MS: intFrom(25_000, 0, 3_600_000),
-  MEMORY_STORE_MAX_ENTRIES: intFrom(100_000, 100, 100_000_000),
-  DATA_DIR: z.string().min(1).default('.data/pglite'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  NODE_ENV: z.string().default('development'),
-  MAX_DEPTH: intFrom(8, 1, 1000),
-  MAX_ALIASES: intFrom(15, 0, 10_000),
-  MAX_DIRECTIVES: intFrom(50, 0, 10_000),
-  MAX_TOKENS: intFrom(1000, 10, 1_000_000),
-  MAX_COST: intFrom(1000, 1, 100_000_000),
-  MAX_BODY_BYTES: intFrom(1024 * 1024, 1024, 100 * 1024 * 1024),
-  REQUEST_TIMEOUT_MS: intFrom(30_000, 100, 3_600_000),
-  HEADERS_TIMEOUT_MS: intFrom(10_000, 100, 3_600_000),
-  KEEP_ALIVE_TIMEOUT_MS: intFrom(75_000, 100, 3_600_000),
-  MAX_CONNECTIONS: intFrom(10_000, 1, 1_000_000),
-  CORS_ORIGINS: z.string().transform((value, ctx) => {
-    try {
-      return parseCorsOrigins(value);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: (err as Error).message });
-      return z.NEVER;
-    }
-  }).optional(),
-  INTROSPECTION: bool.optional(),
-  APOLLO_KEY: z.string().optional(),
-  ROUTER_SECRET: secret.optional(),
-  WRITE_TOKENS: z
-    .string()
-    .transform((value) => value.split(',').map((token) => token.trim()).filter((token) => token.length > 0))
-    .pipe(z.array(secret).min(1, 'name at least one token'))
-    .optional(),
-  DEBUG_EXTENSIONS: bool.default(false),
-  READY_TIMEOUT_MS: intFrom(1000, 10, 60_000),
-  READY_CACHE_MS: intFrom(1000, 0, 60_000),
-  WRITE_SHARE_WINDOW_SECONDS: intFrom(60, 5, 3600),
-  WRITE_SHARE_WARN: z.coerce.number().min(0).max(1).default(0.25),
-}).superRefine((e, ctx) => {
-  if (e.REDIS_URL !== undefined && e.REDIS_CLUSTER_NODES !== undefined) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['REDIS_CLUSTER_NODES'],
-      message: 'set either REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (Redis Cluster), not both',
-    });
-  }
-  if (e.REDIS_CLUSTER_WAIT_TIMEOUT_MS >= e.REDIS_COMMAND_TIMEOUT_MS) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['REDIS_CLUSTER_WAIT_TIMEOUT_MS'],
-      message: `must be below REDIS_COMMAND_TIMEOUT_MS (${e.REDIS_COMMAND_TIMEOUT_MS}), which bounds the whole write`,
-    });
+const corsOrigins = z.string().transform((value, ctx): CorsOrigins => {
+  try {
+    return parseCorsOrigins(value);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
   }
 });
 
+const NO_ORIGINS: CorsOrigins = Object.freeze([]);
+const NO_TOKENS: readonly string[] = Object.freeze([]);
+
 /**
- * CORS_ORIGINS: `*`, or comma-separated origins (scheme, host and an optional
+ * Every environment variable, once: docs/configuration.md lists the same ones with the same
+ * defaults (test/unit/config-docs.test.ts holds it to that), and `Config` is derived from them.
+ */
+export const VARIABLES = {
+  /** HTTP port; 0 takes a free one. @default 4000 */
+  port: variable('PORT', int(0, 65_535), 4000),
+  /**
+   * Interface to listen on. Outside production only this machine may connect: access control is
+   * off until configured, and a developer's laptop is on networks it does not choose.
+   * @default '127.0.0.1', except '0.0.0.0' when NODE_ENV=production
+   */
+  host: variable('HOST', z.string().min(1), '127.0.0.1', { production: '0.0.0.0' }),
+  /** Postgres connection string; unset means an embedded PGlite database under `dataDir`. @default undefined */
+  databaseUrl: optional('DATABASE_URL', z.string().url()),
+  /** @default 10 */
+  databasePoolMax: variable('DATABASE_POOL_MAX', int(1, 200), 10),
+  /** Redis connection string; unset means the in-process cache store (or Redis Cluster with `redisClusterNodes`). @default undefined */
+  redisUrl: optional('REDIS_URL', z.string().url()),
+  /** Seed nodes of a Redis Cluster that holds the cache instead of one Redis; exclusive with `redisUrl`. @default undefined */
+  redisClusterNodes: optional('REDIS_CLUSTER_NODES', clusterSeeds),
+  /**
+   * Replicas of its master that must confirm a write-through (`WAIT`) before it counts as landed on
+   * Redis Cluster; 0 only for a cluster without replicas. @default 1
+   */
+  redisClusterWaitReplicas: variable('REDIS_CLUSTER_WAIT_REPLICAS', int(0, 16), 1),
+  /** How long a write-through on Redis Cluster waits for that confirmation; below `redisCommandTimeoutMs`. @default 100 */
+  redisClusterWaitTimeoutMs: variable('REDIS_CLUSTER_WAIT_TIMEOUT_MS', int(1, 60_000), 100),
+  /** Every cache key starts with `<cachePrefix>:`. @default 'fg' */
+  cachePrefix: variable('CACHE_PREFIX', z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'use 1-64 letters, digits, "_", "." or "-"'), 'fg'),
+  /** Safety-net TTL of every cache key. @default 300 */
+  cacheTtlSeconds: variable('CACHE_TTL_SECONDS', int(1, 7 * 24 * 3600), 300),
+  /** TTL of a "no such row" entry (version 0); at most `cacheTtlSeconds`. @default 30 */
+  cacheAbsentTtlSeconds: variable('CACHE_ABSENT_TTL_SECONDS', int(1, 7 * 24 * 3600), 30),
+  /** Members a cached list holds (its first ones, in order); pages past them are read from Postgres. @default 200 */
+  cacheListWindow: variable('CACHE_LIST_WINDOW', int(1, 10_000), 200),
+  /** XFetch aggressiveness; 0 disables early refresh. @default 1 */
+  xfetchBeta: variable('XFETCH_BETA', fraction(0, 100), 1),
+  /** `off` serves straight from the database (the benchmark's baseline). @default 'on' */
+  cacheMode: variable('CACHE_MODE', z.enum(['on', 'off']), 'on'),
+  /** Attempts after the first failed cache write of a mutation. @default 3 */
+  cacheWriteRetries: variable('CACHE_WRITE_RETRIES', int(0, 20), 3),
+  /** First backoff delay; doubles per attempt, with full jitter. @default 25 */
+  cacheWriteBackoffMs: variable('CACHE_WRITE_BACKOFF_MS', int(1, 10_000), 25),
+  /** Bound on every Redis command. @default 500 */
+  redisCommandTimeoutMs: variable('REDIS_COMMAND_TIMEOUT_MS', int(10, 60_000), 500),
+  /** Bound on each attempt to connect to Redis, and on how long start-up waits for it. @default 2000 */
+  redisConnectTimeoutMs: variable('REDIS_CONNECT_TIMEOUT_MS', int(10, 60_000), 2000),
+  /** How long a fill lease lives. @default 2000 */
+  leaseTtlMs: variable('LEASE_TTL_MS', int(10, 60_000), 2000),
+  /**
+   * How long a reader waits for another reader's fill, from when it first found
+   * that reader's lease; no lease outlives its TTL, so that is the default. @default leaseTtlMs
+   */
+  leaseWaitMs: optional('LEASE_WAIT_MS', int(0, 60_000)),
+  /** Consecutive Redis failures that open the circuit breaker. @default 3 */
+  breakerFailures: variable('CACHE_BREAKER_FAILURES', int(1, 1000), 3),
+  /** How long the open circuit skips Redis before probing again. @default 1000 */
+  breakerOpenMs: variable('CACHE_BREAKER_OPEN_MS', int(10, 600_000), 1000),
+  /** Pause between passes of the outbox repair worker. @default 250 */
+  repairIntervalMs: variable('OUTBOX_REPAIR_INTERVAL_MS', int(10, 600_000), 250),
+  /** Outbox rows older than this are replayed by any instance. @default 1000 */
+  repairAfterMs: variable('OUTBOX_REPAIR_AFTER_MS', int(0, 3_600_000), 1000),
+  /** Wake the repair worker on the outbox triggers' NOTIFY (one connection of its own); false leaves the poll alone. @default true */
+  outboxListen: variable('OUTBOX_LISTEN', bool, true),
+  /** Pause between consistency samples; 0 turns the sampler off. @default 1000 */
+  consistencySampleIntervalMs: variable('CONSISTENCY_SAMPLE_INTERVAL_MS', int(0, 3_600_000), 1000),
+  /** After SIGTERM, keep accepting (while /readyz says 503) this long, for load balancers to notice. @default 0 */
+  shutdownDelayMs: variable('SHUTDOWN_DELAY_MS', int(0, 600_000), 0),
+  /** After SIGTERM, requests still running after this long are cut off. @default 25000 */
+  shutdownTimeoutMs: variable('SHUTDOWN_TIMEOUT_MS', int(0, 3_600_000), 25_000),
+  /** Entries the in-process store keeps before evicting the least recently used. @default 100000 */
+  memoryStoreMaxEntries: variable('MEMORY_STORE_MAX_ENTRIES', int(100, 100_000_000), 100_000),
+  /** Data directory of the embedded database. @default '.data/pglite' */
+  dataDir: variable('DATA_DIR', z.string().min(1), '.data/pglite'),
+  /** @default 'info' */
+  logLevel: variable('LOG_LEVEL', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info'),
+  /**
+   * `pretty`: one readable line per entry (and per request), for a person at a terminal; `json` for
+   * machines, and always in production. @default undefined: pretty on a terminal, else json (logger.ts)
+   */
+  logFormat: optional('LOG_FORMAT', z.enum(['json', 'pretty']) satisfies z.ZodType<LogFormat>),
+  /** `production` turns the development conveniences off and closes the development defaults. @default 'development' */
+  nodeEnv: variable('NODE_ENV', z.string(), 'development'),
+
+  // Limits: every refusal happens before any database or cache work.
+  /** Deepest field nesting of an operation (fragments expanded; introspection fields exempt). @default 8 */
+  maxDepth: variable('MAX_DEPTH', int(1, 1000), 8),
+  /** Aliased fields in one operation (fragments expanded). @default 15 */
+  maxAliases: variable('MAX_ALIASES', int(0, 10_000), 15),
+  /** Directive uses in one operation (fragments expanded). @default 50 */
+  maxDirectives: variable('MAX_DIRECTIVES', int(0, 10_000), 50),
+  /** Lexical tokens in one document; the parser stops past it. @default 1000 */
+  maxTokens: variable('MAX_TOKENS', int(10, 1_000_000), 1000),
+  /** Cost of one operation: 1 per field, or the total length of its list arguments. @default 1000 */
+  maxCost: variable('MAX_COST', int(1, 100_000_000), 1000),
+  /** Request bodies above this are refused with 413. @default 1048576 */
+  maxBodyBytes: variable('MAX_BODY_BYTES', int(1024, 100 * 1024 * 1024), 1024 * 1024),
+  /** A request (headers and body) must have arrived within this, or it gets 408. @default 30000 */
+  requestTimeoutMs: variable('REQUEST_TIMEOUT_MS', int(100, 3_600_000), 30_000),
+  /** The request headers must have arrived within this (at most `requestTimeoutMs`), or the request gets 408. @default 10000 */
+  headersTimeoutMs: variable('HEADERS_TIMEOUT_MS', int(100, 3_600_000), 10_000),
+  /** An idle keep-alive connection is closed after this; keep it above the router's idle timeout. @default 75000 */
+  keepAliveTimeoutMs: variable('KEEP_ALIVE_TIMEOUT_MS', int(100, 3_600_000), 75_000),
+  /** Open connections the server accepts; more are closed at once. @default 10000 */
+  maxConnections: variable('MAX_CONNECTIONS', int(1, 1_000_000), 10_000),
+  /**
+   * Browser origins that may call the endpoint (CORS). Outside production, pages served from this
+   * machine: with `*`, any page the developer visits could pass the preflight and run mutations.
+   * @default 'loopback', except [] when NODE_ENV=production
+   */
+  corsOrigins: variable('CORS_ORIGINS', corsOrigins, 'loopback', { production: NO_ORIGINS }),
+  /** Schema introspection; also shows field suggestions in errors when on. @default true, except false when NODE_ENV=production */
+  introspection: variable('INTROSPECTION', bool, true, { production: false }),
+  /** Read by Apollo Server itself, which then reports usage to GraphOS Studio; `Config` keeps only `usageReporting`. @default undefined */
+  apolloKey: optional('APOLLO_KEY', z.string()),
+
+  // Access control: unset means open (said once at start).
+  /** Required in `x-router-secret` on every GraphQL request when set. @default undefined */
+  routerSecret: optional('ROUTER_SECRET', secret),
+  /** Bearer tokens that may run mutations; empty means mutations are open. @default [] */
+  writeTokens: variable(
+    'WRITE_TOKENS',
+    z
+      .string()
+      .transform((value) => value.split(',').map((token) => token.trim()).filter((token) => token.length > 0))
+      .pipe(z.array(secret).min(1, 'name at least one token'))
+      .transform((tokens): readonly string[] => Object.freeze(tokens)),
+    NO_TOKENS,
+  ),
+
+  // Operations.
+  /** `extensions.cache` for requests with `x-freshgraph-debug: 1`; always off in production. @default false */
+  debugExtensions: variable('DEBUG_EXTENSIONS', bool, false),
+  /** Bound on each /readyz check (Postgres, Redis). @default 1000 */
+  readyTimeoutMs: variable('READY_TIMEOUT_MS', int(10, 60_000), 1000),
+  /** A /readyz result is reused this long; concurrent probes share one check. @default 1000 */
+  readyCacheMs: variable('READY_CACHE_MS', int(0, 60_000), 1000),
+  /** Sliding window of the cache write-share gauge. @default 60 */
+  writeShareWindowSeconds: variable('WRITE_SHARE_WINDOW_SECONDS', int(5, 3600), 60),
+  /** Warn when the write share stays above this for a whole window. @default 0.25 */
+  writeShareWarn: variable('WRITE_SHARE_WARN', fraction(0, 1), 0.25),
+};
+
+type Declared = { readonly [K in keyof typeof VARIABLES]: (typeof VARIABLES)[K] extends Variable<infer T> ? T : never };
+type Field = keyof Declared;
+
+/** The fields the server takes as its operation limits (plugins/query-limits.ts). */
+const QUERY_LIMITS = ['maxDepth', 'maxAliases', 'maxDirectives', 'maxTokens', 'maxCost'] as const satisfies readonly Field[];
+
+/**
+ * The declared values, plus what follows from them. APOLLO_KEY itself is not kept (Apollo Server
+ * reads it), and an unset LEASE_WAIT_MS is resolved to LEASE_TTL_MS.
+ */
+export type Config = Omit<Declared, 'apolloKey' | 'leaseWaitMs'> & {
+  /** @default leaseTtlMs */
+  readonly leaseWaitMs: number;
+  /** Serve Apollo Sandbox to browsers at GET / and /graphql. @default true, except false when NODE_ENV=production */
+  readonly sandbox: boolean;
+  /** APOLLO_KEY is set, so Apollo Server reports usage to GraphOS Studio (it reads the key itself). */
+  readonly usageReporting: boolean;
+  /** The operation limits, as the server takes them. */
+  readonly queryLimits: Readonly<Pick<Declared, (typeof QUERY_LIMITS)[number]>>;
+};
+
+const FIELDS = Object.keys(VARIABLES) as Field[];
+const nameOf = (field: Field): string => VARIABLES[field].env;
+
+const SCHEMA = z
+  .object(Object.fromEntries(FIELDS.map((field) => [field, VARIABLES[field].schema.optional()])))
+  // Cast: the shape above is made of the declarations' own schemas, field by field.
+  .transform((set) => withDefaults(set as Partial<Declared>))
+  .superRefine(checkTogether)
+  .transform(resolve);
+
+function withDefaults(set: Partial<Declared>): Declared {
+  const production = (set.nodeEnv ?? VARIABLES.nodeEnv.default) === 'production';
+  const entries = FIELDS.map((field) => {
+    const declared: Variable<unknown> = VARIABLES[field];
+    const fallback = production && 'production' in declared ? declared.production : declared.default;
+    return [field, set[field] ?? fallback];
+  });
+  // Cast: one entry per declaration, each its schema's output or its default.
+  return Object.fromEntries(entries) as Declared;
+}
+
+/** The rules between variables, each reported on the variable to change. */
+function checkTogether(c: Declared, ctx: z.RefinementCtx): void {
+  const refuse = (field: Field, message: string) => ctx.addIssue({ code: 'custom', path: [field], message });
+  if (c.redisUrl !== undefined && c.redisClusterNodes !== undefined) {
+    refuse('redisClusterNodes', `set either ${nameOf('redisUrl')} (one Redis) or ${nameOf('redisClusterNodes')} (Redis Cluster), not both`);
+  }
+  if (c.redisClusterWaitTimeoutMs >= c.redisCommandTimeoutMs) {
+    refuse(
+      'redisClusterWaitTimeoutMs',
+      `must be below ${nameOf('redisCommandTimeoutMs')} (${c.redisCommandTimeoutMs}), which bounds the whole write`,
+    );
+  }
+  if (c.headersTimeoutMs > c.requestTimeoutMs) {
+    refuse(
+      'headersTimeoutMs',
+      `${c.headersTimeoutMs} is longer than ${nameOf('requestTimeoutMs')} (${c.requestTimeoutMs}); the headers are part of the request`,
+    );
+  }
+}
+
+function resolve(c: Declared): Config {
+  const production = c.nodeEnv === 'production';
+  const { apolloKey, leaseWaitMs, ...declared } = c;
+  return Object.freeze({
+    ...declared,
+    // An absent row never lives longer than a present one would.
+    cacheAbsentTtlSeconds: Math.min(c.cacheAbsentTtlSeconds, c.cacheTtlSeconds),
+    leaseWaitMs: leaseWaitMs ?? c.leaseTtlMs,
+    // The debug view shows what a request cost; production never serves it, whatever the variable says.
+    debugExtensions: c.debugExtensions && !production,
+    // Production logs are read by machines, whatever the variable says.
+    logFormat: production ? 'json' : c.logFormat,
+    sandbox: !production,
+    usageReporting: apolloKey !== undefined,
+    queryLimits: Object.freeze(Object.fromEntries(QUERY_LIMITS.map((field) => [field, c[field]])) as Config['queryLimits']),
+  });
+}
+
+/**
+ * CORS_ORIGINS: `*`, `loopback`, or comma-separated origins (scheme, host and an optional
  * port; a trailing `/` is dropped). Throws a message naming what is wrong.
  */
-function parseCorsOrigins(value: string): '*' | readonly string[] {
+function parseCorsOrigins(value: string): CorsOrigins {
   const entries = value
     .split(',')
     .map((entry) => entry.trim())
     .filter((entry) => entry.length > 0);
-  if (entries.length === 0) throw new Error('name at least one origin, or *');
-  if (entries.includes('*')) {
-    if (entries.length > 1) throw new Error('use * alone, or a list of origins without it');
-    return '*';
+  if (entries.length === 0) throw new Error('name at least one origin, or * or loopback');
+  for (const word of ['*', 'loopback'] as const) {
+    if (!entries.includes(word)) continue;
+    if (entries.length > 1) throw new Error(`use ${word} alone, or a list of origins without it`);
+    return word;
   }
   return Object.freeze(
     entries.map((entry) => {
@@ -281,76 +346,17 @@ export class ConfigError extends Error {
  * `DATABASE_URL= npm start` means "embedded", not "invalid URL".
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const present = Object.fromEntries(
-    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
+  const set = Object.fromEntries(
+    FIELDS.map((field) => [field, env[nameOf(field)]]).filter(([, value]) => value !== undefined && value !== ''),
   );
-  const parsed = schema.safeParse(present);
+  const parsed = SCHEMA.safeParse(set);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    const lines = parsed.error.issues.map((issue) => {
+      const [field, ...rest] = issue.path;
+      const name = typeof field === 'string' && field in VARIABLES ? nameOf(field as Field) : String(field);
+      return `  ${[name, ...rest].join('.')}: ${issue.message}`;
+    });
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
-  const e = parsed.data;
-  const production = e.NODE_ENV === 'production';
-  if (e.HEADERS_TIMEOUT_MS > e.REQUEST_TIMEOUT_MS) {
-    throw new ConfigError(
-      `Invalid configuration:\n  HEADERS_TIMEOUT_MS: ${e.HEADERS_TIMEOUT_MS} is longer than REQUEST_TIMEOUT_MS (${e.REQUEST_TIMEOUT_MS}); the headers are part of the request`,
-    );
-  }
-  return Object.freeze({
-    port: e.PORT,
-    host: e.HOST,
-    databaseUrl: e.DATABASE_URL,
-    databasePoolMax: e.DATABASE_POOL_MAX,
-    redisUrl: e.REDIS_URL,
-    redisClusterNodes: e.REDIS_CLUSTER_NODES === undefined ? undefined : Object.freeze(e.REDIS_CLUSTER_NODES),
-    redisClusterWaitReplicas: e.REDIS_CLUSTER_WAIT_REPLICAS,
-    redisClusterWaitTimeoutMs: e.REDIS_CLUSTER_WAIT_TIMEOUT_MS,
-    cachePrefix: e.CACHE_PREFIX,
-    cacheTtlSeconds: e.CACHE_TTL_SECONDS,
-    // An absent row never lives longer than a present one would.
-    cacheAbsentTtlSeconds: Math.min(e.CACHE_ABSENT_TTL_SECONDS, e.CACHE_TTL_SECONDS),
-    cacheListWindow: e.CACHE_LIST_WINDOW,
-    xfetchBeta: e.XFETCH_BETA,
-    cacheMode: e.CACHE_MODE,
-    cacheWriteRetries: e.CACHE_WRITE_RETRIES,
-    cacheWriteBackoffMs: e.CACHE_WRITE_BACKOFF_MS,
-    redisCommandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS,
-    redisConnectTimeoutMs: e.REDIS_CONNECT_TIMEOUT_MS,
-    leaseTtlMs: e.LEASE_TTL_MS,
-    leaseWaitMs: e.LEASE_WAIT_MS ?? e.LEASE_TTL_MS,
-    breakerFailures: e.CACHE_BREAKER_FAILURES,
-    breakerOpenMs: e.CACHE_BREAKER_OPEN_MS,
-    repairIntervalMs: e.OUTBOX_REPAIR_INTERVAL_MS,
-    repairAfterMs: e.OUTBOX_REPAIR_AFTER_MS,
-    outboxListen: e.OUTBOX_LISTEN,
-    consistencySampleIntervalMs: e.CONSISTENCY_SAMPLE_INTERVAL_MS,
-    shutdownDelayMs: e.SHUTDOWN_DELAY_MS,
-    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
-    memoryStoreMaxEntries: e.MEMORY_STORE_MAX_ENTRIES,
-    dataDir: e.DATA_DIR,
-    logLevel: e.LOG_LEVEL,
-    nodeEnv: e.NODE_ENV,
-    sandbox: !production,
-    maxDepth: e.MAX_DEPTH,
-    maxAliases: e.MAX_ALIASES,
-    maxDirectives: e.MAX_DIRECTIVES,
-    maxTokens: e.MAX_TOKENS,
-    maxCost: e.MAX_COST,
-    maxBodyBytes: e.MAX_BODY_BYTES,
-    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
-    headersTimeoutMs: e.HEADERS_TIMEOUT_MS,
-    keepAliveTimeoutMs: e.KEEP_ALIVE_TIMEOUT_MS,
-    maxConnections: e.MAX_CONNECTIONS,
-    corsOrigins: e.CORS_ORIGINS ?? (production ? Object.freeze([]) : '*'),
-    introspection: e.INTROSPECTION ?? !production,
-    usageReporting: (e.APOLLO_KEY ?? '') !== '',
-    routerSecret: e.ROUTER_SECRET,
-    writeTokens: Object.freeze(e.WRITE_TOKENS ?? []),
-    // The debug view shows what a request cost; production never serves it, whatever the variable says.
-    debugExtensions: e.DEBUG_EXTENSIONS && !production,
-    readyTimeoutMs: e.READY_TIMEOUT_MS,
-    readyCacheMs: e.READY_CACHE_MS,
-    writeShareWindowSeconds: e.WRITE_SHARE_WINDOW_SECONDS,
-    writeShareWarn: e.WRITE_SHARE_WARN,
-  });
+  return parsed.data;
 }

@@ -4,6 +4,7 @@ import type { DestinationStream } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { createDependencies, type Dependencies } from './dependencies.js';
 import { ConnectionTracker } from './http/connection-tracker.js';
+import { describeCorsOrigins } from './http/cors.js';
 import { createOpsRoutes } from './ops/routes.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './ops/metrics.js';
@@ -22,14 +23,14 @@ export interface Running {
 }
 
 export interface StartOptions {
-  /** Where log lines go. @default stdout */
+  /** Where log lines go: pretty ones only if it is a terminal or LOG_FORMAT=pretty. @default stdout */
   readonly logDestination?: DestinationStream;
 }
 
 /** Config -> clients -> server -> listen. Exported so tests can run the real thing in-process. */
 export async function start(env: NodeJS.ProcessEnv = process.env, options: StartOptions = {}): Promise<Running> {
   const config = loadConfig(env);
-  const logger = createLogger(config.logLevel, options.logDestination);
+  const logger = createLogger(config.logLevel, { destination: options.logDestination, format: config.logFormat });
   const metrics = new Metrics({ writeShareWindowSeconds: config.writeShareWindowSeconds });
   const deps = await createDependencies(config, logger, {
     onStoreCall: metrics.observeStoreCall,
@@ -75,13 +76,7 @@ export async function start(env: NodeJS.ProcessEnv = process.env, options: Start
     introspection: config.introspection,
     usageReporting: config.usageReporting,
     sandbox: config.sandbox,
-    limits: {
-      maxDepth: config.maxDepth,
-      maxAliases: config.maxAliases,
-      maxDirectives: config.maxDirectives,
-      maxTokens: config.maxTokens,
-      maxCost: config.maxCost,
-    },
+    limits: config.queryLimits,
     routerSecret: config.routerSecret,
     writeTokens: config.writeTokens,
     debugExtensions: config.debugExtensions,
@@ -112,8 +107,8 @@ export async function start(env: NodeJS.ProcessEnv = process.env, options: Start
   });
   const address = http.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
-  const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}/graphql`;
-  logger.info({ url }, 'freshgraph is serving');
+  const url = `http://${urlHostOf(config.host)}:${port}/graphql`;
+  logger.info({ url, listen: describeListen(config.host, port), cors: describeCorsOrigins(config.corsOrigins) }, 'freshgraph is serving');
 
   let stopping: Promise<void> | undefined;
   const shutdown = () =>
@@ -158,6 +153,23 @@ function describeCache(config: Config, storeKind: string): string {
     return `redis cluster (seeds ${seeds}; reads from masters; ${confirm})`;
   }
   return 'redis';
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost']);
+const ANY_HOST = new Set(['0.0.0.0', '::']);
+
+/** The host part of a URL that reaches this server from this machine. */
+function urlHostOf(host: string): string {
+  if (ANY_HOST.has(host)) return 'localhost';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** Who can connect, for the start-up log. */
+function describeListen(host: string, port: number): string {
+  const address = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  if (LOOPBACK_HOSTS.has(host)) return `${address}, this machine only (HOST=0.0.0.0 accepts other machines)`;
+  if (ANY_HOST.has(host)) return `${address}, every interface`;
+  return address;
 }
 
 /** Says once, at start, who may call this server; an open server says so as a warning. */

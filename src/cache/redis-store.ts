@@ -7,7 +7,7 @@ export interface RedisStoreOptions {
   readonly url: string;
   /** Bound on every command; a slow Redis becomes an error, never a hung request. @default 500 */
   readonly commandTimeoutMs?: number;
-  /** @default 2000 */
+  /** Bound on each connection attempt, and on the wait in connect(). @default 2000 */
   readonly connectTimeoutMs?: number;
   /** Called for connection-level errors, which ioredis reports as events. */
   readonly onConnectionError?: (err: Error) => void;
@@ -18,11 +18,16 @@ export class RedisStore implements CacheStore {
   readonly kind = 'redis';
   readonly retains = true;
   readonly client: Redis;
+  private readonly connectTimeoutMs: number;
+  // Ends a connect() in progress: between retries ioredis emits nothing when it is disconnected.
+  private readonly closing = new AbortController();
 
   constructor(options: RedisStoreOptions) {
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 2000;
     const redisOptions: RedisOptions = {
       commandTimeout: options.commandTimeoutMs ?? 500,
-      connectTimeout: options.connectTimeoutMs ?? 2000,
+      // Bounds each attempt's TCP connect; connect() bounds the whole wait for 'ready' by the same time.
+      connectTimeout: this.connectTimeoutMs,
       // No unbounded queue while disconnected: callers fall back to the database instead.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
@@ -36,19 +41,53 @@ export class RedisStore implements CacheStore {
     this.client.on('error', options.onConnectionError ?? (() => {}));
   }
 
-  /** Connects, or rejects after the connect timeout; the client keeps retrying in the background. */
+  /**
+   * Resolves once Redis is ready, or rejects after `connectTimeoutMs` (sooner if the client stops
+   * for good); a refused attempt does not end the wait, since the next retry may still make it in time.
+   * After a timeout the client goes on reconnecting in the background, until close().
+   */
   async connect(): Promise<void> {
-    if (this.client.status === 'ready') return;
-    if (this.client.status === 'wait') {
-      await this.client.connect();
-      return;
-    }
+    const client = this.client;
+    if (client.status === 'ready') return;
+    if (this.closing.signal.aborted) throw new Error('the Redis store is closed');
+    const where = client.options.path ?? `${client.options.host}:${client.options.port}`;
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('Redis did not become ready in time')), 5000);
-      this.client.once('ready', () => {
-        clearTimeout(timer);
+      let lastError: Error | undefined;
+      const cause = () => (lastError === undefined ? '' : ` (last error: ${lastError.message})`);
+      const onError = (err: Error) => {
+        lastError = err;
+      };
+      const onReady = () => {
+        settle();
         resolve();
-      });
+      };
+      const onEnd = () => {
+        settle();
+        reject(new Error(`Redis at ${where} closed the connection and will not retry${cause()}`));
+      };
+      const onClose = () => {
+        settle();
+        reject(new Error(`the Redis store was closed before Redis at ${where} became ready`));
+      };
+      const timer = setTimeout(() => {
+        settle();
+        reject(new Error(`Redis at ${where} did not become ready within ${this.connectTimeoutMs} ms${cause()}; is it running there?`));
+      }, this.connectTimeoutMs);
+      // Every listener goes when the wait ends, whichever way: a store that is reconnected often must not collect them.
+      const settle = () => {
+        clearTimeout(timer);
+        client.off('ready', onReady);
+        client.off('error', onError);
+        client.off('end', onEnd);
+        this.closing.signal.removeEventListener('abort', onClose);
+      };
+      client.on('ready', onReady);
+      client.on('error', onError);
+      client.on('end', onEnd);
+      this.closing.signal.addEventListener('abort', onClose);
+      // 'wait' (lazyConnect) and 'end' retry nothing until connect() is called. Its promise rejects at
+      // the first failed attempt, which the wait above outlives.
+      if (client.status === 'wait' || client.status === 'end') client.connect().catch(() => {});
     });
   }
 
@@ -98,6 +137,7 @@ export class RedisStore implements CacheStore {
   }
 
   async close(): Promise<void> {
+    this.closing.abort();
     if (this.client.status === 'end') return;
     try {
       await this.client.quit();

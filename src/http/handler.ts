@@ -9,6 +9,9 @@ import { BodyTooLargeError, ClientAbortError, bodyStillArriving, closeAfterRespo
 /** What the request log and the metrics learn about one GraphQL request once it is answered. */
 export interface FinishedRequest<TContext> {
   readonly requestId: string;
+  readonly method: string;
+  /** Without the query string, which may carry a GET request's variables. */
+  readonly path: string;
   readonly status: number;
   readonly durationMs: number;
   /** The request's context, when it got as far as creating one. */
@@ -75,6 +78,9 @@ export function createHttpHandler<TContext extends object>(options: HandlerOptio
 
   return (req, res) => {
     const began = performance.now();
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
     let requestId: string | undefined;
     let context: TContext | undefined;
     let refusal: string | undefined;
@@ -85,9 +91,6 @@ export function createHttpHandler<TContext extends object>(options: HandlerOptio
     };
 
     void (async () => {
-      const url = req.url ?? '/';
-      const q = url.indexOf('?');
-      const path = q === -1 ? url : url.slice(0, q);
       const search = q === -1 ? '' : url.slice(q);
       if (options.routes && (await options.routes(req, res, path))) return;
       requestId = requestIdOf(req);
@@ -196,7 +199,7 @@ export function createHttpHandler<TContext extends object>(options: HandlerOptio
       .then(() => {
         if (requestId === undefined || onFinished === undefined) return;
         try {
-          onFinished({ requestId, status: res.statusCode, durationMs: performance.now() - began, context, refusal });
+          onFinished({ requestId, method: req.method ?? '', path, status: res.statusCode, durationMs: performance.now() - began, context, refusal });
         } catch (err) {
           onError(err);
         }

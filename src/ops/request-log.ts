@@ -5,9 +5,9 @@ import type { Metrics } from './metrics.js';
 
 /**
  * What happens when a GraphQL request has been answered: it is counted and
- * timed by operation type, and logged as one JSON line with its request id,
- * operation, status, duration and cache hits and misses. Never its variables,
- * its query text or its headers.
+ * timed by operation type, and logged as one line with its request id, method,
+ * path, operation, status, duration and cache hits and misses. Never its
+ * variables, its query text, its query string or its headers.
  */
 export function createRequestObserver(logger: Logger, metrics: Metrics | undefined) {
   return (finished: FinishedRequest<RequestContext>): void => {
@@ -18,6 +18,8 @@ export function createRequestObserver(logger: Logger, metrics: Metrics | undefin
     logger.info(
       {
         reqId: finished.requestId,
+        method: finished.method,
+        path: finished.path,
         operation: meta?.operationName,
         type: meta?.operationType,
         status: finished.status,

@@ -50,13 +50,13 @@ describe('the HTTP surface', () => {
     expect((traced.extensions?.['ftv1'] as string).length).toBeGreaterThan(10);
   });
 
-  it('answers CORS preflights outside production and echoes the origin (see cors.test.ts)', async () => {
+  it('answers CORS preflights of loopback pages outside production and echoes the origin (see cors.test.ts)', async () => {
     const res = await fetch(app.url, {
       method: 'OPTIONS',
-      headers: { origin: 'http://example.test', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+      headers: { origin: 'http://localhost:5173', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
     });
     expect(res.status).toBe(204);
-    expect(res.headers.get('access-control-allow-origin')).toBe('http://example.test');
+    expect(res.headers.get('access-control-allow-origin')).toBe('http://localhost:5173');
     // A fixed list of what a browser client needs, not an echo of what was asked for.
     expect(res.headers.get('access-control-allow-headers')).toMatch(/^content-type, /);
   });
