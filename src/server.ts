@@ -15,6 +15,7 @@ import { landingPagePlugin } from './plugins/landing-page.js';
 import type { Metrics } from './ops/metrics.js';
 import { createRequestObserver } from './ops/request-log.js';
 import { secretMatcher, writeAccessPlugin } from './plugins/access-control.js';
+import { connectionArgsPlugin } from './plugins/connection-args.js';
 import { costLimitPlugin } from './plugins/cost-limit.js';
 import { knownOperationTypesRule } from './plugins/operation-types.js';
 import { debugExtensionsPlugin } from './plugins/debug-extensions.js';
@@ -146,6 +147,8 @@ export function createServer(deps: ServerDeps): FreshgraphServer {
     // a learned operation passed both limits with a list at least as long;
     shortcutSafe(costLimitPlugin({ maxCost: limits.maxCost })),
     shortcutSafe(entitiesLimitPlugin({ maxRepresentations: MAX_LIST_LENGTH })),
+    // learned operations select no lists;
+    shortcutSafe(connectionArgsPlugin(LISTS)),
     // it only serves GET requests, which the shortcut never sees;
     shortcutSafe(landingPagePlugin(deps.sandbox ?? false)),
   ];

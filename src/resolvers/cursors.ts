@@ -21,7 +21,8 @@ export function encodeCursor(list: ListDefinition, owner: string, id: string, va
   return Buffer.from(JSON.stringify([VERSION, list.name, owner, id, values])).toString('base64url');
 }
 
-export function decodeCursor(raw: string, list: ListDefinition, owner: string, argument = 'after'): DecodedCursor {
+/** A cursor that decodes and names `list`, with the owner it was made for; throws BAD_USER_INPUT otherwise. */
+export function parseCursor(raw: string, list: ListDefinition, argument = 'after'): DecodedCursor & { readonly owner: string } {
   const invalid = () => badInput(`${argument} is not a cursor of this list`, argument);
   if (raw.length > 2048 || !/^[A-Za-z0-9_-]*$/.test(raw)) throw invalid();
   let parsed: unknown;
@@ -31,15 +32,24 @@ export function decodeCursor(raw: string, list: ListDefinition, owner: string, a
     throw invalid();
   }
   if (!Array.isArray(parsed) || parsed.length !== 5) throw invalid();
-  const [version, name, cursorOwner, id, values] = parsed as unknown[];
-  if (version !== VERSION || typeof name !== 'string' || typeof cursorOwner !== 'string') throw invalid();
-  if (name !== list.name || cursorOwner !== owner) throw badInput(`${argument} is a cursor of another list`, argument);
+  const [version, name, owner, id, values] = parsed as unknown[];
+  if (version !== VERSION || typeof name !== 'string' || typeof owner !== 'string') throw invalid();
+  if (name !== list.name) throw anotherList(argument);
   const key = typeof id === 'string' ? keyValue(list.member.key.sqlType, id) : undefined;
   if (key === undefined || !Array.isArray(values) || values.length !== list.order.length) throw invalid();
   list.order.forEach((term, i) => {
     if (!isValueOf(term.column.sqlType, values[i])) throw invalid();
   });
-  return { id: key, values };
+  return { owner, id: key, values };
+}
+
+const anotherList = (argument: string) => badInput(`${argument} is a cursor of another list`, argument);
+
+/** A cursor of `list` as owned by `owner`: parseCursor, and the owner must be the one it was made for. */
+export function decodeCursor(raw: string, list: ListDefinition, owner: string, argument = 'after'): DecodedCursor {
+  const cursor = parseCursor(raw, list, argument);
+  if (cursor.owner !== owner) throw anotherList(argument);
+  return { id: cursor.id, values: cursor.values };
 }
 
 function keyValue(sqlType: SqlType, raw: string): string | undefined {

@@ -26,7 +26,7 @@ const CONCURRENCY = 4;
 const SECRET = 'fuzz-router-secret-0123456789';
 const TOKEN = 'fuzz-write-token-0123456789';
 
-type Entity = 'Product' | 'Account' | 'Order';
+type Entity = 'Product' | 'Account' | 'Order' | 'Category';
 
 interface Row {
   readonly entity: Entity;
@@ -39,9 +39,11 @@ interface Row {
 /** What the fuzzer created, and what the server acknowledged about it. */
 class World {
   readonly rows = new Map<string, Row>();
-  readonly slots: Record<Entity, string[]> = { Product: [], Account: [], Order: [] };
+  readonly slots: Record<Entity, string[]> = { Product: [], Account: [], Order: [], Category: [] };
   readonly skus: string[] = [];
+  readonly slugs: string[] = [];
   private skuCount = 0;
+  private slugCount = 0;
 
   add(entity: Entity, id: string, slot: boolean): void {
     this.rows.set(id, { entity, id, acks: 0, deleted: false });
@@ -64,6 +66,12 @@ class World {
     if (c.chance(0.1) && this.skus.length > 0) return c.pick(this.skus); // ALREADY_EXISTS
     if (c.chance(0.15)) return c.pick([...ODD_TEXT, ...WRONG_TYPES]);
     return `FZ-${SEED}-${RUN}-${this.skuCount++}`;
+  }
+
+  newSlug(c: Choices): unknown {
+    if (c.chance(0.1) && this.slugs.length > 0) return c.pick(this.slugs); // ALREADY_EXISTS
+    if (c.chance(0.15)) return c.pick([...ODD_TEXT, ...WRONG_TYPES, 'Upper-Case', 'two--dashes']);
+    return `fz-${SEED}-${RUN}-${this.slugCount++}`.toLowerCase();
   }
 
   acknowledge(entity: Entity, rawId: unknown): void {
@@ -104,6 +112,18 @@ const idList = (c: Choices, w: World, entity: Entity): unknown => {
   const length = c.chance(0.03) ? c.pick([501, 1001]) : c.int(0, 6);
   return Array.from({ length }, () => w.ref(c, entity));
 };
+const first = (c: Choices): unknown => (c.chance(0.3) ? undefined : c.chance(0.8) ? c.int(0, 12) : c.pick([-1, 101, 1000, null, ...WRONG_TYPES]));
+/** Mostly no cursor; else one that does not decode, has the wrong shape, or names another list. */
+const cursor = (c: Choices): unknown =>
+  c.chance(0.7) ? undefined : c.pick(['', 'x', 'WzEsMiwzXQ', Buffer.from('[1,"Account.orders","nope","nope",[]]').toString('base64url'), ...ODD_TEXT, ...WRONG_TYPES]);
+const connectionArgs = (c: Choices): Record<string, Arg> => {
+  const args: Record<string, Arg> = {};
+  const f = first(c);
+  if (f !== undefined) args['first'] = { type: 'Int', value: f };
+  const a = cursor(c);
+  if (a !== undefined) args['after'] = { type: 'String', value: a };
+  return args;
+};
 const representation = (c: Choices, w: World): unknown => {
   if (c.chance(0.1)) return c.pick(WRONG_TYPES);
   const typename = c.chance(0.85) ? c.pick(['Product', 'Account', 'Order']) : c.pick(['Transfer', 'OrderLine', 'Query', '', 'product', 7]);
@@ -140,6 +160,41 @@ const FIELDS: readonly FieldSpec[] = [
     }),
   },
   { root: 'query', field: '_service', weight: 1, returns: '_Service', args: () => ({}) },
+  { root: 'query', field: 'category', weight: 3, returns: 'Category', args: (c, w) => ({ id: { type: 'ID!', value: w.ref(c, 'Category') } }) },
+  { root: 'query', field: 'categories', weight: 2, returns: 'Category', args: (c, w) => ({ ids: { type: '[ID!]!', value: idList(c, w, 'Category') } }) },
+  {
+    root: 'query',
+    field: 'categoryBySlug',
+    weight: 2,
+    returns: 'Category',
+    args: (c, w) => ({ slug: { type: 'String!', value: w.slugs.length > 0 && c.chance(0.6) ? c.pick(w.slugs) : text(c, () => `nope-${c.int(0, 99)}`) } }),
+  },
+  { root: 'query', field: 'productCatalog', weight: 3, returns: 'ProductConnection', args: (c) => connectionArgs(c) },
+  {
+    root: 'mutation',
+    field: 'createCategory',
+    weight: 1,
+    returns: 'Category',
+    args: (c, w) => ({
+      input: { type: 'NewCategory!', value: c.chance(0.05) ? c.pick(WRONG_TYPES) : { name: text(c, () => `Fuzz category ${c.int(0, 99)}`), slug: w.newSlug(c) } },
+    }),
+    acknowledge: (w, _args, value) => {
+      const { id, slug } = (value ?? {}) as { id?: unknown; slug?: unknown };
+      if (typeof id === 'string') w.add('Category', id, true);
+      if (typeof slug === 'string') w.slugs.push(slug);
+    },
+  },
+  {
+    root: 'mutation',
+    field: 'categorize',
+    weight: 3,
+    returns: 'Product',
+    // The product's row and its categories' rows do not change (their versions stay): only their lists.
+    args: (c, w) => ({
+      productId: { type: 'ID!', value: w.ref(c, 'Product') },
+      categoryIds: { type: '[ID!]!', value: c.chance(0.03) ? Array.from({ length: 51 }, () => c.uuid()) : idList(c, w, 'Category') },
+    }),
+  },
   {
     root: 'mutation',
     field: 'createProduct',
@@ -276,22 +331,43 @@ const FIELDS: readonly FieldSpec[] = [
 const SELECTABLE = {
   Product: ['id', 'sku', 'name', 'priceCents', 'stock', 'version', 'updatedAt', '__typename'],
   Account: ['id', 'owner', 'balanceCents', 'version', 'updatedAt', '__typename'],
+  Category: ['id', 'name', 'slug', 'version', 'updatedAt', '__typename'],
+  ProductConnection: ['totalCount', '__typename'],
   Transfer: ['amountCents', '__typename'],
   Order: ['id', 'accountId', 'totalCents', 'version', 'createdAt', '__typename'],
   _Entity: ['__typename'],
   _Service: ['sdl'],
 } as const;
 
-function select(c: Choices, type: keyof typeof SELECTABLE): string {
+/** A connection's selection: its count, and edges, nodes or pageInfo at random. */
+function selectConnection(c: Choices, node: 'Product' | 'Order' | 'Account'): string {
+  const parts = ['totalCount'];
+  if (c.chance(0.6)) parts.push(`edges { cursor node { ${select(c, node)} } }`);
+  if (c.chance(0.5)) parts.push(`nodes { ${select(c, node)} }`);
+  if (c.chance(0.5)) parts.push('pageInfo { hasNextPage hasPreviousPage startCursor endCursor }');
+  return parts.join(' ');
+}
+
+const argumentsOf = (c: Choices): string => {
+  const args = Object.entries(connectionArgs(c)).map(([name, arg]) => `${name}: ${toLiteral(arg.value)}`);
+  return args.length === 0 ? '' : `(${args.join(', ')})`;
+};
+
+function select(c: Choices, type: keyof typeof SELECTABLE, depth = 0): string {
+  if (type === 'ProductConnection') return selectConnection(c, 'Product');
   const fields: string[] = ['id']; // acknowledgements read the id of what was created
+  // Lists, nested once at most: an account's orders, a product's categories, a category's products.
+  if (depth === 0 && type === 'Account' && c.chance(0.25)) fields.push(`orders${argumentsOf(c)} { ${selectConnection(c, 'Order')} }`);
+  if (depth === 0 && type === 'Product' && c.chance(0.2)) fields.push(`categories { ${select(c, 'Category', 1)} }`);
+  if (depth === 0 && type === 'Category' && c.chance(0.4)) fields.push(`products${argumentsOf(c)} { totalCount nodes { ${select(c, 'Product', 1)} } }`);
   if (type === 'Transfer') return `amountCents from { ${select(c, 'Account')} } to { ${select(c, 'Account')} }`;
   if (type === '_Entity') {
     return `__typename ... on Product { ${select(c, 'Product')} } ... on Account { ${select(c, 'Account')} } ... on Order { ${select(c, 'Order')} }`;
   }
   if (type === 'Order' && c.chance(0.4)) fields.push(`account { ${select(c, 'Account')} } lines { productId quantity unitPriceCents product { ${select(c, 'Product')} } }`);
   if (type === '_Service') return c.chance(0.9) ? 'sdl' : 'nope';
-  for (let i = c.int(0, 3); i > 0; i--) fields.push(c.pick(SELECTABLE[type]));
-  if (c.chance(0.15)) fields.push(`${c.pick(['a', 'b', '__proto__', 'constructor'])}: ${c.pick(SELECTABLE[type])}`);
+  for (let i = c.int(0, 3); i > 0; i--) fields.push(c.pick(SELECTABLE[type] as readonly string[]));
+  if (c.chance(0.15)) fields.push(`${c.pick(['a', 'b', '__proto__', 'constructor'])}: ${c.pick(SELECTABLE[type] as readonly string[])}`);
   if (c.chance(0.04)) fields.push(c.pick(['nope', 'reviews', 'id { x }', '__schema { queryType { name } }']));
   if (c.chance(0.05)) fields.push(`... on ${type} { version }`);
   if (c.chance(0.03)) fields.push(`... on ${type} @include(if: ${c.pick(['true', 'false', '$missing', '"yes"'])}) { sku }`);
@@ -588,6 +664,14 @@ beforeAll(async () => {
     );
     world.add('Account', createAccount.id, true);
   }
+  for (let i = 0; i < 4; i++) {
+    const slug = `fz-${SEED}-${RUN}-seed-${i}`.toLowerCase();
+    const { createCategory } = dataOf(
+      await app.gql<{ createCategory: { id: string } }>('mutation($i: NewCategory!) { createCategory(input: $i) { id } }', { i: { name: `Fuzz category ${i}`, slug } }, auth),
+    );
+    world.add('Category', createCategory.id, true);
+    world.slugs.push(slug);
+  }
 });
 afterAll(async () => {
   await app?.close();
@@ -643,7 +727,7 @@ describe(`seeded fuzzing (FUZZ_SEED=${SEED})`, () => {
     const { knex } = app.running.deps.db;
     const rows = [...world.rows.values()];
     const versions = new Map<string, number>();
-    for (const table of ['products', 'accounts', 'orders']) {
+    for (const table of ['products', 'accounts', 'orders', 'categories']) {
       const found = (await knex(table).select('id', 'version').whereIn('id', rows.map((r) => r.id))) as { id: string; version: number }[];
       for (const r of found) versions.set(r.id, Number(r.version));
     }
@@ -658,7 +742,7 @@ describe(`seeded fuzzing (FUZZ_SEED=${SEED})`, () => {
     const mismatches = async (): Promise<unknown[]> => {
       await cache.idle();
       const out: unknown[] = [];
-      for (const entity of ['Product', 'Account', 'Order'] as const) {
+      for (const entity of ['Product', 'Account', 'Order', 'Category'] as const) {
         const mine = rows.filter((r) => r.entity === entity);
         if (mine.length === 0) continue; // no order was placed with this seed
         const current = await (readers.kinds.get(entity) as NonNullable<ReturnType<typeof readers.kinds.get>>).load(mine.map((r) => r.id));
@@ -671,6 +755,27 @@ describe(`seeded fuzzing (FUZZ_SEED=${SEED})`, () => {
           const expected = record ? { v: record.version, data: JSON.parse(JSON.stringify(record.data)) as unknown } : { v: 2 + row.acks, data: null };
           if (envelope?.v !== expected.v || JSON.stringify(envelope?.data) !== JSON.stringify(expected.data)) {
             out.push({ key: cache.keys.entity(entity, row.id), cached: envelope, expected });
+          }
+        });
+      }
+      // Every cached list too: the version, members and total Postgres has for it.
+      const lists: [string, string[]][] = [
+        ['Account.orders', rows.filter((r) => r.entity === 'Account').map((r) => r.id)],
+        ['Product.categories', rows.filter((r) => r.entity === 'Product' && !r.deleted).map((r) => r.id)],
+        ['Category.products', rows.filter((r) => r.entity === 'Category').map((r) => r.id)],
+        ['Query.productCatalog', ['']],
+      ];
+      for (const [name, owners] of lists) {
+        const kind = readers.kinds.get(name) as NonNullable<ReturnType<typeof readers.kinds.get>>;
+        const current = await kind.load(owners);
+        const raws = await app.redis.mget(owners.map((o) => kind.keyOf(o)));
+        owners.forEach((owner, i) => {
+          const raw = raws[i];
+          if (raw === null || raw === undefined) return;
+          const envelope = parseEnvelope(raw);
+          const record = current.get(owner);
+          if (envelope?.v !== record?.version || JSON.stringify(envelope?.data) !== JSON.stringify(record?.data)) {
+            out.push({ key: kind.keyOf(owner), cached: envelope, expected: record });
           }
         });
       }

@@ -125,6 +125,33 @@ describe('Account.orders', () => {
   });
 });
 
+describe('connection arguments are checked before anything runs', () => {
+  it('refuses a mutation whose selection asks for a bad first or cursor, and the mutation does not happen', async () => {
+    const product = await createProduct(app, { stock: 10 });
+    const account = await createAccount(app);
+    const stockOf = async () => dataOf(await app.gql<{ product: { stock: number } }>('query($p: ID!) { product(id: $p) { stock } }', { p: product })).product.stock;
+    const place = (selection: string, variables: Record<string, unknown> = {}, fragments = '') => {
+      const declared = ['$a: ID!', '$p: ID!', ...('f' in variables ? ['$f: Int'] : []), ...('c' in variables ? ['$c: String'] : [])];
+      return app.gql(
+        `mutation(${declared.join(', ')}) { placeOrder(accountId: $a, lines: [{ productId: $p, quantity: 1 }]) { id account { ${selection} } } } ${fragments}`,
+        { a: account, p: product, ...variables },
+      );
+    };
+    for (const response of [
+      await place('orders(first: -1) { totalCount }'),
+      await place('orders(first: $f) { totalCount }', { f: 101 }),
+      await place('orders(after: $c) { totalCount }', { c: 'garbage' }),
+      await place('... on Account { orders(first: 500) { totalCount } }'),
+      await place('...Orders', { f: -5 }, 'fragment Orders on Account { orders(first: $f) { totalCount } }'),
+    ]) {
+      expect(codesOf(response)).toEqual(['BAD_USER_INPUT']);
+      expect(response.status).toBe(200);
+    }
+    expect(await stockOf()).toBe(10);
+    expect(dataOf(await orders(account)).account.orders.totalCount).toBe(0);
+  });
+});
+
 describe('Category.products and Product.categories', () => {
   it('creates a category with a unique slug, found by categoryBySlug; a taken slug is ALREADY_EXISTS, a bad one BAD_USER_INPUT', async () => {
     const slug = uniqueSlug('garden');
