@@ -15,6 +15,7 @@ import { openStore } from './open-store.js';
 import { ConsistencySampler } from './ops/consistency-sampler.js';
 import { CacheRepair } from './services/cache-repair.js';
 import { OutboxClearer } from './services/outbox-clearer.js';
+import { OutboxPruner } from './services/outbox-pruner.js';
 import { WriteThrough } from './services/write-through.js';
 
 /** Everything a running server holds, built once from the config. */
@@ -26,6 +27,8 @@ export interface Dependencies {
   readonly cache: CacheEngine;
   readonly outbox: OutboxRepository;
   readonly repair: CacheRepair;
+  /** CACHE_MODE=off: deletes outbox rows too old to repair anything (nobody replays them); undefined with a cache. */
+  readonly pruner: OutboxPruner | undefined;
   /** Wakes the repair worker when another program changed entity rows; undefined when OUTBOX_LISTEN=false or nothing is cached. */
   readonly outboxListener: Listening | undefined;
   readonly sampler: ConsistencySampler;
@@ -121,6 +124,10 @@ export async function createDependencies(
   });
   const createContext = createContextFactory({ readers, cache, writeThrough: writes });
   let outboxListener: Listening | undefined;
+  const pruner = keepsValues
+    ? undefined
+    : new OutboxPruner({ outbox, logger: cacheLogger, olderThanMs: config.cacheTtlSeconds * 1000 + config.leaseTtlMs + 60_000 });
+  pruner?.start();
   if (keepsValues) {
     repair.start();
     sampler.start();
@@ -140,6 +147,7 @@ export async function createDependencies(
     cache,
     outbox,
     repair,
+    pruner,
     outboxListener,
     sampler,
     readers,
@@ -147,6 +155,7 @@ export async function createDependencies(
     createContext,
     async close() {
       await outboxListener?.close();
+      await pruner?.stop();
       await sampler.stop();
       await repair.stop();
       await clearer.flush();

@@ -74,6 +74,16 @@ export class OutboxRepository {
     return rowsOf(result).map((r) => ({ ...outboxRowOf(r), ageMs: Number(r['age_ms']) }));
   }
 
+  /** Deletes up to `limit` rows older than `olderThanMs`, oldest first; resolves to how many. */
+  async deleteOlderThan(olderThanMs: number, limit: number): Promise<number> {
+    const result = await this.knex.raw(
+      `delete from cache_outbox where id in (
+         select id from cache_outbox where created_at < now() - make_interval(secs => ?::float8 / 1000) order by id limit ?)`,
+      [olderThanMs, limit],
+    );
+    return (result as { rowCount?: number; affectedRows?: number }).rowCount ?? (result as { affectedRows?: number }).affectedRows ?? 0;
+  }
+
   /** Which of `ids` are still waiting for repair. */
   async pending(ids: readonly string[]): Promise<Set<string>> {
     if (ids.length === 0) return new Set();

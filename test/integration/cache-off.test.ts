@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newId } from '../../src/ids.js';
 import { dataOf, startTestApp, uniqueSku, type TestApp } from '../helpers/app.js';
+import { createScratchDatabase } from '../helpers/scratch-database.js';
 
 // CACHE_MODE=off: the same server on a store that keeps nothing, the benchmark's baseline.
 let app: TestApp;
@@ -37,6 +39,27 @@ describe('CACHE_MODE=off', () => {
     expect(await app.redis.keys(`${app.prefix}:*`)).toEqual([]);
     const outbox = await app.running.deps.db.knex('cache_outbox').where({ entity_id: created.id }).count({ n: '*' });
     expect(Number(outbox[0]?.n)).toBe(0);
+  });
+
+  it('prunes outbox rows too old to repair anything, which no repair worker drains without a cache, and keeps the young ones', async () => {
+    // A database of its own: another file's instances (with a cache) would replay these rows first.
+    const scratch = await createScratchDatabase('off');
+    const off = await startTestApp({ CACHE_MODE: 'off', DATABASE_URL: scratch.url });
+    try {
+      const { knex } = off.running.deps.db;
+      const [old, young] = [newId(), newId()];
+      // The triggers record another program's changes even here: another instance may keep a cache.
+      await knex('cache_outbox').insert([
+        { entity: 'Product', entity_id: old, version: 1, recorded_by: 'trigger', created_at: knex.raw("now() - interval '1 hour'") },
+        { entity: 'Product', entity_id: young, version: 1, recorded_by: 'trigger' },
+      ]);
+      expect(await off.running.deps.pruner?.runOnce()).toBe(1);
+      const left = ((await knex('cache_outbox').select('entity_id')) as { entity_id: string }[]).map((r) => r.entity_id);
+      expect(left).toEqual([young]);
+    } finally {
+      await off.close();
+      await scratch.drop();
+    }
   });
 
   it('is ready without a cache check', async () => {
