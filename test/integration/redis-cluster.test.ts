@@ -117,6 +117,52 @@ describe('freshgraph on Redis Cluster', () => {
     }
   });
 
+  it('lists: placeOrder writes the account, the order and the account\'s orders (its owner\'s slot) in one round trip; warm pages are one read per master', async () => {
+    const store = storeOf(app);
+    const place = async (accountId: string) =>
+      dataOf(
+        await app.gql<{ placeOrder: { id: string } }>('mutation($a: ID!, $p: ID!) { placeOrder(accountId: $a, lines: [{ productId: $p, quantity: 1 }]) { id } }', {
+          a: accountId,
+          p: ids[10],
+        }),
+      ).placeOrder.id;
+    const accounts: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      accounts.push(dataOf(await app.gql<{ createAccount: { id: string } }>('mutation { createAccount(owner: "Cluster", balanceCents: 100000) { id } }')).createAccount.id);
+    }
+    const [first] = accounts as [string];
+    const trips = countClusterRoundTrips(store.reader, store.writer);
+    let placed: string;
+    try {
+      placed = await place(first);
+      // The writer's pipelines, one per master the product, account, order and list live on, sent at once.
+      expect(Math.max(...[...trips.perMaster.entries()].filter(([name]) => name.startsWith('1/')).map(([, n]) => n))).toBe(1);
+    } finally {
+      trips.stop();
+    }
+    const listKey = `${app.prefix}:{Account:${first}}.orders`;
+    expect(calculateSlot(listKey)).toBe(calculateSlot(`${app.prefix}:{Account:${first}}`));
+    expect(parseEnvelope<{ ids: string[] }>((await inspector.get(listKey)) as string)?.data?.ids).toEqual([placed]);
+    for (const accountId of accounts.slice(1)) await place(accountId);
+    const query = 'query($ids: [ID!]!) { accounts(ids: $ids) { orders(first: 10) { totalCount nodes { id } } } }';
+    dataOf(await app.gql(query, { ids: accounts }));
+    await app.running.deps.cache.idle();
+    const warm = countClusterRoundTrips(store.reader, store.writer);
+    const sql = countSql(app.running.deps.db.knex);
+    try {
+      const res = await app.gql<{ accounts: { orders: { totalCount: number; nodes: { id: string }[] } }[] }>(query, { ids: accounts }, debug);
+      expect(dataOf(res).accounts.map((a) => a.orders.totalCount)).toEqual(accounts.map(() => 1));
+      expect(dataOf(res).accounts[0]?.orders.nodes.map((n) => n.id)).toEqual([placed]);
+      expect(res.extensions?.['cache']).toMatchObject({ misses: 0, sqlStatements: 0 });
+      // Accounts, lists, orders: at most three reads per master, all in parallel.
+      expect(Math.max(...warm.perMaster.values())).toBeLessThanOrEqual(3);
+      expect(sql.count).toBe(0);
+    } finally {
+      warm.stop();
+      sql.stop();
+    }
+  });
+
   it('reads and writes keys in every one of the 16,384 slots, one round trip per master for each batch', async () => {
     // A store of its own with generous timeouts: 16,384 scripts in one call take a while on a busy machine.
     const store = new ClusterStore({ nodes: [{ host: '127.0.0.1', port: cluster.ports[1] as number }], commandTimeoutMs: 30_000, waitTimeoutMs: 10_000 });
