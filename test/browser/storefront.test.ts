@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_PRODUCTS, ensureDemoData } from '../../examples/storefront/server/demo-data.js';
+import { DEMO_CATEGORIZATION, DEMO_PRODUCTS, ensureDemoData } from '../../examples/storefront/server/demo-data.js';
 import { servePage, type PageServer } from '../../examples/storefront/server/serve-page.js';
 import type { Catalogue } from '../../examples/storefront/shared/catalogue.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
@@ -15,10 +15,16 @@ import { launchChromium, sideBySide } from '../helpers/chromium.js';
  * The storefront example (examples/storefront) in Debian's Chromium: the page as
  * `npm run example` builds and serves it, on the test run's Postgres and Redis.
  * Screenshots land in test/.output/storefront/; `order-two-windows.png` is the one
- * the README shows (copy it to docs/images/storefront.png to refresh it).
+ * docs/frontend.md shows (copy it to docs/images/storefront.png to refresh it).
  */
 const OUTPUT = fileURLToPath(new URL('../.output/storefront/', import.meta.url));
-const VIEWPORT = { width: 720, height: 900 };
+// Tall enough for the products, the order history and the newest requests of the debug panel.
+const VIEWPORT = { width: 720, height: 1150 };
+
+/** What one Refresh (or focus) reads while the page shows every product. */
+const PAGE_READS = ['Storefront', 'OrderHistory'];
+/** The history's page size (examples/storefront/src/operations.ts). */
+const HISTORY_PAGE = 5;
 
 interface RequestEntry {
   seq: number;
@@ -72,6 +78,13 @@ describe('the storefront example in Chromium', () => {
     expect(json).toEqual({ graphqlUrl: '/graphql', ...catalogue });
     const rows = await first.$$eval('tr[data-sku]', (trs) => trs.map((tr) => tr.getAttribute('data-sku')));
     expect(rows).toEqual(['SF-LAMP', 'SF-MUG', 'SF-NOTEBOOK', 'SF-BACKPACK', 'SF-KETTLE']);
+    // Each product shows the categories the demo data put it in.
+    for (const { sku } of DEMO_PRODUCTS) {
+      const chips = await first.locator(`#products tr[data-sku="${sku}"] .category`).evaluateAll((spans) => spans.map((c) => c.getAttribute('data-slug')));
+      expect(chips).toEqual(DEMO_CATEGORIZATION[sku]);
+    }
+    // Another start finds every row again.
+    expect(await ensureDemoData({ graphqlUrl: app.url, knex: app.running.deps.db.knex })).toEqual(catalogue);
   });
 
   it('shows the error code when a stock change is refused', async () => {
@@ -86,10 +99,8 @@ describe('the storefront example in Chromium', () => {
 
   it("shows one window's stock change at the other window's next query, read from the cache", async () => {
     const before = await rowOf(second, 'SF-LAMP');
-    // Both windows' first reads filled the cache; wait until every row of the page is in it.
-    await expect
-      .poll(async () => (await app.gql('query ($p: [ID!]!, $a: [ID!]!) { products(ids: $p) { id } accounts(ids: $a) { id } }', { p: catalogue.productIds, a: catalogue.accountIds }, { 'x-freshgraph-debug': '1' })).extensions?.['cache'], { timeout: 10_000 })
-      .toMatchObject({ misses: 0 });
+    // Both windows' first reads filled the cache; wait until every value the page reads is in it.
+    await cacheIsWarm();
 
     await first.locator('tr[data-sku="SF-LAMP"] button[data-delta="1"]').click();
     const expected = { stock: before.stock + 1, version: before.version + 1 };
@@ -100,11 +111,8 @@ describe('the storefront example in Chromium', () => {
     await second.waitForSelector(`tr[data-sku="SF-LAMP"][data-stock="${expected.stock}"][data-version="${expected.version}"]`);
     expect(await rowOf(second, 'SF-LAMP')).toEqual(expected);
 
-    // The read that brought the new version came from the cache: every row a hit, no SQL.
-    const rows = catalogue.productIds.length + catalogue.accountIds.length;
-    const after = (await entriesOf(second)).filter((e) => e.seq > seenBefore);
-    expect(after.length).toBeGreaterThan(0);
-    for (const entry of after) expect(entry).toMatchObject({ operation: 'Storefront', hits: rows, misses: 0, sqlStatements: 0 });
+    // The reads that brought the new version came from the cache: every value a hit, no SQL.
+    expectAllFromCache(await requestsSince(second, seenBefore, PAGE_READS));
     expect(await second.locator('#debug li.request').first().locator('.badge').textContent()).toBe('all from cache');
 
     const shots = [
@@ -182,10 +190,7 @@ describe('the storefront example in Chromium', () => {
     await second.waitForSelector(`#products tr[data-sku="SF-LAMP"][data-stock="${lamp.stock}"][data-version="${lamp.version}"]`);
     expect(await rowOf(second, 'SF-NOTEBOOK')).toEqual(notebook);
     expect(await accountOf(second, adaId!)).toEqual(ada);
-    const rows = catalogue.productIds.length + catalogue.accountIds.length;
-    const secondSince = (await entriesOf(second)).filter((e) => e.seq > seenSecond);
-    expect(secondSince.length).toBeGreaterThan(0);
-    for (const entry of secondSince) expect(entry).toMatchObject({ operation: 'Storefront', hits: rows, misses: 0, sqlStatements: 0 });
+    expectAllFromCache(await requestsSince(second, seenSecond, PAGE_READS));
     expect(await second.locator('#debug li.request').first().locator('.badge').textContent()).toBe('all from cache');
 
     const shots = [
@@ -231,6 +236,32 @@ describe('the storefront example in Chromium', () => {
     expect(await first.locator('#cart button.place-order').isDisabled()).toBe(true);
   });
 
+  /** Every value the page reads is in the cache (a read of them misses nothing), with `slug`'s products if given. */
+  async function cacheIsWarm(slug?: string): Promise<void> {
+    const query = `query ($p: [ID!]!, $c: [ID!]!, $a: [ID!]!, $h: ID!, $s: String!, $withCategory: Boolean!) {
+      products(ids: $p) { id categories { id } }
+      categories(ids: $c) { id }
+      accounts(ids: $a) { id }
+      account(id: $h) { orders(first: ${HISTORY_PAGE}) { edges { node { id lines { product { id } } } } } }
+      categoryBySlug(slug: $s) @include(if: $withCategory) { products(first: 50) { nodes { id categories { id } } } }
+    }`;
+    const variables = { p: catalogue.productIds, c: catalogue.categoryIds, a: catalogue.accountIds, h: catalogue.accountIds[0], s: slug ?? '', withCategory: slug !== undefined };
+    await expect
+      .poll(async () => (await app.gql(query, variables, { 'x-freshgraph-debug': '1' })).extensions?.['cache'], { timeout: 10_000 })
+      .toMatchObject({ misses: 0, sqlStatements: 0 });
+  }
+
+  /**
+   * Every request a cache read: no value missed, no SQL. The Storefront query reads each product, its list of
+   * categories, each category (once, though products name them again) and each account: all of them hits.
+   */
+  function expectAllFromCache(entries: readonly RequestEntry[]): void {
+    for (const entry of entries) expect(entry).toMatchObject({ misses: 0, sqlStatements: 0 });
+    const storefront = entries.find((e) => e.operation === 'Storefront');
+    const values = 2 * catalogue.productIds.length + catalogue.categoryIds.length + catalogue.accountIds.length;
+    if (storefront) expect(storefront.hits).toBe(values);
+  }
+
   /** Stock and version of every demo product, balance and version of every demo account, as the server holds them. */
   async function serverState(): Promise<{
     products: Record<string, { stock: number; version: number }>;
@@ -265,6 +296,17 @@ function priceOf(sku: string): number {
   const product = DEMO_PRODUCTS.find((p) => p.sku === sku);
   if (!product) throw new Error(`no demo product ${sku}`);
   return product.priceCents;
+}
+
+/**
+ * The requests the page sent after `seen`, once `operations` have all been answered (the debug panel
+ * lists a request when its answer arrives): exactly those operations, in any order.
+ */
+async function requestsSince(page: Page, seen: number, operations: readonly string[]): Promise<RequestEntry[]> {
+  await page.waitForSelector(`#debug li.request[data-seq="${seen + operations.length}"]`);
+  const entries = (await entriesOf(page)).filter((e) => e.seq > seen);
+  expect(entries.map((e) => e.operation).sort()).toEqual([...operations].sort());
+  return entries;
 }
 
 const lastSeq = (entries: readonly RequestEntry[]): number => Math.max(0, ...entries.map((e) => e.seq));
