@@ -264,6 +264,9 @@ describe('the storefront example in Chromium', () => {
     await first.waitForSelector(`#products tr[data-sku="SF-NOTEBOOK"] .category[data-slug="${travel}"]`);
     const withNotebook = sortedByName([...before, 'SF-NOTEBOOK']);
     expect(await serverSkusIn(travel)).toEqual(withNotebook);
+    // Another start of the example keeps what the page changed (the notebook is in categories, so left alone).
+    expect(await ensureDemoData({ graphqlUrl: app.url, knex: app.running.deps.db.knex })).toEqual(catalogue);
+    expect(await serverSkusIn(travel)).toEqual(withNotebook);
 
     // Window 2 has not read since...
     expect(await shownSkus(second)).toEqual(before);
@@ -370,6 +373,17 @@ describe('the storefront example in Chromium', () => {
     await second.locator('#refresh').click();
     await second.waitForSelector(`#orders li[data-order-id="${next.ids[0]}"]`, { state: 'detached' });
     expect(await historyOf(second)).toEqual(expected);
+
+    // Another account's history, chosen in the menu above the list.
+    const [, , notebookId] = catalogue.productIds;
+    const [, graceId] = catalogue.accountIds;
+    const placed = await app.gql('mutation ($a: ID!, $l: [OrderLineInput!]!) { placeOrder(accountId: $a, lines: $l) { id } }', { a: graceId, l: [{ productId: notebookId, quantity: 1 }] });
+    expect(placed.errors).toBeUndefined();
+    const grace = await serverHistory(graceId!);
+    expect(grace.ids.length).toBeGreaterThan(0);
+    await second.locator('#orders select.history-account').selectOption(graceId!);
+    await second.waitForSelector(`#orders[data-account-id="${graceId}"][data-total-count="${grace.totalCount}"] li[data-order-id="${grace.ids[0]}"]`);
+    expect(await historyOf(second)).toEqual({ accountId: graceId, totalCount: grace.totalCount, ids: grace.ids });
   });
 
   /** Every value the page reads is in the cache (a read of them misses nothing), with `slug`'s products if given. */
