@@ -10,6 +10,24 @@ export const DEMO_PRODUCTS = [
   { sku: 'SF-KETTLE', name: 'Stovetop kettle', priceCents: 5200, stock: 0 },
 ] as const;
 
+/** The categories the page filters by; slugs start with `sf-`, as the skus with `SF-`, to stay apart from other rows. */
+export const DEMO_CATEGORIES = [
+  { slug: 'sf-desk', name: 'Desk' },
+  { slug: 'sf-kitchen', name: 'Kitchen' },
+  { slug: 'sf-travel', name: 'Travel' },
+] as const;
+
+type DemoSlug = (typeof DEMO_CATEGORIES)[number]['slug'];
+
+/** Each demo product's categories; the mug is in two, so a filter shows that a product may be in several. */
+export const DEMO_CATEGORIZATION: Readonly<Record<(typeof DEMO_PRODUCTS)[number]['sku'], readonly DemoSlug[]>> = {
+  'SF-LAMP': ['sf-desk'],
+  'SF-MUG': ['sf-kitchen', 'sf-travel'],
+  'SF-NOTEBOOK': ['sf-desk'],
+  'SF-BACKPACK': ['sf-travel'],
+  'SF-KETTLE': ['sf-kitchen'],
+};
+
 /** Grace's $20 pays for a notebook or a mug, not for the rest: her larger orders show INSUFFICIENT_FUNDS. */
 export const DEMO_ACCOUNTS = [
   { owner: 'Storefront demo: Ada', balanceCents: 50_000 },
@@ -24,18 +42,26 @@ export interface DemoDataOptions {
 }
 
 /**
- * Finds the demo products and accounts, creating the ones that are missing, so a
- * first start seeds them and every later start shows the same rows. Returns what
- * the page shows.
+ * Finds the demo products, categories and accounts, creating the ones that are
+ * missing, so a first start seeds them and every later start shows the same rows.
+ * A demo product in no category is put in its demo categories; one that is in some
+ * keeps them (as it keeps its stock), so what was changed on the page survives a
+ * restart. Returns what the page shows.
  */
 export async function ensureDemoData({ graphqlUrl, knex }: DemoDataOptions): Promise<Catalogue> {
   const productIds: string[] = [];
   for (const product of DEMO_PRODUCTS) productIds.push(await ensureProduct(graphqlUrl, product));
+  const categoryIds = new Map<string, string>();
+  for (const category of DEMO_CATEGORIES) categoryIds.set(category.slug, await ensureCategory(graphqlUrl, category));
+  for (const [i, product] of DEMO_PRODUCTS.entries()) {
+    const wanted = DEMO_CATEGORIZATION[product.sku].map((slug) => categoryIds.get(slug) as string);
+    await categorizeIfUncategorized(graphqlUrl, productIds[i] as string, wanted);
+  }
   const accountIds: string[] = [];
   for (const account of DEMO_ACCOUNTS) {
     accountIds.push((await findAccount(knex, account.owner)) ?? (await createAccount(graphqlUrl, account)));
   }
-  return { productIds, accountIds };
+  return { productIds, categoryIds: [...categoryIds.values()], accountIds };
 }
 
 async function ensureProduct(graphqlUrl: string, input: (typeof DEMO_PRODUCTS)[number]): Promise<string> {
@@ -56,6 +82,40 @@ async function ensureProduct(graphqlUrl: string, input: (typeof DEMO_PRODUCTS)[n
     }
     throw err;
   }
+}
+
+async function ensureCategory(graphqlUrl: string, input: (typeof DEMO_CATEGORIES)[number]): Promise<string> {
+  const find = async () =>
+    (await gql<{ categoryBySlug: { id: string } | null }>(graphqlUrl, 'query ($slug: String!) { categoryBySlug(slug: $slug) { id } }', { slug: input.slug }))
+      .categoryBySlug?.id;
+  const found = await find();
+  if (found !== undefined) return found;
+  try {
+    return (
+      await gql<{ createCategory: { id: string } }>(graphqlUrl, 'mutation ($input: NewCategory!) { createCategory(input: $input) { id } }', { input })
+    ).createCategory.id;
+  } catch (err) {
+    // Another start created it meanwhile: that one is ours too.
+    if (err instanceof GraphqlError && err.codes.includes('ALREADY_EXISTS')) {
+      const id = await find();
+      if (id !== undefined) return id;
+    }
+    throw err;
+  }
+}
+
+/** Two starts at once may both find the product in no category: both then set the same ones, which is harmless. */
+async function categorizeIfUncategorized(graphqlUrl: string, productId: string, categoryIds: readonly string[]): Promise<void> {
+  const { product } = await gql<{ product: { categories: { id: string }[] } | null }>(
+    graphqlUrl,
+    'query ($id: ID!) { product(id: $id) { categories { id } } }',
+    { id: productId },
+  );
+  if (product === null || product.categories.length > 0) return;
+  await gql(graphqlUrl, 'mutation ($productId: ID!, $categoryIds: [ID!]!) { categorize(productId: $productId, categoryIds: $categoryIds) { id } }', {
+    productId,
+    categoryIds,
+  });
 }
 
 /**

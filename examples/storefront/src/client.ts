@@ -1,4 +1,5 @@
 import { ApolloClient, ApolloLink, HttpLink, InMemoryCache, RefetchEventManager, windowFocusSource } from '@apollo/client';
+import { relayStylePagination } from '@apollo/client/utilities';
 import { fromEvent, merge, tap, throttleTime } from 'rxjs';
 import { codeOf, errorCodesOf } from './errors.js';
 
@@ -50,7 +51,13 @@ export function createClient(graphqlUrl: string, onResponse: (record: RequestRec
 
   return new ApolloClient({
     link: ApolloLink.from([debugLink, httpLink]),
-    cache: new InMemoryCache(),
+    cache: new InMemoryCache({
+      typePolicies: {
+        // One list per account whatever `first` and `after` are: a page after a cursor is appended to it,
+        // a first page (a refetch, placeOrder's answer) replaces it, so no page older than the head stays.
+        Account: { fields: { orders: relayStylePagination() } },
+      },
+    }),
     refetchEventManager: new RefetchEventManager({
       // Apollo's source fires when the tab becomes visible; `focus` also covers two windows side by side.
       // Switching tabs fires both: one read is enough.

@@ -1,4 +1,4 @@
-const FLASH_MS = 1500;
+export const FLASH_MS = 1500;
 
 export interface VersionFlash {
   /** Notes the versions about to be shown; those that went up since the last call start flashing. */
