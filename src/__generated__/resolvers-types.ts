@@ -211,7 +211,10 @@ export type PageInfo = {
   startCursor?: Maybe<Scalars['String']['output']>;
 };
 
-/** A product for sale. Served from the write-through cache; `version` grows by exactly 1 per committed change. */
+/**
+ * A product for sale. Served from the write-through cache; `version` grows by exactly 1 per committed change to
+ * its row (`categorize` changes its lists, `categories` and each category's `products`, not its row).
+ */
 export type Product = {
   __typename?: 'Product';
   /** The categories this product is in, by name, then id (at most 50; `categorize` sets them). */
