@@ -80,12 +80,12 @@ export function insertStatement(db: Queryable, entity: EntityDefinition<unknown>
     }
     const value = values[col.field];
     if (value === undefined) {
-      if (col.sqlType !== 'timestamptz') throw new Error(`insert into ${entity.table}: ${col.field} is missing`);
+      if (col.kind !== 'timestamptz' && col.kind !== 'timestamp') throw new Error(`insert into ${entity.table}: ${col.field} is missing`);
       placeholders.push('now()');
       continue;
     }
     placeholders.push(`?::${col.sqlType}`);
-    bindings.push(col.sqlType === 'jsonb' ? JSON.stringify(value) : (value as Knex.Value));
+    bindings.push(col.encode(value) as Knex.Value);
   }
   return db.raw(
     `insert into ${quote(entity.table)} (${columns.join(', ')}) values (${placeholders.join(', ')}) returning ${columnList(entity)}`,
@@ -143,7 +143,7 @@ export function addDeltas<Row>(
     'update',
     scope.trx.raw(
       `update ${quote(entity.table)} t set ${col} = t.${col} + c.delta, ${version} = t.${version} + 1${touch}
-       from unnest(?::${entity.key.sqlType}[], ?::int[]) as c(id, delta)
+       from unnest(?::${entity.key.sqlType}[], ?::${columnOf(entity, field).sqlType}[]) as c(id, delta)
        where t.${key} = c.id
        returning ${columnList(entity, 't')}`,
       [deltas.map((d) => d.id), deltas.map((d) => d.delta)],

@@ -130,7 +130,8 @@ export async function loadPages(db: Queryable, list: ListDefinition, requests: r
     requests.map((_, i) => i),
     requests.map((r) => r.owner),
     requests.map((r) => r.after?.id ?? null),
-    requests.map((r) => (r.after ? JSON.stringify(r.after.values) : null)),
+    // Order values go back into SQL as the columns hold them (an enum's label, not its GraphQL name).
+    requests.map((r) => (r.after ? JSON.stringify(r.after.values.map((v, i) => (v === null ? null : terms[i]?.column.encode(v)))) : null)),
     requests.map((r) => r.limit),
   ];
   // Arrays holding NULLs are bound as arrays, which knex's Value type does not spell out.

@@ -8,61 +8,9 @@
  * nobody restates a column list.
  */
 
-/** Postgres types the generic SQL knows how to read and compare. */
-export type SqlType = 'uuid' | 'text' | 'integer' | 'timestamptz' | 'jsonb';
+import { KEY_KINDS, parseKey, type Column, type ColumnKind } from './columns.js';
 
-/** One column: its name in the table (snake_case of the field unless given) and how a value leaves the database. */
-export interface Column<T> {
-  readonly sqlType: SqlType;
-  /** The table's column name; undefined means the field name in snake_case. */
-  readonly name: string | undefined;
-  readonly nullable: boolean;
-  /** For a column holding a JSON array served as a GraphQL list: the most items it holds (the cost limit multiplies by it). */
-  readonly maxItems: number | undefined;
-  /** Turns what the driver returned into what the cache stores and GraphQL serves (JSON-safe). */
-  readonly decode: (value: unknown) => T;
-  /** The same column under another name. */
-  as(name: string): Column<T>;
-  /** The same column, allowing NULL. */
-  orNull(): Column<T | null>;
-}
-
-function column<T>(sqlType: SqlType, decode: (value: unknown) => T, name?: string, nullable = false, maxItems?: number): Column<T> {
-  return {
-    sqlType,
-    name,
-    nullable,
-    maxItems,
-    decode,
-    as: (other) => column(sqlType, decode, other, nullable, maxItems),
-    orNull: () => column<T | null>(sqlType, (v) => (v === null || v === undefined ? null : decode(v)), name, true, maxItems),
-  };
-}
-
-/** pg returns bigint and count(*) as strings, PGlite as numbers. */
-export function toInt(value: unknown): number {
-  const n = typeof value === 'number' ? value : Number(value);
-  if (!Number.isSafeInteger(n)) throw new TypeError(`Expected an integer, got ${String(value)}`);
-  return n;
-}
-
-/** Timestamps leave the database as ISO-8601 strings, so a row survives a JSON round trip unchanged. */
-export function toIso(value: unknown): string {
-  if (value instanceof Date) return value.toISOString();
-  if (typeof value === 'string') return new Date(value).toISOString();
-  throw new TypeError(`Expected a timestamp, got ${typeof value}`);
-}
-
-export const uuid = (name?: string): Column<string> => column('uuid', String, name);
-export const text = (name?: string): Column<string> => column('text', String, name);
-export const int = (name?: string): Column<number> => column('integer', toInt, name);
-export const timestamp = (name?: string): Column<string> => column('timestamptz', toIso, name);
-/**
- * A jsonb column, served as stored (both drivers parse it). The type is the
- * caller's promise; an array served as a GraphQL list names its most items.
- */
-export const json = <T>(options: { readonly name?: string; readonly maxItems?: number } = {}): Column<T> =>
-  column('jsonb', (v) => v as T, options.name, false, options.maxItems);
+export * from './columns.js';
 
 type Columns = Readonly<Record<string, Column<unknown>>>;
 
@@ -158,8 +106,15 @@ export interface EntityConfig<T extends string, C extends Columns> {
   /** The GraphQL type name, also the type in cache keys: `{Product:<id>}`. */
   readonly type: T;
   readonly table: string;
-  /** In the order GraphQL declares the fields: a row in this order can be served as is. Needs `id` (uuid) and `version` (int). */
+  /**
+   * In the order GraphQL declares the fields: a row in this order can be served as is. Needs the key
+   * (served as `ID`: `uuid()`, or `asId(int())`, `asId(bigint())`, `asId(text())`) and `version` (`int()`).
+   */
   readonly columns: C;
+  /** The field of the primary key. @default 'id' */
+  readonly key?: keyof C & string;
+  /** The field of the row version. @default 'version' */
+  readonly version?: keyof C & string;
   /** Root fields: `one(id: ID!): T`, `many(ids: [ID!]!): [T]!`, and lists over the whole table. */
   readonly roots?: { readonly one?: string; readonly many?: string; readonly lists?: Readonly<Record<string, RootList>> };
   readonly lookups?: { readonly [K in keyof C & string]?: Lookup };
@@ -172,10 +127,17 @@ export interface EntityConfig<T extends string, C extends Columns> {
 export interface FieldColumn {
   readonly field: string;
   readonly column: string;
-  readonly sqlType: SqlType;
+  readonly kind: ColumnKind;
+  /** What bound values are cast to. */
+  readonly sqlType: string;
+  readonly array: boolean;
   readonly nullable: boolean;
   readonly maxItems: number | undefined;
+  readonly id: boolean;
+  readonly graphqlType: string;
+  readonly enumNames: ReadonlyMap<string, string> | undefined;
   readonly decode: (value: unknown) => unknown;
+  readonly encode: (value: unknown) => unknown;
 }
 
 export interface EntityDefinition<Row = Record<string, unknown>, T extends string = string> {
@@ -196,6 +158,8 @@ export interface EntityDefinition<Row = Record<string, unknown>, T extends strin
   readonly lists: ReadonlyMap<string, ToMany>;
   /** A row as the driver returned it (column names) -> the entity's row (field names). */
   decode(raw: Readonly<Record<string, unknown>>): Row;
+  /** The canonical form of a key a client sent, or undefined when it cannot be one of this type's keys. */
+  parseKey(raw: string): string | undefined;
   /** Phantom: carries the row type for RowOf. */
   readonly __row?: Row;
 }
@@ -217,18 +181,37 @@ export function defineEntity<const T extends string, C extends Columns>(config: 
   const fields: FieldColumn[] = Object.entries(config.columns).map(([field, c]) => {
     const name = c.name ?? snakeCase(field);
     if (!IDENTIFIER.test(name)) throw new EntityDefinitionError(`${where}: column "${name}" is not a plain lower-case SQL name`);
-    return { field, column: name, sqlType: c.sqlType, nullable: c.nullable, maxItems: c.maxItems, decode: c.decode };
+    return {
+      field,
+      column: name,
+      kind: c.kind,
+      sqlType: c.sqlType,
+      array: c.array,
+      nullable: c.nullable,
+      maxItems: c.maxItems,
+      id: c.id,
+      graphqlType: c.graphqlType,
+      enumNames: c.enumNames,
+      decode: c.decode,
+      encode: c.encode,
+    };
   });
   const byField = new Map(fields.map((f) => [f.field, f]));
-  const id = byField.get('id');
-  const version = byField.get('version');
-  if (id?.sqlType !== 'uuid') throw new EntityDefinitionError(`${where}: needs an \`id: uuid()\` column`);
-  if (version?.sqlType !== 'integer') throw new EntityDefinitionError(`${where}: needs a \`version: int()\` column`);
+  const keyField = config.key ?? 'id';
+  const versionField = config.version ?? 'version';
+  const id = byField.get(keyField);
+  const version = byField.get(versionField);
+  if (id === undefined || !id.id || !KEY_KINDS.has(id.kind) || id.nullable || id.array) {
+    throw new EntityDefinitionError(
+      `${where}: the key \`${keyField}\` must be a non-null column served as ID: uuid(), asId(int()), asId(bigint()) or asId(text())`,
+    );
+  }
+  if (version?.kind !== 'integer' || version.nullable) throw new EntityDefinitionError(`${where}: needs a \`${versionField}: int()\` column`);
   const lookups = new Map<string, Lookup & { column: FieldColumn }>();
   for (const [field, lookup] of Object.entries(config.lookups ?? {}) as [string, Lookup | undefined][]) {
     const col = byField.get(field);
     if (lookup === undefined) continue;
-    if (col?.sqlType !== 'text') throw new EntityDefinitionError(`${where}: lookup "${field}" must name a text column`);
+    if (col?.kind !== 'text' || col.array) throw new EntityDefinitionError(`${where}: lookup "${field}" must name a text column`);
     lookups.set(field, { ...lookup, column: col });
   }
   for (const field of Object.keys(config.lists ?? {})) {
@@ -253,5 +236,6 @@ export function defineEntity<const T extends string, C extends Columns>(config: 
       for (const [field, col, decode] of decoders) row[field] = decode(raw[col]);
       return row as RowOfColumns<C>;
     },
+    parseKey: (raw) => parseKey(id.kind, raw),
   };
 }

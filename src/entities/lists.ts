@@ -53,7 +53,9 @@ export function resolveLists(entities: readonly EntityDefinition<unknown>[]): Li
     const order = terms.map((term) => {
       const column = member.fields.find((f) => f.field === term.field) ?? fail(where, `orders by ${member.type}.${term.field}, which is not a column`);
       if (column.nullable) fail(where, `orders by ${member.type}.${term.field}, which may be NULL; order by non-null columns`);
-      if (column.sqlType === 'jsonb') fail(where, `orders by ${member.type}.${term.field}, a jsonb column`);
+      if (column.array || column.kind === 'json' || column.kind === 'jsonb' || column.kind === 'bytea') {
+        fail(where, `orders by ${member.type}.${term.field}, a ${column.sqlType} column; order by columns with a total order (numbers, text, dates, enums)`);
+      }
       return { column, direction: term.direction };
     });
     if (order.at(-1)?.column !== member.key) order.push({ column: member.key, direction: order.at(-1)?.direction ?? 'asc' });

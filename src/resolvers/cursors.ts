@@ -1,7 +1,8 @@
-import type { SqlType } from '../entities/define.js';
+import type { FieldColumn } from '../entities/define.js';
 import type { ListDefinition } from '../entities/lists.js';
 import { badInput } from '../errors.js';
-import { canonicalId } from '../ids.js';
+import { parseKey } from '../entities/columns.js';
+import { normalizeIsoInput } from '../entities/pg-text.js';
 
 /**
  * Opaque cursors of the Cursor Connections spec: base64url of JSON naming the
@@ -35,10 +36,10 @@ export function parseCursor(raw: string, list: ListDefinition, argument = 'after
   const [version, name, owner, id, values] = parsed as unknown[];
   if (version !== VERSION || typeof name !== 'string' || typeof owner !== 'string') throw invalid();
   if (name !== list.name) throw anotherList(argument);
-  const key = typeof id === 'string' ? keyValue(list.member.key.sqlType, id) : undefined;
+  const key = typeof id === 'string' ? list.member.parseKey(id) : undefined;
   if (key === undefined || !Array.isArray(values) || values.length !== list.order.length) throw invalid();
   list.order.forEach((term, i) => {
-    if (!isValueOf(term.column.sqlType, values[i])) throw invalid();
+    if (!isValueOf(term.column, values[i])) throw invalid();
   });
   return { owner, id: key, values };
 }
@@ -52,24 +53,36 @@ export function decodeCursor(raw: string, list: ListDefinition, owner: string, a
   return { id: cursor.id, values: cursor.values };
 }
 
-function keyValue(sqlType: SqlType, raw: string): string | undefined {
-  if (sqlType === 'uuid') return canonicalId(raw);
-  if (sqlType === 'integer') return /^-?\d{1,10}$/.test(raw) && Number.isSafeInteger(Number(raw)) ? raw : undefined;
-  return raw;
-}
-
 /** Whether a cursor's order value is one the column's SQL cast accepts, so the keyset query cannot fail on it. */
-function isValueOf(sqlType: SqlType, value: unknown): boolean {
-  switch (sqlType) {
+function isValueOf(column: FieldColumn, value: unknown): boolean {
+  if (column.array) return false;
+  switch (column.kind) {
     case 'uuid':
-      return typeof value === 'string' && canonicalId(value) !== undefined;
+    case 'smallint':
+    case 'integer':
+    case 'bigint':
+      return (typeof value === 'string' || typeof value === 'number') && parseKey(column.kind, String(value)) !== undefined;
     case 'text':
       return typeof value === 'string' && value.length <= 4096 && !value.includes('\u0000');
-    case 'integer':
-      return typeof value === 'number' && Number.isInteger(value) && Math.abs(value) <= 2_147_483_647;
+    case 'numeric':
+      return typeof value === 'string' && /^(-?\d+(\.\d+)?(e[+-]?\d+)?|NaN|-?Infinity)$/i.test(value);
+    case 'real':
+    case 'double':
+      return (typeof value === 'number' && Number.isFinite(value)) || value === 'NaN' || value === 'Infinity' || value === '-Infinity';
+    case 'boolean':
+      return typeof value === 'boolean';
+    case 'date':
+      return typeof value === 'string' && /^(\d{4,}-\d{2}-\d{2}|-?infinity)$/.test(value);
+    case 'time':
+      return typeof value === 'string' && /^\d{2}:\d{2}:\d{2}(\.\d{1,6})?$/.test(value);
+    case 'timestamp':
     case 'timestamptz':
-      return typeof value === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(value) && !Number.isNaN(Date.parse(value));
+      return typeof value === 'string' && (normalizeIsoInput(value) !== undefined || value === 'infinity' || value === '-infinity');
+    case 'enum':
+      return typeof value === 'string' && [...(column.enumNames?.values() ?? [])].includes(value);
+    case 'json':
     case 'jsonb':
+    case 'bytea':
       return false;
   }
 }

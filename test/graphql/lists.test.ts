@@ -1,18 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../src/ids.js';
 import { codesOf, dataOf, QUIET_BACKGROUND, startTestApp, type GqlResponse, type TestApp } from '../helpers/app.js';
+import { createScratchDatabase, type ScratchDatabase } from '../helpers/scratch-database.js';
 import { categorize, costOf, createAccount, createCategory, createProduct, DEBUG, placeOrder, uniqueSlug } from '../helpers/shop.js';
 
 /** Lists through the API: connections and plain lists, what each mutation does to them, and every refusal. */
 
 let app: TestApp;
+// A database of its own: the catalog lists every product, and other files add products all the time.
+let scratch: ScratchDatabase;
 
 beforeAll(async () => {
+  scratch = await createScratchDatabase('lists-api');
   // A small window, so that pages past it (read from Postgres) are easy to reach.
-  app = await startTestApp({ ...QUIET_BACKGROUND, DEBUG_EXTENSIONS: 'true', CACHE_LIST_WINDOW: '5' });
+  app = await startTestApp({ ...QUIET_BACKGROUND, DATABASE_URL: scratch.url, DEBUG_EXTENSIONS: 'true', CACHE_LIST_WINDOW: '5' });
 });
 afterAll(async () => {
   await app?.close();
+  await scratch?.drop();
 });
 
 interface Page<N> {
