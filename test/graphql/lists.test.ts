@@ -11,7 +11,7 @@ let app: TestApp;
 let scratch: ScratchDatabase;
 
 beforeAll(async () => {
-  scratch = await createScratchDatabase('lists-api');
+  scratch = await createScratchDatabase('listsapi');
   // A small window, so that pages past it (read from Postgres) are easy to reach.
   app = await startTestApp({ ...QUIET_BACKGROUND, DATABASE_URL: scratch.url, DEBUG_EXTENSIONS: 'true', CACHE_LIST_WINDOW: '5' });
 });
