@@ -22,6 +22,7 @@ import { DEFAULT_QUERY_LIMITS, recodeTokenLimit, shapeLimitsRule, type QueryLimi
 import { requestMetaPlugin } from './plugins/request-meta.js';
 import { recodeIllFormedLiteral, wellFormedTextPlugin } from './plugins/well-formed-text.js';
 import { allResolvers } from './resolvers/index.js';
+import { LIST_BOUNDS } from './list-bounds.js';
 import { checkEntitiesAgainstSchema } from './schema-check.js';
 import { readSchemaSdl } from './schema-sdl.js';
 import { MAX_LIST_LENGTH } from './validation.js';
@@ -144,7 +145,7 @@ export function createServer(deps: ServerDeps): FreshgraphServer {
     // the shortcut fills in the operation's name and type itself;
     shortcutSafe(requestMetaPlugin()),
     // a learned operation passed both limits with a list at least as long;
-    shortcutSafe(costLimitPlugin({ maxCost: limits.maxCost })),
+    shortcutSafe(costLimitPlugin({ maxCost: limits.maxCost, ...LIST_BOUNDS })),
     shortcutSafe(entitiesLimitPlugin({ maxRepresentations: MAX_LIST_LENGTH })),
     // it only serves GET requests, which the shortcut never sees;
     shortcutSafe(landingPagePlugin(deps.sandbox ?? false)),
