@@ -2,7 +2,7 @@ import type { RequestContext } from '../context.js';
 import { MAX_OPERATION_NAME_LENGTH } from '../plugins/request-meta.js';
 import { FALL_THROUGH, dataOf, isRecord, run } from './execute.js';
 import type { LearnedOperations } from './learned.js';
-import { listLength } from './plan.js';
+import { listLength, own } from './plan.js';
 
 /** Answers a learned operation with the complete response body, or undefined to leave the request to Apollo. */
 export type ShortcutAnswer = (context: RequestContext) => Promise<string | undefined>;
@@ -18,7 +18,10 @@ export type ShortcutAnswer = (context: RequestContext) => Promise<string | undef
  */
 export function shortcutFor(learned: LearnedOperations, body: unknown, onAnswer: () => void): ShortcutAnswer | undefined {
   if (!isRecord(body)) return undefined;
-  const { query, operationName, variables, extensions } = body;
+  const query = own(body, 'query');
+  const operationName = own(body, 'operationName');
+  const variables = own(body, 'variables');
+  const extensions = own(body, 'extensions');
   if (typeof query !== 'string') return undefined;
   if (operationName !== undefined && operationName !== null && typeof operationName !== 'string') return undefined;
   if (variables !== undefined && variables !== null && !isRecord(variables)) return undefined;
