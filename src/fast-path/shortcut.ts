@@ -14,7 +14,8 @@ export type ShortcutAnswer = (context: RequestContext) => Promise<string | undef
  * the fast path then answered, so every check that depends on the text alone
  * (parse, validation, the shape limits) has passed for that text; the checks
  * that depend on variables (cost, `_entities` count) only grow with list length,
- * so a list no longer than one already accepted passes them too.
+ * so a list no longer than one already accepted passes them too. Which requests
+ * get this far at all (no trace, no debug view, ...) is fence.ts's to decide.
  */
 export function shortcutFor(learned: LearnedOperations, body: unknown, onAnswer: () => void): ShortcutAnswer | undefined {
   if (!isRecord(body)) return undefined;
@@ -31,7 +32,6 @@ export function shortcutFor(learned: LearnedOperations, body: unknown, onAnswer:
   const vars = variables ?? undefined;
   if (listLength(known.plan, vars) > known.acceptedLength) return undefined;
   return async (context) => {
-    if (context.meta.debug) return undefined; // the debug view is added by a plugin
     let value: unknown;
     try {
       value = await run(known.plan, context, vars);
