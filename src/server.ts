@@ -19,6 +19,7 @@ import { secretMatcher, writeAccessPlugin } from './plugins/access-control.js';
 import { costLimitPlugin } from './plugins/cost-limit.js';
 import { knownOperationTypesRule } from './plugins/operation-types.js';
 import { DEBUG_HEADER, debugExtensionsPlugin } from './plugins/debug-extensions.js';
+import { executionDeadline } from './plugins/execution-deadline.js';
 import { DEFAULT_QUERY_LIMITS, recodeTokenLimit, shapeLimitsRule, type QueryLimits } from './plugins/query-limits.js';
 import { requestMetaPlugin } from './plugins/request-meta.js';
 import { recodeIllFormedLiteral, wellFormedTextPlugin } from './plugins/well-formed-text.js';
@@ -35,6 +36,16 @@ export interface ServerDeps {
   readonly routes?: Parameters<typeof createHttpHandler<RequestContext>>[0]['routes'];
   /** @default 1048576 */
   readonly maxBodyBytes?: number;
+  /**
+   * A response body longer than this is replaced by RESPONSE_TOO_LARGE (HTTP 200),
+   * whichever path built it (see docs/security.md). @default 4194304 (4 MiB)
+   */
+  readonly maxResponseBytes?: number;
+  /**
+   * Resolvers that would start this long after their request's execution started
+   * fail with EXECUTION_TIMEOUT instead (Infinity: never). @default 10000
+   */
+  readonly executionTimeoutMs?: number;
   /** Schema introspection; when off, error messages do not suggest field names either. @default true */
   readonly introspection?: boolean;
   /** Serve Apollo Sandbox to browsers at GET / and /graphql; otherwise no landing page at all. @default false */
@@ -135,6 +146,7 @@ export function createServer(deps: ServerDeps): FreshgraphServer {
   const introspection = deps.introspection ?? true;
   const writeTokens = deps.writeTokens ?? [];
   const debugExtensions = deps.debugExtensions ?? false;
+  const deadline = executionDeadline<RequestContext>(deps.executionTimeoutMs ?? 10_000);
   // Each plugin says why the shortcut may skip it (src/fast-path/fence.ts).
   const plugins: ApolloServerPlugin<RequestContext>[] = [
     // First, so that its refusal wins over every other didResolveOperation check.
@@ -143,6 +155,7 @@ export function createServer(deps: ServerDeps): FreshgraphServer {
     skippable(costLimitPlugin({ maxCost: limits.maxCost, ...LIST_BOUNDS }), 'costLimit'),
     skippable(entitiesLimitPlugin({ maxRepresentations: MAX_LIST_LENGTH }), 'entitiesLimit'),
     skippable(landingPagePlugin(deps.sandbox ?? false), 'landingPage'),
+    skippable(deadline.plugin, 'executionDeadline'),
   ];
   if (writeTokens.length > 0) plugins.push(skippable(writeAccessPlugin(writeTokens), 'writeAccess'));
   if (debugExtensions) plugins.push(skippable(debugExtensionsPlugin(), 'debugExtensions'));
@@ -150,7 +163,7 @@ export function createServer(deps: ServerDeps): FreshgraphServer {
   plugins.push(...fastPathPlugins(fastPath));
 
   const apollo = new ApolloServer<RequestContext>({
-    schema: buildSchema(),
+    schema: deadline.guard(buildSchema()),
     logger: logger.child({ component: 'apollo' }),
     plugins,
     introspection,
@@ -181,6 +194,7 @@ export function createServer(deps: ServerDeps): FreshgraphServer {
       deps.createContext(newRequestMeta(requestId, debugExtensions && req.headers[DEBUG_HEADER] === '1')),
     routes: deps.routes,
     maxBodyBytes: deps.maxBodyBytes,
+    maxResponseBytes: deps.maxResponseBytes,
     corsOrigins: deps.corsOrigins,
     authenticate: routerSecretMatches && ((req) => routerSecretMatches(singleHeader(req.headers['x-router-secret']))),
     onFinished: createRequestObserver(logger, deps.metrics),

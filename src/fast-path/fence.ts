@@ -33,6 +33,7 @@ export const SKIPPABLE = {
   landingPage: 'it serves GET requests only, which the shortcut never answers',
   writeAccess: 'it refuses mutations only, and no mutation is ever learned',
   debugExtensions: 'a request that asks for the debug view never takes the shortcut',
+  executionDeadline: 'it stops resolvers, and the shortcut runs none: it makes one read',
   disabled: 'a disabled plugin has no hooks',
   tracing: 'it acts on requests that ask for a trace only, which never take the shortcut',
   fastPath: 'the shortcut answers what the fast path itself has learned',

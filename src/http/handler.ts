@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { HeaderMap, type ApolloServer, type HTTPGraphQLRequest } from '@apollo/server';
+import { ErrorCode } from '../errors.js';
 import { acceptsGraphqlResult } from './accepts.js';
 import { corsHeaders, type CorsOrigins } from './cors.js';
 import { BodyTooLargeError, ClientAbortError, bodyStillArriving, closeAfterResponse, readBody } from './read-body.js';
@@ -13,7 +14,7 @@ export interface FinishedRequest<TContext> {
   readonly durationMs: number;
   /** The request's context, when it got as far as creating one. */
   readonly context: TContext | undefined;
-  /** The code of a refusal the handler sent itself, before GraphQL (401, 413, malformed JSON...). */
+  /** The code of a refusal the handler sent itself (401, 413, malformed JSON, RESPONSE_TOO_LARGE...). */
   readonly refusal: string | undefined;
 }
 
@@ -22,6 +23,11 @@ export interface HandlerOptions<TContext extends object> {
   readonly context: (req: IncomingMessage, requestId: string) => Promise<TContext>;
   /** @default 1048576 (1 MB) */
   readonly maxBodyBytes?: number;
+  /**
+   * A GraphQL response body longer than this is not sent: RESPONSE_TOO_LARGE is
+   * instead, with HTTP 200 (see docs/security.md). @default 4194304 (4 MiB)
+   */
+  readonly maxResponseBytes?: number;
   /** Extra routes served before GraphQL (health, metrics); return true when handled. */
   readonly routes?: (req: IncomingMessage, res: ServerResponse, path: string) => Promise<boolean> | boolean;
   /**
@@ -91,11 +97,12 @@ interface Exchange<TContext> {
  * pass and the response head is written in one call. A request goes through
  * steps, each of which may answer it: `route` (health, metrics, unknown paths),
  * `refuseByHeaders` (decided before a byte of the body is read), `readRequest`,
- * `answerByShortcut`, `answerByApollo`. Every complete GraphQL response leaves
- * through `send`.
+ * `answerByShortcut`, `answerByApollo`. Every GraphQL response leaves through
+ * `send`, under the response-size cap.
  */
 export function createHttpHandler<TContext extends object>(options: HandlerOptions<TContext>): Handler {
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
+  const maxResponseBytes = options.maxResponseBytes ?? 4 * 1024 * 1024;
   const onError = options.onError ?? (() => {});
   const onClientAbort = options.onClientAbort ?? (() => {});
   const { authenticate, onFinished, shortcut } = options;
@@ -197,18 +204,34 @@ export function createHttpHandler<TContext extends object>(options: HandlerOptio
     for (const [name, value] of response.headers) head.push(name, value);
     for (const [name, value] of defaultHeaders) if (!response.headers.has(name)) head.push(name, value);
     if (response.body.kind === 'complete') return send(x, response.status ?? 200, head, response.body.string);
+    // Incremental delivery: the head has left before the size is known, so past the cap the connection is cut.
     x.res.writeHead(response.status ?? 200, head);
-    for await (const chunk of response.body.asyncIterator) x.res.write(chunk);
+    let sent = 0;
+    for await (const chunk of response.body.asyncIterator) {
+      sent += Buffer.byteLength(chunk);
+      if (sent > maxResponseBytes) {
+        x.refusal = ErrorCode.RESPONSE_TOO_LARGE;
+        x.res.destroy();
+        return;
+      }
+      x.res.write(chunk);
+    }
     x.res.end();
   };
 
   /**
    * A whole response in one go. With its length known, head and body leave in one
-   * write, without chunked framing (writeHead alone would commit to chunked).
+   * write, without chunked framing (writeHead alone would commit to chunked). Past
+   * `maxResponseBytes`, RESPONSE_TOO_LARGE goes instead, with the same head.
    */
   const send = (x: Exchange<TContext>, status: number, head: string[], body: string): void => {
     // Encoded once: measuring the string and then writing it would encode it twice.
-    const bytes = Buffer.from(body, 'utf8');
+    let bytes = Buffer.from(body, 'utf8');
+    if (bytes.length > maxResponseBytes) {
+      x.refusal = ErrorCode.RESPONSE_TOO_LARGE;
+      bytes = Buffer.from(responseTooLarge(bytes.length, maxResponseBytes), 'utf8');
+      status = 200;
+    }
     head.push('content-length', String(bytes.length));
     x.res.writeHead(status, head);
     x.res.end(bytes);
@@ -251,6 +274,12 @@ export function createHttpHandler<TContext extends object>(options: HandlerOptio
       .catch((err: unknown) => fail(x, err))
       .then(() => finish(x));
   };
+}
+
+/** What is sent instead of a response over the cap: `data` null, as when a root field fails. */
+function responseTooLarge(bytes: number, max: number): string {
+  const message = `The response is ${bytes} bytes; at most ${max} are sent. Ask for fewer rows or fields at once`;
+  return JSON.stringify({ data: null, errors: [{ message, extensions: { code: ErrorCode.RESPONSE_TOO_LARGE, max } }] });
 }
 
 /** A GraphQL-shaped error for failures that happen before GraphQL runs. */
