@@ -72,6 +72,13 @@ export const executionTimeout = (timeoutMs: number): AppError =>
     { max: timeoutMs },
   );
 
+export const waitedTooLong = (waitedMs: number): AppError =>
+  new AppError(
+    ErrorCode.EXECUTION_TIMEOUT,
+    `The server was busy: the request waited ${waitedMs} ms for its turn and ran nothing. Retry it, or ask for less at once`,
+    { max: waitedMs },
+  );
+
 /** Codes that GraphQL and Apollo Server themselves produce for bad requests; safe to show. */
 const REQUEST_ERROR_CODES = new Set([
   'GRAPHQL_PARSE_FAILED',

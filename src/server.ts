@@ -16,6 +16,7 @@ import { landingPagePlugin } from './plugins/landing-page.js';
 import type { Metrics } from './ops/metrics.js';
 import { createRequestObserver } from './ops/request-log.js';
 import { secretMatcher, writeAccessPlugin } from './plugins/access-control.js';
+import { Admission } from './plugins/admission.js';
 import { costLimitPlugin } from './plugins/cost-limit.js';
 import { knownOperationTypesRule } from './plugins/operation-types.js';
 import { DEBUG_HEADER, debugExtensionsPlugin } from './plugins/debug-extensions.js';
@@ -46,6 +47,12 @@ export interface ServerDeps {
    * fail with EXECUTION_TIMEOUT instead (Infinity: never). @default 10000
    */
   readonly executionTimeoutMs?: number;
+  /**
+   * The most cost that requests above a twentieth of `limits.maxCost` may have running
+   * at once; more wait in line, up to `executionTimeoutMs` (plugins/admission.ts).
+   * @default 2 x limits.maxCost
+   */
+  readonly maxCostInFlight?: number;
   /** Schema introspection; when off, error messages do not suggest field names either. @default true */
   readonly introspection?: boolean;
   /** Serve Apollo Sandbox to browsers at GET / and /graphql; otherwise no landing page at all. @default false */
@@ -146,13 +153,19 @@ export function createServer(deps: ServerDeps): FreshgraphServer {
   const introspection = deps.introspection ?? true;
   const writeTokens = deps.writeTokens ?? [];
   const debugExtensions = deps.debugExtensions ?? false;
-  const deadline = executionDeadline<RequestContext>(deps.executionTimeoutMs ?? 10_000);
+  const executionTimeoutMs = deps.executionTimeoutMs ?? 10_000;
+  const deadline = executionDeadline<RequestContext>(executionTimeoutMs);
+  const admission = new Admission({
+    budget: deps.maxCostInFlight ?? 2 * limits.maxCost,
+    lightCost: Math.max(1, Math.floor(limits.maxCost / 20)),
+    maxWaitMs: executionTimeoutMs,
+  });
   // Each plugin says why the shortcut may skip it (src/fast-path/fence.ts).
   const plugins: ApolloServerPlugin<RequestContext>[] = [
     // First, so that its refusal wins over every other didResolveOperation check.
     skippable(wellFormedTextPlugin(), 'wellFormedText'),
     skippable(requestMetaPlugin(), 'requestMeta'),
-    skippable(costLimitPlugin({ maxCost: limits.maxCost, ...LIST_BOUNDS }), 'costLimit'),
+    skippable(costLimitPlugin({ maxCost: limits.maxCost, ...LIST_BOUNDS, admission }), 'costLimit'),
     skippable(entitiesLimitPlugin({ maxRepresentations: MAX_LIST_LENGTH }), 'entitiesLimit'),
     skippable(landingPagePlugin(deps.sandbox ?? false), 'landingPage'),
     skippable(deadline.plugin, 'executionDeadline'),
@@ -184,6 +197,7 @@ export function createServer(deps: ServerDeps): FreshgraphServer {
       apollo,
       plugins,
       shortcut: fastPath.shortcut,
+      admission,
       usageReporting: deps.usageReporting ?? false,
       onClosed: () => logger.info('fast path: answering learned operations before Apollo is off: a plugin that is not on its allow-list was added'),
     });

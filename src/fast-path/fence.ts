@@ -1,6 +1,7 @@
 import type { ApolloServer, ApolloServerPlugin } from '@apollo/server';
 import type { RequestContext } from '../context.js';
 import type { OfferedRequest, Shortcut } from '../http/handler.js';
+import type { Admission } from '../plugins/admission.js';
 import { DEBUG_HEADER } from '../plugins/debug-extensions.js';
 import type { ShortcutAnswer } from './shortcut.js';
 
@@ -28,7 +29,8 @@ export const asksForTrace = (value: string | readonly string[] | null | undefine
 export const SKIPPABLE = {
   wellFormedText: 'the shortcut never sees a body that could hold ill-formed text (see mayHoldSurrogates)',
   requestMeta: 'the shortcut records the operation name and type itself',
-  costLimit: 'a learned operation has passed it with a list at least as long, and its cost grows with that length only',
+  costLimit:
+    'a learned operation has passed it with a list at least as long, and its cost grows with that length only; the shortcut takes its turn in the same admission',
   entitiesLimit: 'as the cost, and the fast path falls through on any representation it cannot serve',
   landingPage: 'it serves GET requests only, which the shortcut never answers',
   writeAccess: 'it refuses mutations only, and no mutation is ever learned',
@@ -97,6 +99,8 @@ export interface FenceOptions {
   readonly shortcut: (body: unknown) => ShortcutAnswer | undefined;
   /** Apollo's usage reporting would miss the requests the shortcut answers: with it, the shortcut is never on. */
   readonly usageReporting: boolean;
+  /** The admission the cost limit puts requests through: the shortcut answers only when it has room at once. */
+  readonly admission?: Admission;
   /** Told once when a plugin added later turns the shortcut off. */
   readonly onClosed: (plugin: ApolloServerPlugin<RequestContext>) => void;
 }
@@ -118,10 +122,24 @@ export function fence(options: FenceOptions): FencedShortcut | undefined {
       onClosed(plugin);
     }
   };
+  const { admission } = options;
   return (request) => {
     const contentType = open ? admit(request) : undefined;
-    if (contentType === undefined) return undefined;
-    const answer = shortcut(request.body);
-    return answer === undefined ? undefined : { contentType, answer };
+    const found = contentType === undefined ? undefined : shortcut(request.body);
+    if (contentType === undefined || found === undefined) return undefined;
+    if (admission === undefined) return { contentType, answer: found.answer };
+    return {
+      contentType,
+      async answer(context) {
+        // No room now: Apollo's pipeline puts the request in line.
+        const ticket = admission.tryEnter(found.cost);
+        if (ticket === undefined) return undefined;
+        try {
+          return await found.answer(context);
+        } finally {
+          admission.leave(ticket);
+        }
+      },
+    };
   };
 }

@@ -4,8 +4,13 @@ import { FALL_THROUGH, dataOf, isRecord, run } from './execute.js';
 import type { LearnedOperations } from './learned.js';
 import { listLength, own } from './plan.js';
 
-/** Answers a learned operation with the complete response body, or undefined to leave the request to Apollo. */
-export type ShortcutAnswer = (context: RequestContext) => Promise<string | undefined>;
+/** A learned operation, ready to answer. */
+export interface ShortcutAnswer {
+  /** What the cost limit prices it at: its list's length, at least 1 (it selects scalars only). */
+  readonly cost: number;
+  /** The complete response body, or undefined to leave the request to Apollo. */
+  readonly answer: (context: RequestContext) => Promise<string | undefined>;
+}
 
 /**
  * The answer to a POST body that names a learned operation in a form Apollo
@@ -30,8 +35,9 @@ export function shortcutFor(learned: LearnedOperations, body: unknown, onAnswer:
   const known = learned.get(query, operationName ?? undefined);
   if (known === undefined) return undefined;
   const vars = variables ?? undefined;
-  if (listLength(known.plan, vars) > known.acceptedLength) return undefined;
-  return async (context) => {
+  const length = listLength(known.plan, vars);
+  if (length > known.acceptedLength) return undefined;
+  const answer = async (context: RequestContext): Promise<string | undefined> => {
     let value: unknown;
     try {
       value = await run(known.plan, context, vars);
@@ -45,4 +51,5 @@ export function shortcutFor(learned: LearnedOperations, body: unknown, onAnswer:
     // Byte for byte what Apollo sends for this result (its prettyJSONStringify).
     return `${JSON.stringify({ data: dataOf(known.plan.key, value) })}\n`;
   };
+  return { cost: Math.max(1, length), answer };
 }

@@ -1,4 +1,5 @@
-import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
+import { performance } from 'node:perf_hooks';
+import type { ApolloServerPlugin, GraphQLRequest, GraphQLRequestListener } from '@apollo/server';
 import {
   GraphQLError,
   getNamedType,
@@ -19,6 +20,8 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
+import { waitedTooLong } from '../errors.js';
+import type { Admission, Ticket } from './admission.js';
 import { argumentsOf, coercedVariables, type Values } from './request-values.js';
 import { fragmentsOf, selectionWalker, type SelectionWalk } from './selection-walk.js';
 
@@ -210,6 +213,8 @@ export function checkListBounds(schema: GraphQLSchema, bounds: ListBounds): void
 export interface CostLimitOptions extends ListBounds {
   /** @default 1000 */
   readonly maxCost?: number;
+  /** Where requests take their turn by cost once accepted (admission.ts). @default undefined (no line: all run at once) */
+  readonly admission?: Admission;
 }
 
 /**
@@ -218,21 +223,40 @@ export interface CostLimitOptions extends ListBounds {
  * Lists usually arrive as variables, which validation never sees, so the cost
  * is settled per request in `didResolveOperation`: after validation, before
  * execution. A schema with an unbounded list field fails the server's start.
+ * An accepted request then takes its turn in `admission`, by its cost, and
+ * gives it back when its response is sent.
  */
 export function costLimitPlugin<TContext extends object>(options: CostLimitOptions): ApolloServerPlugin<TContext> {
   const maxCost = options.maxCost ?? 1000;
-  // One listener for every request: the hook gets everything it needs as its argument.
+  const { admission } = options;
+  const tickets = new WeakMap<GraphQLRequest, Ticket>();
+  // One listener for every request: the hooks get everything they need as their argument.
   const listener: GraphQLRequestListener<TContext> = {
-    async didResolveOperation({ document, operation, request, schema }) {
+    async didResolveOperation({ document, operation, request, schema, response }) {
       if (operation === undefined) return;
       const variables = coercedVariables(schema, operation, request);
       if (variables === undefined) return;
       const cost = operationCost({ ...options, schema }, document, operation, variables);
-      if (cost <= maxCost) return;
-      throw new GraphQLError(
-        `The operation costs ${cost}; at most ${maxCost} is allowed (each object it may return costs 1, and a list multiplies what it selects by its length: see docs/security.md)`,
-        { extensions: { code: 'GRAPHQL_VALIDATION_FAILED', limit: 'MAX_COST', max: maxCost, cost, http: { status: 400 } } },
-      );
+      if (cost > maxCost) {
+        throw new GraphQLError(
+          `The operation costs ${cost}; at most ${maxCost} is allowed (each object it may return costs 1, and a list multiplies what it selects by its length: see docs/security.md)`,
+          { extensions: { code: 'GRAPHQL_VALIDATION_FAILED', limit: 'MAX_COST', max: maxCost, cost, http: { status: 400 } } },
+        );
+      }
+      if (admission === undefined) return;
+      const began = performance.now();
+      const ticket = admission.enter(cost);
+      tickets.set(request, ticket);
+      if (await ticket.admitted) return;
+      // Like a field's error, so that a router shows it (a non-2xx answer loses its errors).
+      response.http.status = 200;
+      throw waitedTooLong(Math.round(performance.now() - began));
+    },
+    async willSendResponse({ request }) {
+      const ticket = tickets.get(request);
+      if (ticket === undefined) return;
+      tickets.delete(request);
+      admission?.leave(ticket);
     },
   };
   return {

@@ -1,13 +1,19 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type FreshgraphServer, type ServerDeps } from '../../src/server.js';
-import { codesOf, dataOf, postGraphql, QUIET_BACKGROUND, startTestApp, type TestApp } from '../helpers/app.js';
+import { codesOf, dataOf, postGraphql, QUIET_BACKGROUND, startTestApp, type GqlResponse, type TestApp } from '../helpers/app.js';
 import { countSql } from '../helpers/counting.js';
+import { startLoad, type LoadResult } from '../helpers/load.js';
 import { insertProducts } from '../helpers/products.js';
 import { ROOT_FIELD_CASES } from '../helpers/root-fields.js';
 
-/** Bounded work per request: a response-size cap and an execution deadline. */
+/**
+ * Bounded work per request: a response-size cap, an execution deadline, and the
+ * claim they serve: while requests of the largest cost the limit accepts run, a
+ * `{ __typename }` on the same instance is answered about as fast as when idle.
+ */
 let app: TestApp;
 let productIds: string[];
 let orderIds: string[];
@@ -100,5 +106,113 @@ describe('the execution deadline', () => {
   it('leaves what needs no resolver alone', async () => {
     const { url } = await cachedServer('expired', { executionTimeoutMs: 0, fastPath: false });
     expect(dataOf(await postGraphql(url, '{ __typename }'))).toEqual({ __typename: 'Query' });
+  });
+});
+
+/** The hostile shapes: each a list the attacker sizes, every field it can select. */
+const HOSTILE = {
+  orders: {
+    query: `query($l: [ID!]!, $skip: Boolean!) { orders(ids: $l) @skip(if: $skip) {
+      id accountId totalCents version createdAt
+      lines { productId quantity unitPriceCents product { id sku name priceCents stock version updatedAt } }
+      account { id owner balanceCents version updatedAt }
+    } }`,
+    list: (n: number) => Array.from({ length: n }, (_, i) => orderIds[i % orderIds.length]),
+  },
+  entities: {
+    query: `query($l: [_Any!]!, $skip: Boolean!) { _entities(representations: $l) @skip(if: $skip) {
+      ... on Order { id lines { quantity product { id sku name priceCents stock version updatedAt } } account { id owner } }
+    } }`,
+    list: (n: number) => Array.from({ length: n }, (_, i) => ({ __typename: 'Order', id: orderIds[i % orderIds.length] })),
+  },
+  products: {
+    query: `query($l: [ID!]!, $skip: Boolean!) { a: products(ids: $l) @skip(if: $skip) { ...W } b: products(ids: $l) @skip(if: $skip) { ...W } }
+      fragment W on Product { id sku name priceCents stock version updatedAt n1: name n2: name n3: name n4: name n5: sku n6: sku }`,
+    list: (n: number) => Array.from({ length: n }, (_, i) => productIds[i % productIds.length]),
+  },
+  // What the fast path learns and its shortcut then answers before Apollo (with one variable and no directive).
+  learned: {
+    query: 'query($l: [ID!]!) { products(ids: $l) { id sku name priceCents stock version updatedAt } }',
+    list: (n: number) => Array.from({ length: n }, (_, i) => productIds[i % productIds.length]),
+  },
+} as const;
+type Shape = keyof typeof HOSTILE;
+
+const refusedForCost = (res: GqlResponse<unknown>) => (res.errors ?? []).some((e) => e.extensions?.['limit'] === 'MAX_COST');
+
+/**
+ * The longest list (up to the 500 any list may hold) the server's cost limit accepts in this
+ * shape, found by asking with the field skipped: `@skip` does not lower the cost, so nothing runs.
+ */
+async function largestAccepted(shape: Shape): Promise<number> {
+  let accepted = 0;
+  let refused = 501;
+  while (refused - accepted > 1) {
+    const n = Math.floor((accepted + refused) / 2);
+    const res = await app.gql(HOSTILE[shape].query, { l: HOSTILE[shape].list(n), skip: true });
+    if (refusedForCost(res)) refused = n;
+    else accepted = n;
+  }
+  return accepted;
+}
+
+const median = (values: readonly number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] as number;
+};
+
+async function timed(send: () => Promise<unknown>): Promise<number> {
+  const began = performance.now();
+  await send();
+  return performance.now() - began;
+}
+
+/**
+ * The hostile clients run on another thread (helpers/load.ts): remote clients cost the
+ * server's event loop nothing, and parsing their large responses here would measure
+ * the test instead. Medians against the idle case, so that a slow or shared machine
+ * moves both figures alike.
+ */
+describe('a { __typename } while hostile requests run', () => {
+  it('is answered within 100 ms of its idle time, with ten requests of the largest accepted cost in flight', { timeout: 120_000 }, async () => {
+    const shapes = Object.keys(HOSTILE) as Shape[];
+    const sizes = new Map<Shape, number>();
+    for (const shape of shapes) {
+      const n = await largestAccepted(shape);
+      sizes.set(shape, n);
+      // Accepted and served in full (which also warms the cache).
+      const res = await app.gql(HOSTILE[shape].query, { l: HOSTILE[shape].list(n), skip: false });
+      expect(codesOf(res), shape).toEqual([]);
+    }
+    const probe = () => app.gql('{ __typename }');
+    for (let i = 0; i < 5; i++) await probe();
+    const idle: number[] = [];
+    for (let i = 0; i < 30; i++) idle.push(await timed(probe));
+
+    const load = startLoad(
+      app.url,
+      Array.from({ length: 10 }, (_, i) => {
+        const shape = shapes[i % shapes.length] as Shape;
+        return { query: HOSTILE[shape].query, variables: { l: HOSTILE[shape].list(sizes.get(shape) ?? 0), skip: false } };
+      }),
+    );
+    const loaded: number[] = [];
+    const alongside: number[] = [];
+    let hostile: LoadResult;
+    try {
+      await load.started;
+      for (let i = 0; i < 30; i++) {
+        alongside.push(load.inFlight);
+        loaded.push(await timed(probe));
+      }
+    } finally {
+      hostile = await load.stop();
+    }
+    const report = { sizes: Object.fromEntries(sizes), idleP50: median(idle), loadedP50: median(loaded), ratio: median(loaded) / median(idle), hostileP50: median(hostile.durations), alongside };
+    // Every hostile request was answered in full, and the probes ran while (nearly) all ten were in flight.
+    expect(new Set(hostile.statuses), JSON.stringify(report)).toEqual(new Set([200]));
+    expect(hostile.withErrors, JSON.stringify(report)).toBe(0);
+    expect(Math.min(...alongside), JSON.stringify(report)).toBeGreaterThanOrEqual(9);
+    expect(median(loaded), JSON.stringify(report)).toBeLessThan(median(idle) + 100);
   });
 });
