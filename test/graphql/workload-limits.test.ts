@@ -174,7 +174,9 @@ async function timed(send: () => Promise<unknown>): Promise<number> {
  * moves both figures alike.
  */
 describe('a { __typename } while hostile requests run', () => {
-  it('is answered within 100 ms of its idle time, with ten requests of the largest accepted cost in flight', { timeout: 120_000 }, async () => {
+  // A timing test on a machine shared with other test files and programs: a second and third try absorb a burst
+  // of their work (the code before these limits failed every try by seconds).
+  it('is answered within 100 ms of its idle time, with ten requests of the largest accepted cost in flight', { timeout: 120_000, retry: 2 }, async () => {
     const shapes = Object.keys(HOSTILE) as Shape[];
     const sizes = new Map<Shape, number>();
     for (const shape of shapes) {
@@ -185,9 +187,13 @@ describe('a { __typename } while hostile requests run', () => {
       expect(codesOf(res), shape).toEqual([]);
     }
     const probe = () => app.gql('{ __typename }');
+    const idleMedian = async () => {
+      const idle: number[] = [];
+      for (let i = 0; i < 30; i++) idle.push(await timed(probe));
+      return median(idle);
+    };
     for (let i = 0; i < 5; i++) await probe();
-    const idle: number[] = [];
-    for (let i = 0; i < 30; i++) idle.push(await timed(probe));
+    const idleBefore = await idleMedian();
 
     const load = startLoad(
       app.url,
@@ -208,11 +214,13 @@ describe('a { __typename } while hostile requests run', () => {
     } finally {
       hostile = await load.stop();
     }
-    const report = { sizes: Object.fromEntries(sizes), idleP50: median(idle), loadedP50: median(loaded), ratio: median(loaded) / median(idle), hostileP50: median(hostile.durations), alongside };
+    // Idle measured on both sides of the load, so that other work on the machine meanwhile counts for both.
+    const idle = Math.max(idleBefore, await idleMedian());
+    const report = { sizes: Object.fromEntries(sizes), idle, loaded: median(loaded), ratio: median(loaded) / idle, hostile: median(hostile.durations), alongside };
     // Every hostile request was answered in full, and the probes ran while (nearly) all ten were in flight.
     expect(new Set(hostile.statuses), JSON.stringify(report)).toEqual(new Set([200]));
     expect(hostile.withErrors, JSON.stringify(report)).toBe(0);
     expect(Math.min(...alongside), JSON.stringify(report)).toBeGreaterThanOrEqual(9);
-    expect(median(loaded), JSON.stringify(report)).toBeLessThan(median(idle) + 100);
+    expect(median(loaded), JSON.stringify(report)).toBeLessThan(idle + 100);
   });
 });
