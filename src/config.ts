@@ -179,8 +179,17 @@ export const VARIABLES = {
   maxDirectives: variable('MAX_DIRECTIVES', int(0, 10_000), 50),
   /** Lexical tokens in one document; the parser stops past it. @default 1000 */
   maxTokens: variable('MAX_TOKENS', int(10, 1_000_000), 1000),
-  /** Cost of one operation: 1 per field, or the total length of its list arguments. @default 1000 */
+  /** Cost of one operation: 1 per object it may return, every list multiplied by its bound (docs/security.md). @default 1000 */
   maxCost: variable('MAX_COST', int(1, 100_000_000), 1000),
+  /**
+   * Total cost of the expensive operations (over a twentieth of MAX_COST) one instance runs at once;
+   * more wait in line, up to EXECUTION_TIMEOUT_MS, so a cheap request is never stuck behind them. @default 2000
+   */
+  maxCostInFlight: variable('MAX_COST_IN_FLIGHT', int(1, 1_000_000_000), 2000),
+  /** A response larger than this is not sent: RESPONSE_TOO_LARGE instead. @default 4194304 */
+  maxResponseBytes: variable('MAX_RESPONSE_BYTES', int(1024, 1024 * 1024 * 1024), 4 * 1024 * 1024),
+  /** Past this, a request's resolvers still to start fail with EXECUTION_TIMEOUT. @default 10000 */
+  executionTimeoutMs: variable('EXECUTION_TIMEOUT_MS', int(10, 600_000), 10_000),
   /** Request bodies above this are refused with 413. @default 1048576 */
   maxBodyBytes: variable('MAX_BODY_BYTES', int(1024, 100 * 1024 * 1024), 1024 * 1024),
   /** A request (headers and body) must have arrived within this, or it gets 408. @default 30000 */

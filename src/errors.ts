@@ -10,6 +10,8 @@ export const ErrorCode = {
   ALREADY_EXISTS: 'ALREADY_EXISTS',
   IN_USE: 'IN_USE',
   SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+  EXECUTION_TIMEOUT: 'EXECUTION_TIMEOUT',
+  RESPONSE_TOO_LARGE: 'RESPONSE_TOO_LARGE',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -62,6 +64,20 @@ export const inUse = (type: string, id: string, reason: string): AppError =>
 
 export const serviceUnavailable = (message: string, cause?: unknown): AppError =>
   new AppError(ErrorCode.SERVICE_UNAVAILABLE, message, {}, cause);
+
+export const executionTimeout = (timeoutMs: number): AppError =>
+  new AppError(
+    ErrorCode.EXECUTION_TIMEOUT,
+    `The request ran past its deadline of ${timeoutMs} ms; fields it had not started by then were not run. Ask for less at once`,
+    { max: timeoutMs },
+  );
+
+export const waitedTooLong = (waitedMs: number): AppError =>
+  new AppError(
+    ErrorCode.EXECUTION_TIMEOUT,
+    `The server was busy: the request waited ${waitedMs} ms for its turn and ran nothing. Retry it, or ask for less at once`,
+    { max: waitedMs },
+  );
 
 /** Codes that GraphQL and Apollo Server themselves produce for bad requests; safe to show. */
 const REQUEST_ERROR_CODES = new Set([

@@ -7,7 +7,8 @@ import type { Logger } from 'pino';
 import { newRequestMeta, type RequestContext, type RequestMeta } from './context.js';
 import { maskError } from './errors.js';
 import { ENTITIES, LISTS } from './entities/index.js';
-import { createFastPath, shortcutSafe, type FastPath, type ShortcutAnswer } from './fast-path/index.js';
+import { TRACE_HEADER, asksForTrace, fence, skippable } from './fast-path/fence.js';
+import { createFastPath, type FastPath } from './fast-path/index.js';
 import type { CorsOrigins } from './http/cors.js';
 import { createHttpHandler } from './http/handler.js';
 import { entitiesLimitPlugin } from './plugins/entities-limit.js';
@@ -15,14 +16,17 @@ import { landingPagePlugin } from './plugins/landing-page.js';
 import type { Metrics } from './ops/metrics.js';
 import { createRequestObserver } from './ops/request-log.js';
 import { secretMatcher, writeAccessPlugin } from './plugins/access-control.js';
+import { Admission } from './plugins/admission.js';
 import { connectionArgsPlugin } from './plugins/connection-args.js';
 import { costLimitPlugin } from './plugins/cost-limit.js';
 import { knownOperationTypesRule } from './plugins/operation-types.js';
-import { debugExtensionsPlugin } from './plugins/debug-extensions.js';
+import { DEBUG_HEADER, debugExtensionsPlugin } from './plugins/debug-extensions.js';
+import { executionDeadline } from './plugins/execution-deadline.js';
 import { DEFAULT_QUERY_LIMITS, recodeTokenLimit, shapeLimitsRule, type QueryLimits } from './plugins/query-limits.js';
 import { requestMetaPlugin } from './plugins/request-meta.js';
 import { recodeIllFormedLiteral, wellFormedTextPlugin } from './plugins/well-formed-text.js';
 import { allResolvers } from './resolvers/index.js';
+import { LIST_BOUNDS } from './list-bounds.js';
 import { checkEntitiesAgainstSchema } from './schema-check.js';
 import { readSchemaSdl } from './schema-sdl.js';
 import { MAX_LIST_LENGTH } from './validation.js';
@@ -34,6 +38,22 @@ export interface ServerDeps {
   readonly routes?: Parameters<typeof createHttpHandler<RequestContext>>[0]['routes'];
   /** @default 1048576 */
   readonly maxBodyBytes?: number;
+  /**
+   * A response body longer than this is replaced by RESPONSE_TOO_LARGE (HTTP 200),
+   * whichever path built it (see docs/security.md). @default 4194304 (4 MiB)
+   */
+  readonly maxResponseBytes?: number;
+  /**
+   * Resolvers that would start this long after their request's execution started
+   * fail with EXECUTION_TIMEOUT instead (Infinity: never). @default 10000
+   */
+  readonly executionTimeoutMs?: number;
+  /**
+   * The most cost that requests above a twentieth of `limits.maxCost` may have running
+   * at once; more wait in line, up to `executionTimeoutMs` (plugins/admission.ts).
+   * @default 2 x limits.maxCost
+   */
+  readonly maxCostInFlight?: number;
   /** Schema introspection; when off, error messages do not suggest field names either. @default true */
   readonly introspection?: boolean;
   /** Serve Apollo Sandbox to browsers at GET / and /graphql; otherwise no landing page at all. @default false */
@@ -110,17 +130,14 @@ function fastPathPlugins(fastPath: FastPath | undefined): ApolloServerPlugin<Req
   const tracing = ApolloServerPluginInlineTrace() as ApolloServerPlugin<RequestContext>;
   const tracingOnRequest: ApolloServerPlugin<RequestContext> = {
     serverWillStart: async (service) => tracing.serverWillStart?.(service),
+    // Apollo's plugin itself then traces only for `ftv1`.
     requestDidStart: async (requestContext) =>
-      requestContext.request.http?.headers.get('apollo-federation-include-trace') === 'ftv1'
-        ? tracing.requestDidStart?.(requestContext)
-        : undefined,
+      asksForTrace(requestContext.request.http?.headers.get(TRACE_HEADER)) ? tracing.requestDidStart?.(requestContext) : undefined,
   };
   return [
-    // Disabled plugins have no hooks at all.
-    shortcutSafe(ApolloServerPluginCacheControlDisabled()),
-    shortcutSafe(ApolloServerPluginInlineTraceDisabled()),
-    // The shortcut never answers a request that asks for a trace.
-    shortcutSafe(tracingOnRequest),
+    skippable(ApolloServerPluginCacheControlDisabled(), 'disabled'),
+    skippable(ApolloServerPluginInlineTraceDisabled(), 'disabled'),
+    skippable(tracingOnRequest, 'tracing'),
     ...(fastPath ? [fastPath.plugin] : []),
   ];
 }
@@ -137,30 +154,31 @@ export function createServer(deps: ServerDeps): FreshgraphServer {
   const introspection = deps.introspection ?? true;
   const writeTokens = deps.writeTokens ?? [];
   const debugExtensions = deps.debugExtensions ?? false;
-  // Each plugin marked shortcutSafe is one the learned-operation shortcut may skip, and why:
+  const executionTimeoutMs = deps.executionTimeoutMs ?? 10_000;
+  const deadline = executionDeadline<RequestContext>(executionTimeoutMs);
+  const admission = new Admission({
+    budget: deps.maxCostInFlight ?? 2 * limits.maxCost,
+    lightCost: Math.max(1, Math.floor(limits.maxCost / 20)),
+    maxWaitMs: executionTimeoutMs,
+  });
+  // Each plugin says why the shortcut may skip it (src/fast-path/fence.ts).
   const plugins: ApolloServerPlugin<RequestContext>[] = [
-    // First, so that its refusal wins over every other didResolveOperation check; the handler never
-    // offers the shortcut a body that could hold ill-formed text;
-    shortcutSafe(wellFormedTextPlugin()),
-    // the shortcut fills in the operation's name and type itself;
-    shortcutSafe(requestMetaPlugin()),
-    // a learned operation passed both limits with a list at least as long;
-    shortcutSafe(costLimitPlugin({ maxCost: limits.maxCost })),
-    shortcutSafe(entitiesLimitPlugin({ maxRepresentations: MAX_LIST_LENGTH })),
-    // learned operations select no lists;
-    shortcutSafe(connectionArgsPlugin(LISTS)),
-    // it only serves GET requests, which the shortcut never sees;
-    shortcutSafe(landingPagePlugin(deps.sandbox ?? false)),
+    // First, so that its refusal wins over every other didResolveOperation check.
+    skippable(wellFormedTextPlugin(), 'wellFormedText'),
+    skippable(requestMetaPlugin(), 'requestMeta'),
+    skippable(costLimitPlugin({ maxCost: limits.maxCost, ...LIST_BOUNDS, admission }), 'costLimit'),
+    skippable(entitiesLimitPlugin({ maxRepresentations: MAX_LIST_LENGTH }), 'entitiesLimit'),
+    skippable(connectionArgsPlugin(LISTS), 'connectionArgs'),
+    skippable(landingPagePlugin(deps.sandbox ?? false), 'landingPage'),
+    skippable(deadline.plugin, 'executionDeadline'),
   ];
-  // it only refuses mutations, which are never learned;
-  if (writeTokens.length > 0) plugins.push(shortcutSafe(writeAccessPlugin(writeTokens)));
-  // the shortcut leaves debug requests to Apollo.
-  if (debugExtensions) plugins.push(shortcutSafe(debugExtensionsPlugin()));
+  if (writeTokens.length > 0) plugins.push(skippable(writeAccessPlugin(writeTokens), 'writeAccess'));
+  if (debugExtensions) plugins.push(skippable(debugExtensionsPlugin(), 'debugExtensions'));
   const fastPath = (deps.fastPath ?? true) ? createFastPath(ENTITIES) : undefined;
   plugins.push(...fastPathPlugins(fastPath));
 
   const apollo = new ApolloServer<RequestContext>({
-    schema: buildSchema(),
+    schema: deadline.guard(buildSchema()),
     logger: logger.child({ component: 'apollo' }),
     plugins,
     introspection,
@@ -175,14 +193,24 @@ export function createServer(deps: ServerDeps): FreshgraphServer {
     formatError: (formatted, error) =>
       maskError(recodeIllFormedLiteral(recodeTokenLimit(formatted)), error, (err) => logger.error({ err }, 'unexpected error while serving a request')),
   });
-  const shortcut = fastPath === undefined || (deps.usageReporting ?? false) ? undefined : fencedShortcut(apollo, fastPath, plugins, logger);
+  const shortcut =
+    fastPath &&
+    fence({
+      apollo,
+      plugins,
+      shortcut: fastPath.shortcut,
+      admission,
+      usageReporting: deps.usageReporting ?? false,
+      onClosed: () => logger.info('fast path: answering learned operations before Apollo is off: a plugin that is not on its allow-list was added'),
+    });
   const routerSecretMatches = deps.routerSecret === undefined ? undefined : secretMatcher([deps.routerSecret]);
   const handler = createHttpHandler<RequestContext>({
     apollo,
     context: async (req, requestId) =>
-      deps.createContext(newRequestMeta(requestId, debugExtensions && req.headers['x-freshgraph-debug'] === '1')),
+      deps.createContext(newRequestMeta(requestId, debugExtensions && req.headers[DEBUG_HEADER] === '1')),
     routes: deps.routes,
     maxBodyBytes: deps.maxBodyBytes,
+    maxResponseBytes: deps.maxResponseBytes,
     corsOrigins: deps.corsOrigins,
     authenticate: routerSecretMatches && ((req) => routerSecretMatches(singleHeader(req.headers['x-router-secret']))),
     onFinished: createRequestObserver(logger, deps.metrics),
@@ -199,32 +227,6 @@ export function createServer(deps: ServerDeps): FreshgraphServer {
     start: () => apollo.start(),
     stop: () => apollo.stop(),
   };
-}
-
-/**
- * The fast path's shortcut for this server: on only while every plugin is on its
- * allow-list, including any added later with `apollo.addPlugin` (Apollo's usage
- * reporting would miss the requests it answers, so it is never on with APOLLO_KEY).
- */
-function fencedShortcut(
-  apollo: ApolloServer<RequestContext>,
-  fastPath: FastPath,
-  plugins: readonly ApolloServerPlugin<RequestContext>[],
-  logger: Logger,
-): (body: unknown) => ShortcutAnswer | undefined {
-  const installed = [...plugins];
-  let current = fastPath.shortcutFor(installed);
-  const addPlugin = apollo.addPlugin.bind(apollo);
-  apollo.addPlugin = (plugin) => {
-    addPlugin(plugin);
-    installed.push(plugin);
-    const wasOn = current !== undefined;
-    current = fastPath.shortcutFor(installed);
-    if (wasOn && current === undefined) {
-      logger.info('fast path: answering learned operations before Apollo is off: a plugin that is not on its allow-list was added');
-    }
-  };
-  return (body) => current?.(body);
 }
 
 const singleHeader = (value: string | string[] | undefined): string | undefined => (typeof value === 'string' ? value : undefined);

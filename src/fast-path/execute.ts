@@ -1,7 +1,7 @@
 import type { RequestContext } from '../context.js';
 import { canonicalId } from '../ids.js';
 import { MAX_LIST_LENGTH } from '../validation.js';
-import type { Plan, Shape } from './plan.js';
+import { argumentOf, own, type Plan, type Shape } from './plan.js';
 import type { EntityRoute } from './routes.js';
 
 /**
@@ -82,7 +82,7 @@ const idOf = (raw: unknown): string => {
 
 /** The value of the plan's root field. */
 export async function run(p: Plan, context: RequestContext, variables: Record<string, unknown> | undefined): Promise<unknown> {
-  const raw = 'variable' in p.arg ? variables?.[p.arg.variable] : p.arg.literal;
+  const raw = argumentOf(p, variables);
   if (p.kind === 'one') {
     const [row] = await context.loaders.read(p.route.entity, [idOf(raw)]);
     if (row === undefined || row instanceof Error) throw FALL_THROUGH; // execution reads again and reports it
@@ -102,9 +102,10 @@ export async function run(p: Plan, context: RequestContext, variables: Record<st
   // Every representation is checked before any load starts, so no load is left without a handler.
   const targets = raw.map((representation: unknown) => {
     if (!isRecord(representation)) throw FALL_THROUGH;
-    const { __typename: typename, id, ...others } = representation;
+    const typename = own(representation, '__typename');
+    const id = own(representation, 'id');
     const target = typeof typename === 'string' ? shapes.get(typename) : undefined;
-    if (!target || typeof id !== 'string' || Object.keys(others).length > 0) throw FALL_THROUGH;
+    if (!target || typeof id !== 'string' || Object.keys(representation).length !== 2) throw FALL_THROUGH;
     // __resolveReference resolves a malformed id to null.
     return { target, id: canonicalId(id) };
   });

@@ -3,6 +3,7 @@ import type { OperationDefinitionNode } from 'graphql';
 import type { RequestContext } from '../context.js';
 import type { EntityDefinition } from '../entities/define.js';
 import { FALL_THROUGH, dataOf, run } from './execute.js';
+import { TRACE_HEADER, asksForTrace, skippable } from './fence.js';
 import { LearnedOperations, type LearnedOptions } from './learned.js';
 import { listLength, plan, servableOf, type Plan, type Servable } from './plan.js';
 import { routesOf } from './routes.js';
@@ -11,10 +12,12 @@ import { shortcutFor, type ShortcutAnswer } from './shortcut.js';
 /**
  * The read fast path. Most traffic is `one(id)`, `many(ids)` or a router's
  * `_entities(representations)` of a cached type, selecting scalar fields. For
- * those, its plugin reads through the request's own loaders (the same
- * DataLoaders, cache and freshness rules as the resolvers) and builds the
- * response itself, skipping graphql-js execution: on a warm cache that was the
- * larger part of a request's CPU time (profiled with `npm run bench`).
+ * those, its plugin reads through the readers behind the request's DataLoaders
+ * (the same cache and freshness rules as the resolvers, counted in the request's
+ * stats), though not through the DataLoaders themselves: a list read once needs
+ * no per-key promise or per-request cache. It builds the response itself,
+ * skipping graphql-js execution: on a warm cache that was the larger part of a
+ * request's CPU time (profiled with `npm run bench`).
  *
  * The contract with the slow path: it answers only when it can produce exactly
  * the response execution would (test/graphql/fast-path.test.ts compares both,
@@ -26,36 +29,20 @@ import { shortcutFor, type ShortcutAnswer } from './shortcut.js';
  * Once an operation has been answered here, the same request (same text, same
  * operation name) can be answered by `shortcut` next time, before Apollo's
  * pipeline starts (test/graphql/shortcut.test.ts compares the HTTP answers with
- * Apollo's). The shortcut skips every plugin hook, so it refuses to run unless
- * every installed plugin is on the allow-list (`shortcutSafe`).
+ * Apollo's). The shortcut skips every plugin hook, so it answers only behind
+ * its fence (fence.ts): which requests, and with which plugins installed.
  *
  * Files: plan.ts (which operations), execute.ts (running a plan), learned.ts
- * (the learned-operations table), shortcut.ts (answering before Apollo), routes.ts
- * (the served types, from the entity definitions).
+ * (the learned-operations table), shortcut.ts (answering before Apollo), fence.ts
+ * (when the shortcut may answer at all), routes.ts (the served types, from the
+ * entity definitions).
  */
 export interface FastPath {
   readonly plugin: ApolloServerPlugin<RequestContext>;
-  /**
-   * The shortcut for a server with these plugins, or undefined when any plugin is
-   * not known to be safe to skip. Its caller must already have done what Apollo's
-   * HTTP layer does first (method, content type, CSRF) and must not use it for a
-   * request that asks for a federated trace.
-   */
-  shortcutFor(plugins: readonly ApolloServerPlugin<RequestContext>[]): ((body: unknown) => ShortcutAnswer | undefined) | undefined;
+  /** The shortcut, unfenced: only `fence` (fence.ts) may hand it requests. */
+  readonly shortcut: (body: unknown) => ShortcutAnswer | undefined;
   /** Requests answered by the shortcut so far (for tests and the debug view). */
   readonly shortcutAnswers: number;
-}
-
-const SAFE_TO_SKIP = new WeakSet<object>();
-
-/**
- * Marks a plugin as one whose hooks the shortcut may skip for a learned read:
- * only for plugins whose every hook is a no-op for such a request, or whose
- * effect the shortcut reproduces (see server.ts for the reasons, one per plugin).
- */
-export function shortcutSafe<P extends object>(plugin: P): P {
-  SAFE_TO_SKIP.add(plugin);
-  return plugin;
 }
 
 export interface FastPathOptions {
@@ -75,7 +62,7 @@ export function createFastPath(entities: readonly EntityDefinition<unknown>[], o
       const { operation, request, contextValue } = requestContext;
       if (!operation) return null;
       // A router asking for a federated trace gets one from execution.
-      if (request.http?.headers.get('apollo-federation-include-trace') !== undefined) return null;
+      if (asksForTrace(request.http?.headers.get(TRACE_HEADER))) return null;
       let p = plans.get(operation);
       if (p === undefined) {
         p = plan(operation, servable);
@@ -96,21 +83,21 @@ export function createFastPath(entities: readonly EntityDefinition<unknown>[], o
       return { http: { status: undefined, headers: new HeaderMap() }, body: { kind: 'single', singleResult: { data: dataOf(p.key, value) } } };
     },
   };
-  const plugin: ApolloServerPlugin<RequestContext> = shortcutSafe({
-    async serverWillStart({ schema }) {
-      servable = servableOf(schema, routes);
+  const plugin: ApolloServerPlugin<RequestContext> = skippable(
+    {
+      async serverWillStart({ schema }) {
+        servable = servableOf(schema, routes);
+      },
+      async requestDidStart() {
+        return listener;
+      },
     },
-    async requestDidStart() {
-      return listener;
-    },
-  });
+    'fastPath',
+  );
 
   return {
     plugin,
-    shortcutFor(plugins) {
-      if (!plugins.every((p) => SAFE_TO_SKIP.has(p))) return undefined;
-      return (body) => shortcutFor(learned, body, () => shortcutAnswers++);
-    },
+    shortcut: (body) => shortcutFor(learned, body, () => shortcutAnswers++),
     get shortcutAnswers() {
       return shortcutAnswers;
     },

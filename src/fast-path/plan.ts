@@ -161,8 +161,16 @@ export function plan(operation: OperationDefinitionNode, servable: Servable): Pl
   return null;
 }
 
+/** `record[key]` if it is the record's own: a request's variables and representations are never read through a prototype. */
+export const own = (record: Readonly<Record<string, unknown>> | undefined, key: string): unknown =>
+  record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined;
+
+/** The value the plan's root field is given in this request. */
+export const argumentOf = (p: Plan, variables: Record<string, unknown> | undefined): unknown =>
+  'variable' in p.arg ? own(variables, p.arg.variable) : p.arg.literal;
+
 /** The length of the plan's list argument in this request (0 for a single id). */
 export function listLength(p: Plan, variables: Record<string, unknown> | undefined): number {
-  const raw = 'variable' in p.arg ? variables?.[p.arg.variable] : p.arg.literal;
+  const raw = argumentOf(p, variables);
   return Array.isArray(raw) ? raw.length : 0;
 }

@@ -2,10 +2,15 @@ import type { RequestContext } from '../context.js';
 import { MAX_OPERATION_NAME_LENGTH } from '../plugins/request-meta.js';
 import { FALL_THROUGH, dataOf, isRecord, run } from './execute.js';
 import type { LearnedOperations } from './learned.js';
-import { listLength } from './plan.js';
+import { listLength, own } from './plan.js';
 
-/** Answers a learned operation with the complete response body, or undefined to leave the request to Apollo. */
-export type ShortcutAnswer = (context: RequestContext) => Promise<string | undefined>;
+/** A learned operation, ready to answer. */
+export interface ShortcutAnswer {
+  /** What the cost limit prices it at: its list's length, at least 1 (it selects scalars only). */
+  readonly cost: number;
+  /** The complete response body, or undefined to leave the request to Apollo. */
+  readonly answer: (context: RequestContext) => Promise<string | undefined>;
+}
 
 /**
  * The answer to a POST body that names a learned operation in a form Apollo
@@ -14,11 +19,15 @@ export type ShortcutAnswer = (context: RequestContext) => Promise<string | undef
  * the fast path then answered, so every check that depends on the text alone
  * (parse, validation, the shape limits) has passed for that text; the checks
  * that depend on variables (cost, `_entities` count) only grow with list length,
- * so a list no longer than one already accepted passes them too.
+ * so a list no longer than one already accepted passes them too. Which requests
+ * get this far at all (no trace, no debug view, ...) is fence.ts's to decide.
  */
 export function shortcutFor(learned: LearnedOperations, body: unknown, onAnswer: () => void): ShortcutAnswer | undefined {
   if (!isRecord(body)) return undefined;
-  const { query, operationName, variables, extensions } = body;
+  const query = own(body, 'query');
+  const operationName = own(body, 'operationName');
+  const variables = own(body, 'variables');
+  const extensions = own(body, 'extensions');
   if (typeof query !== 'string') return undefined;
   if (operationName !== undefined && operationName !== null && typeof operationName !== 'string') return undefined;
   if (variables !== undefined && variables !== null && !isRecord(variables)) return undefined;
@@ -26,9 +35,9 @@ export function shortcutFor(learned: LearnedOperations, body: unknown, onAnswer:
   const known = learned.get(query, operationName ?? undefined);
   if (known === undefined) return undefined;
   const vars = variables ?? undefined;
-  if (listLength(known.plan, vars) > known.acceptedLength) return undefined;
-  return async (context) => {
-    if (context.meta.debug) return undefined; // the debug view is added by a plugin
+  const length = listLength(known.plan, vars);
+  if (length > known.acceptedLength) return undefined;
+  const answer = async (context: RequestContext): Promise<string | undefined> => {
     let value: unknown;
     try {
       value = await run(known.plan, context, vars);
@@ -42,4 +51,5 @@ export function shortcutFor(learned: LearnedOperations, body: unknown, onAnswer:
     // Byte for byte what Apollo sends for this result (its prettyJSONStringify).
     return `${JSON.stringify({ data: dataOf(known.plan.key, value) })}\n`;
   };
+  return { cost: Math.max(1, length), answer };
 }

@@ -26,7 +26,8 @@ export function createRequestObserver(logger: Logger, metrics: Metrics | undefin
         durationMs: Math.round(finished.durationMs * 100) / 100,
         cacheHits: stats?.hits,
         cacheMisses: stats?.misses,
-        errors: meta?.errorCodes ?? (finished.refusal === undefined ? undefined : [finished.refusal]),
+        // A refusal replaced whatever GraphQL would have sent (RESPONSE_TOO_LARGE), errors included.
+        errors: finished.refusal === undefined ? meta?.errorCodes : [finished.refusal],
       },
       'request',
     );

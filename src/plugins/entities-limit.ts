@@ -1,13 +1,8 @@
 import type { ApolloServerPlugin, GraphQLRequestContextDidResolveOperation } from '@apollo/server';
-import {
-  Kind,
-  isUnionType,
-  valueFromASTUntyped,
-  type FieldNode,
-  type FragmentDefinitionNode,
-  type SelectionSetNode,
-} from 'graphql';
+import { isUnionType, type FieldNode } from 'graphql';
 import { badInput } from '../errors.js';
+import { argumentsOf, coercedVariables } from './request-values.js';
+import { fragmentsOf, selectionWalker, type SelectionWalk } from './selection-walk.js';
 
 export interface EntitiesLimitOptions {
   /** Most entity representations one request may name, over all its `_entities` fields. @default 500 */
@@ -30,18 +25,19 @@ export function entitiesLimitPlugin<TContext extends object>(options: EntitiesLi
       return {
         async didResolveOperation(requestContext) {
           const representations = entityRepresentations(requestContext);
-          if (representations.length === 0) return;
-          if (representations.length > max) {
+          if (representations === null || representations.count === 0) return;
+          if (representations.count > max) {
             requestContext.response.http.status = 200;
             throw badInput(
-              `_entities was given ${representations.length} representations; at most ${max} are allowed in one request`,
+              `_entities was given ${representations.count} representations; at most ${max} are allowed in one request`,
               'representations',
             );
           }
           const entityTypes = entityTypeNames(requestContext);
-          const bad = representations.findIndex(
-            (r) => typeof r !== 'object' || r === null || !entityTypes.has((r as { __typename?: unknown }).__typename as string),
-          );
+          const bad = representations.all.findIndex((r) => {
+            const typename = typenameOf(r);
+            return typeof typename !== 'string' || !entityTypes.has(typename);
+          });
           if (bad !== -1) {
             requestContext.response.http.status = 200;
             throw badInput(
@@ -55,46 +51,56 @@ export function entitiesLimitPlugin<TContext extends object>(options: EntitiesLi
   };
 }
 
-/** Every representation named by any `_entities` field of the operation (aliases and fragments included). */
-function entityRepresentations<T extends object>(ctx: GraphQLRequestContextDidResolveOperation<T>): unknown[] {
-  const { operation, document, request } = ctx;
-  if (operation?.operation !== 'query') return [];
-  const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const def of document.definitions) {
-    if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
-  }
-  const fields: FieldNode[] = [];
-  const seen = new Set<string>();
-  const collect = (selectionSet: SelectionSetNode): void => {
-    for (const selection of selectionSet.selections) {
-      if (selection.kind === Kind.FIELD) {
-        if (selection.name.value === '_entities') fields.push(selection);
-      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-        collect(selection.selectionSet);
-      } else if (!seen.has(selection.name.value)) {
-        seen.add(selection.name.value);
-        const fragment = fragments.get(selection.name.value);
-        if (fragment) collect(fragment.selectionSet);
-      }
-    }
-  };
-  collect(operation.selectionSet);
+type Reached = ReadonlyMap<FieldNode, number>;
+const NONE: Reached = new Map();
 
-  const variables: Record<string, unknown> = { ...request.variables };
-  for (const def of operation.variableDefinitions ?? []) {
-    const name = def.variable.name.value;
-    if (variables[name] === undefined && def.defaultValue) variables[name] = valueFromASTUntyped(def.defaultValue);
+/** The root `_entities` fields, each with how many times the operation reaches it (fragments count per spread). */
+const ENTITIES_WALK: SelectionWalk<Reached, undefined> = {
+  empty: NONE,
+  add(a, b) {
+    if (a.size === 0) return b;
+    if (b.size === 0) return a;
+    const sum = new Map(a);
+    for (const [node, times] of b) sum.set(node, (sum.get(node) ?? 0) + times);
+    return sum;
+  },
+  field: (node) => (node.name.value === '_entities' ? new Map([[node, 1]]) : NONE),
+};
+
+/**
+ * Every representation named by any `_entities` field of the operation (aliases
+ * and fragments included), with the values execution would give them: variables
+ * coerced by graphql-js (defaults included), read as own properties only. Null
+ * when the variables do not coerce: execution reports that.
+ */
+function entityRepresentations<T extends object>(ctx: GraphQLRequestContextDidResolveOperation<T>): { count: number; all: unknown[] } | null {
+  const none = { count: 0, all: [] };
+  const { operation, document, request, schema } = ctx;
+  const field = schema.getQueryType()?.getFields()['_entities'];
+  if (operation?.operation !== 'query' || field === undefined) return none;
+  const reached = selectionWalker(fragmentsOf(document), ENTITIES_WALK)(operation.selectionSet, undefined);
+  if (reached.size === 0) return none;
+  const variables = coercedVariables(schema, operation, request);
+  if (variables === undefined) return null;
+  let count = 0;
+  const lists: unknown[][] = [];
+  for (const [node, times] of reached) {
+    const args = argumentsOf(field, node, variables);
+    const value = args !== undefined && Object.hasOwn(args, 'representations') ? args['representations'] : undefined;
+    if (!Array.isArray(value)) continue;
+    count += times * value.length;
+    lists.push(value);
   }
-  return fields.flatMap((field) => {
-    const arg = field.arguments?.find((a) => a.name.value === 'representations');
-    if (!arg) return [];
-    const value: unknown = valueFromASTUntyped(arg.value, variables);
-    // GraphQL coerces a single value given for a list argument into a list of one.
-    return Array.isArray(value) ? value : value === undefined ? [] : [value];
-  });
+  return { count, all: lists.flat() };
 }
 
 function entityTypeNames<T extends object>(ctx: GraphQLRequestContextDidResolveOperation<T>): Set<string> {
   const union = ctx.schema.getType('_Entity');
   return new Set(isUnionType(union) ? union.getTypes().map((t) => t.name) : []);
+}
+
+/** The representation's own `__typename`, when it is an object that has one. */
+function typenameOf(representation: unknown): unknown {
+  if (typeof representation !== 'object' || representation === null || Array.isArray(representation)) return undefined;
+  return Object.hasOwn(representation, '__typename') ? (representation as { __typename: unknown }).__typename : undefined;
 }

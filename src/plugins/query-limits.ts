@@ -3,12 +3,11 @@ import {
   Kind,
   type ASTVisitor,
   type DocumentNode,
-  type FragmentDefinitionNode,
-  type SelectionSetNode,
   type ValidationContext,
   type ValidationRule,
 } from 'graphql';
 import type { FormattedErrorLike } from '../errors.js';
+import { fragmentsOf, selectionWalker, type SelectionWalk } from './selection-walk.js';
 
 /** The shape limits, checked by a validation rule, so before any resolver runs. */
 export interface ShapeLimits {
@@ -41,62 +40,38 @@ interface Shape {
 
 const EMPTY: Shape = { depth: 0, aliases: 0, directives: 0 };
 
+const SHAPE_WALK: SelectionWalk<Shape, undefined> = {
+  empty: EMPTY,
+  add: (a, b) => ({ depth: Math.max(a.depth, b.depth), aliases: a.aliases + b.aliases, directives: a.directives + b.directives }),
+  field(node, _, inner) {
+    const child = node.selectionSet ? inner(node.selectionSet, undefined) : EMPTY;
+    return {
+      depth: node.name.value.startsWith('__') ? 0 : 1 + child.depth,
+      aliases: child.aliases + (node.alias ? 1 : 0),
+      directives: child.directives + (node.directives?.length ?? 0),
+    };
+  },
+  fragment: (value, node, definition) => ({
+    ...value,
+    directives: value.directives + (node.directives?.length ?? 0) + (definition?.directives?.length ?? 0),
+  }),
+};
+
 /**
  * Measures every operation of the document with its fragments expanded: depth
- * of field nesting, aliased fields, directive uses. A fragment is measured once
- * and reused, so spreads of spreads cannot make the walk exponential (their
- * counts grow instead, and are refused). Fields named `__*` (introspection) do
- * not count towards depth: the introspection query every tool sends is deeper
- * than any real operation here, and it touches neither Postgres nor Redis.
+ * of field nesting, aliased fields, directive uses. Fragments count once per
+ * spread (see selection-walk.ts: spreads of spreads cannot make the walk
+ * exponential, their counts grow instead, and are refused). Fields named `__*`
+ * (introspection) do not count towards depth: the introspection query every
+ * tool sends is deeper than any real operation here, and it touches neither
+ * Postgres nor Redis.
  */
 export function measureOperations(document: DocumentNode): { name: string | undefined; shape: Shape }[] {
-  const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const def of document.definitions) if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
-  const memo = new Map<string, Shape>();
-  const visiting = new Set<string>();
-
-  const fragmentShape = (name: string): Shape => {
-    const known = memo.get(name);
-    if (known) return known;
-    const def = fragments.get(name);
-    // Unknown fragments and cycles are reported by graphql's own rules.
-    if (def === undefined || visiting.has(name)) return EMPTY;
-    visiting.add(name);
-    const inner = setShape(def.selectionSet);
-    visiting.delete(name);
-    const shape = { ...inner, directives: inner.directives + (def.directives?.length ?? 0) };
-    memo.set(name, shape);
-    return shape;
-  };
-
-  const setShape = (set: SelectionSetNode): Shape => {
-    let depth = 0;
-    let aliases = 0;
-    let directives = 0;
-    for (const selection of set.selections) {
-      directives += selection.directives?.length ?? 0;
-      let child: Shape;
-      let levels = 0;
-      if (selection.kind === Kind.FIELD) {
-        if (selection.alias) aliases++;
-        child = selection.selectionSet ? setShape(selection.selectionSet) : EMPTY;
-        levels = selection.name.value.startsWith('__') ? -Infinity : 1;
-      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-        child = setShape(selection.selectionSet);
-      } else {
-        child = fragmentShape(selection.name.value);
-      }
-      aliases += child.aliases;
-      directives += child.directives;
-      depth = Math.max(depth, levels + child.depth);
-    }
-    return { depth, aliases, directives };
-  };
-
+  const walk = selectionWalker(fragmentsOf(document), SHAPE_WALK);
   const operations: { name: string | undefined; shape: Shape }[] = [];
   for (const def of document.definitions) {
     if (def.kind !== Kind.OPERATION_DEFINITION) continue;
-    const inner = setShape(def.selectionSet);
+    const inner = walk(def.selectionSet, undefined);
     let directives = inner.directives + (def.directives?.length ?? 0);
     for (const variable of def.variableDefinitions ?? []) directives += variable.directives?.length ?? 0;
     operations.push({ name: def.name?.value, shape: { ...inner, directives } });

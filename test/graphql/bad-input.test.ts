@@ -199,7 +199,7 @@ describe('query limits', () => {
     const ids = (n: number) => Array.from({ length: n }, () => newId());
     const overCost = await postJson({ query: 'query($ids: [ID!]!) { products(ids: $ids) { id } }', variables: { ids: ids(1001) } });
     await expectRefused(overCost, 400, 'GRAPHQL_VALIDATION_FAILED');
-    expect(overCost.json?.errors?.[0]?.extensions).toMatchObject({ limit: 'MAX_COST', cost: 1002, max: 1000 });
+    expect(overCost.json?.errors?.[0]?.extensions).toMatchObject({ limit: 'MAX_COST', cost: 1001, max: 1000 });
     // Two lists of 600 are over the limit together, though each alone is not.
     const twoLists = await postJson({
       query: 'query($a: [ID!]!, $b: [ID!]!) { a: products(ids: $a) { id } b: accounts(ids: $b) { id } }',

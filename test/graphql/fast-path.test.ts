@@ -87,6 +87,8 @@ describe('the read fast path', () => {
     ['account(id) and accounts(ids)', () => [`query($ids: [ID!]!) { accounts(ids: $ids) { id owner balanceCents version updatedAt } }`, { ids: [accountId, missing()] }]],
     // graphql-js keeps such a response key as an own key; an object with a prototype would drop it.
     ['an alias named __proto__', () => [`query($id: ID!) { __proto__: product(id: $id) { __proto__: name constructor: id } }`, { id: ids[0] }]],
+    // Variables are read as own properties: `constructor` is the variable, never Object.prototype's.
+    ['a variable named constructor', () => [`query($constructor: [ID!]!) { products(ids: $constructor) { id } }`, { constructor: [ids[0], ids[1]] }]],
     ['an order by id, scalar fields only', () => [`query($id: ID!) { order(id: $id) { id totalCents version } }`, { id: missing() }]],
   ] as const)('answers %s without execution, exactly as execution would', async (_, make) => {
     const [query, variables] = make() as [string, Record<string, unknown> | undefined];

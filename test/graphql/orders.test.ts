@@ -25,7 +25,8 @@ let commands: ReturnType<typeof countRedisCommands>;
 let sql: ReturnType<typeof countSql>;
 
 beforeAll(async () => {
-  app = await startTestApp(QUIET_BACKGROUND);
+  // 20 orders with every line's product cost 20 x (1 + 100 x 2 + 1) = 4,040 (an order may hold 100 lines).
+  app = await startTestApp({ ...QUIET_BACKGROUND, MAX_COST: '5000' });
   const client = (app.running.deps.store as RedisStore).client;
   trips = countRedisRoundTrips(client);
   commands = countRedisCommands(client);

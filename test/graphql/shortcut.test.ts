@@ -129,6 +129,17 @@ describe('answering a learned operation before Apollo', () => {
     expect((JSON.parse(answer.body) as { extensions?: { ftv1?: unknown } }).extensions?.ftv1).toEqual(expect.any(String));
   });
 
+  it('leaves any request that names a trace or the debug view to Apollo, whatever the value (fence.ts)', async () => {
+    const body = { query: PRODUCT, variables: { id: ids[0] } };
+    const headerSets: Record<string, string>[] = [{ 'apollo-federation-include-trace': 'nope' }, { 'x-freshgraph-debug': '0' }];
+    for (const headers of headerSets) {
+      const { answer, expected, shortcut } = await compare(body, body, headers);
+      expect(shortcut, JSON.stringify(headers)).toBe(false);
+      expect(answer).toEqual(expected);
+      expect(answer.body).not.toContain('ftv1');
+    }
+  });
+
   it('leaves a request for the debug view to Apollo, which adds it', async () => {
     const body = { query: PRODUCT, variables: { id: ids[0] } };
     await send(urls.debug, body);
