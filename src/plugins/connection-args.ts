@@ -39,19 +39,20 @@ export function connectionArgsPlugin<TContext extends object>(lists: readonly Li
 
 /** Walks selection sets in their parent type, throwing BAD_USER_INPUT for the first bad connection argument. */
 function checker(schema: GraphQLSchema, connections: ReadonlyMap<string, ListDefinition>, variables: Record<string, unknown>, fragments: ReturnType<typeof fragmentsOf>) {
-  return selectionWalker<void, GraphQLNamedType>(fragments, {
-    empty: undefined,
-    add: () => undefined,
+  // The value is a constant but not undefined: the walker memoizes a fragment by it, once per type.
+  return selectionWalker<0, GraphQLNamedType>(fragments, {
+    empty: 0,
+    add: () => 0,
     key: (type) => type.name,
     enter: (condition, type) => (condition === undefined ? type : (schema.getType(condition) ?? type)),
     field(node, parent, inner) {
       // Unions and interfaces are entered through their fragments' type conditions.
       if (!isObjectType(parent)) {
         if (node.selectionSet) inner(node.selectionSet, parent);
-        return;
+        return 0;
       }
       const field = parent.getFields()[node.name.value];
-      if (field === undefined) return;
+      if (field === undefined) return 0;
       const list = connections.get(`${parent.name}.${field.name}`);
       if (list !== undefined) {
         const args = getArgumentValues(field, node, variables);
@@ -59,6 +60,7 @@ function checker(schema: GraphQLSchema, connections: ReadonlyMap<string, ListDef
         if (typeof args['after'] === 'string') parseCursor(args['after'], list);
       }
       if (node.selectionSet) inner(node.selectionSet, getNamedType(field.type));
+      return 0;
     },
   });
 }
