@@ -75,7 +75,9 @@ export async function runAutocannon(
   const latencies = new Latencies();
   const isWrite = workload.startsWith('mutation') || workload === 'order';
   const headers = { 'content-type': 'application/json' };
-  const requests: autocannon.Request[] = Array.from({ length: poolSize(workload) }, () => ({
+  // autocannon builds every request up front, inside the round: a short round (--quick, the smoke test) gets a smaller pool.
+  const size = Math.min(poolSize(workload), Math.max(1024, Math.ceil(seconds * 16_384)));
+  const requests: autocannon.Request[] = Array.from({ length: size }, () => ({
     method: 'POST',
     headers,
     body: factory.next(workload, batch),
