@@ -14,7 +14,7 @@ import { CONFIGURATION } from './lib/configurations.js';
 import { cloneDataSet, databaseUrl, dropDatabases, ensureDataSet, loadAccountIds, loadIds, orderCounts, productResponse } from './lib/data.js';
 import { listTraffic, productTraffic, runAutocannon, runMixed, sendAll, type RunResult } from './lib/drivers.js';
 import { AckedOrders, AckedVersions } from './lib/freshness.js';
-import { HELP, parseOptions, type BenchOptions, type ConfigurationName, type WorkloadName } from './lib/options.js';
+import { ACCOUNT_WORKLOADS, HELP, parseOptions, type BenchOptions, type ConfigurationName, type WorkloadName } from './lib/options.js';
 import { ROOT, buildServers, startServer, type ProbeStats, type ServerProcess } from './lib/processes.js';
 import { ownRedisServers, sharedRedis, type CacheServers } from './lib/caches.js';
 import { seededRandom } from './lib/random.js';
@@ -252,7 +252,9 @@ async function main(): Promise<void> {
     redis: '',
   };
 
-  await ensureDataSet(options.databaseAdminUrl, options.databaseName, options.products, options.accounts, log);
+  // Accounts and their orders only when a list workload runs: a products-only run seeds, compares and measures what it did before.
+  const accounts = options.workloads.some((w) => (ACCOUNT_WORKLOADS as readonly string[]).includes(w)) ? options.accounts : 0;
+  await ensureDataSet(options.databaseAdminUrl, options.databaseName, options.products, accounts, log);
   const withData = configurations.filter((c) => CONFIGURATION[c].database);
   // --cluster's copies are named apart, so that it never drops the copy of a regular run going on at the same time.
   const cloneOf = (c: ConfigurationName) => `${options.databaseName}_${options.cluster ? 'cluster_' : ''}${slug(c)}`;
@@ -262,8 +264,8 @@ async function main(): Promise<void> {
   const templateUrl = databaseUrl(options.databaseAdminUrl, options.databaseName);
   const ids = await loadIds(templateUrl, options.products);
   if (ids.length < options.products) throw new Error(`expected ${options.products} products, found ${ids.length}`);
-  const accountIds = await loadAccountIds(templateUrl, options.accounts);
-  if (accountIds.length < options.accounts) throw new Error(`expected ${options.accounts} bench accounts, found ${accountIds.length}`);
+  const accountIds = await loadAccountIds(templateUrl, accounts);
+  if (accountIds.length < accounts) throw new Error(`expected ${accounts} bench accounts, found ${accountIds.length}`);
   const data: DataSet = { products: ids, accounts: accountIds };
   // The ceiling answers every request with the most popular product, as the data set holds it.
   const ceilingBody = configurations.includes('http-ceiling') ? await productResponse(templateUrl, ids[0] as string) : undefined;

@@ -387,7 +387,7 @@ export function writeReport(
   if (summaries.size > 0) {
     md.push(
       `Data: ${int(o.products)} products (Zipf exponent ${o.zipf} over id rank)` +
-        (o.accounts > 0 ? `, ${int(o.accounts)} accounts with max(1, 5000 / rank) orders each (Zipf exponent ${o.zipf} over account rank for reads and the mixed workload's orders; uniform accounts for \`placeOrder\` alone)` : '') +
+        (o.accounts > 0 && o.workloads.some((w) => workloadSpec(w, 1, 1).data === 'lists') ? `, ${int(o.accounts)} accounts with max(1, 5000 / rank) orders each (Zipf exponent ${o.zipf} over account rank for reads and the mixed workload's orders; uniform accounts for \`placeOrder\` alone)` : '') +
         `. ${o.connections} connections (1 for the one-connection mutation row), ` +
         `${fmtSeconds(o.warmup)} warm-up then ${o.rounds} interleaved round(s) of ${fmtSeconds(o.duration)} per workload and configuration; req/s, p50 and p99 are medians over rounds. ` +
         `Before each reading workload ${o.cluster ? 'each freshgraph' : "freshgraph's"} cache was emptied and every product (every account's first page of orders, for the list workloads) read once through it (so "warm" is warm; keys live 300 s)` +
