@@ -11,15 +11,16 @@ import { mkdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { CONFIGURATION } from './lib/configurations.js';
-import { cloneDataSet, databaseUrl, dropDatabases, ensureDataSet, loadIds, productResponse } from './lib/data.js';
-import { AckedVersions, runAutocannon, runMixed, sendAll, type RunResult } from './lib/drivers.js';
-import { HELP, parseOptions, type BenchOptions, type ConfigurationName, type WorkloadName } from './lib/options.js';
+import { cloneDataSet, databaseUrl, dropDatabases, ensureDataSet, loadAccountIds, loadIds, orderCounts, productResponse } from './lib/data.js';
+import { listTraffic, productTraffic, runAutocannon, runMixed, sendAll, type RunResult } from './lib/drivers.js';
+import { AckedOrders, AckedVersions } from './lib/freshness.js';
+import { ACCOUNT_WORKLOADS, HELP, parseOptions, type BenchOptions, type ConfigurationName, type WorkloadName } from './lib/options.js';
 import { ROOT, buildServers, startServer, type ProbeStats, type ServerProcess } from './lib/processes.js';
 import { ownRedisServers, sharedRedis, type CacheServers } from './lib/caches.js';
 import { seededRandom } from './lib/random.js';
 import { writeReport, type Cell, type RunInfo, type SoakSample } from './lib/report.js';
 import { verifyBodies } from './lib/verify.js';
-import { PRODUCT_QUERY, PRODUCTS_QUERY, RequestFactory, workloadSpec } from './lib/workloads.js';
+import { LIST_CHECKED_QUERY, LIST_QUERY, PRODUCT_QUERY, PRODUCTS_QUERY, RequestFactory, workloadSpec } from './lib/workloads.js';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -46,26 +47,51 @@ function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
   for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
 }
 
-/** Every key in every cache that the read workloads will touch, so "warm" means warm. */
-async function prewarm(server: ServerProcess, ids: readonly string[], connections: number): Promise<void> {
+/** The rows the workloads read: products, and bench accounts (for the lists), each in rank order. */
+interface DataSet {
+  readonly products: readonly string[];
+  readonly accounts: readonly string[];
+}
+
+/**
+ * Every key in every cache that a read workload will touch, so "warm" means warm:
+ * for freshgraph every product (500 a request) or every account's first page of
+ * orders (its Account, its list window and the orders on the page); for Apollo's
+ * response cache, keyed by whole operations, one entry per request the workload
+ * can send (`product(id)` per product, the list query per account).
+ */
+async function prewarm(server: ServerProcess, workload: WorkloadName, data: DataSet, connections: number): Promise<void> {
   const started = Date.now();
-  let bodies: Iterable<string>;
+  const lists = workloadSpec(workload, connections, 1).data === 'lists';
   const cache = CONFIGURATION[server.name].cache;
-  if (cache === 'entities') {
+  const each = (ids: readonly string[], query: string) =>
+    (function* () {
+      for (const id of ids) yield JSON.stringify({ query, variables: { id } });
+    })();
+  let bodies: Iterable<string>;
+  if (lists && cache !== 'none') {
+    // The response cache keys the mixed workload's query (with totalCount) apart from the list workload's.
+    bodies = each(data.accounts, cache === 'responses' && workload === 'listmix95' ? LIST_CHECKED_QUERY : LIST_QUERY);
+  } else if (cache === 'entities') {
     bodies = (function* () {
-      for (const batch of chunks(ids, 500)) yield JSON.stringify({ query: PRODUCTS_QUERY, variables: { ids: batch } });
+      for (const batch of chunks(data.products, 500)) yield JSON.stringify({ query: PRODUCTS_QUERY, variables: { ids: batch } });
     })();
   } else if (cache === 'responses') {
-    // Apollo's cache is keyed by whole operations: one entry per product(id) request.
-    bodies = (function* () {
-      for (const id of ids) yield JSON.stringify({ query: PRODUCT_QUERY, variables: { id } });
-    })();
+    bodies = each(data.products, PRODUCT_QUERY);
   } else {
     return;
   }
   const failures = await sendAll(server.url, bodies, connections);
   if (failures > 0) throw new Error(`${server.name}: ${failures} pre-warm requests failed`);
-  log(`  pre-warmed ${server.name} with ${ids.length} ids in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const what = lists ? `${data.accounts.length} accounts' orders` : `${data.products.length} ids`;
+  log(`  pre-warmed ${server.name} with ${what} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+/** What a mixed workload checks its reads against, per configuration. */
+interface Acked {
+  readonly versions: AckedVersions;
+  /** Set at the start of each list workload, from the configuration's database. */
+  orders?: AckedOrders;
 }
 
 async function runOnce(
@@ -73,13 +99,14 @@ async function runOnce(
   workload: WorkloadName,
   options: BenchOptions,
   factory: RequestFactory,
-  acked: AckedVersions,
+  acked: Acked,
   seconds: number,
   seed: number,
 ): Promise<RunResult> {
   const spec = workloadSpec(workload, options.connections, options.batch);
   if (spec.driver === 'mixed') {
-    return runMixed(server.url, factory, spec.writeShare, spec.connections, seconds, acked, seededRandom(seed));
+    const traffic = spec.data === 'lists' ? listTraffic(factory, acked.orders as AckedOrders) : productTraffic(factory, acked.versions);
+    return runMixed(server.url, traffic, spec.writeShare, spec.connections, seconds, seededRandom(seed));
   }
   return runAutocannon(server.url, workload, factory, options.batch, spec.connections, seconds);
 }
@@ -87,11 +114,13 @@ async function runOnce(
 async function runWorkloads(
   options: BenchOptions,
   servers: readonly ServerProcess[],
-  ids: readonly string[],
+  data: DataSet,
   caches: CacheServers,
+  databaseOf: (name: ConfigurationName) => string,
 ): Promise<Map<WorkloadName, Map<ConfigurationName, Cell>>> {
   const results = new Map<WorkloadName, Map<ConfigurationName, Cell>>();
-  const acked = new Map(servers.map((s) => [s.name, new AckedVersions(ids.length)]));
+  const acked = new Map<ConfigurationName, Acked>(servers.map((s) => [s.name, { versions: new AckedVersions(data.products.length) }]));
+  const factoryOf = (seed: number) => new RequestFactory(data.products, options.zipf, seed, data.accounts);
   const nameWidth = Math.max(14, ...servers.map((s) => s.name.length));
   for (const [w, workload] of options.workloads.entries()) {
     const spec = workloadSpec(workload, options.connections, options.batch);
@@ -101,21 +130,28 @@ async function runWorkloads(
     // "Warm" means every product is cached when a reading workload starts. Keys live CACHE_TTL_SECONDS
     // (300 s) in both caches, which is shorter than a whole run, so this is done before each such workload,
     // on an emptied cache: a read that hits does not extend a key's TTL, so only a fill starts the 300 s anew.
-    // Apollo's response cache can only be warmed for product(id) (it caches whole operations), and that
-    // takes ~100,000 requests: it is warmed before that workload only, and first, so freshgraph's warm-up is the most recent.
-    if (workload === 'product') {
-      for (const server of servers) if (CONFIGURATION[server.name].cache === 'responses') await prewarm(server, ids, options.connections);
+    // Apollo's response cache can only be warmed for the operations a workload sends (it caches whole operations):
+    // product(id) (~100,000 requests) and the two list queries (one per account). It is warmed first, so freshgraph's warm-up is the most recent.
+    if (workload === 'product' || workload === 'list' || workload === 'listmix95') {
+      for (const server of servers) if (CONFIGURATION[server.name].cache === 'responses') await prewarm(server, workload, data, options.connections);
     }
-    if (workload !== 'mutation' && workload !== 'mutation1') {
+    if (spec.writeShare < 1) {
       for (const server of servers) {
         if (CONFIGURATION[server.name].cache !== 'entities') continue;
         await caches.empty(server.name);
-        await prewarm(server, ids, options.connections);
+        await prewarm(server, workload, data, options.connections);
+      }
+    }
+    if (spec.driver === 'mixed' && spec.data === 'lists') {
+      // What each account holds now (the seeded orders, the sample order, orders of earlier workloads): only orders placed from here on are tracked.
+      for (const server of servers) {
+        const a = acked.get(server.name) as Acked;
+        a.orders = new AckedOrders(CONFIGURATION[server.name].database ? await orderCounts(databaseOf(server.name), data.accounts) : new Int32Array(data.accounts.length));
       }
     }
     if (options.warmup > 0) {
       for (const server of servers) {
-        await runOnce(server, workload, options, new RequestFactory(ids, options.zipf, 1000 + w), acked.get(server.name) as AckedVersions, options.warmup, 7);
+        await runOnce(server, workload, options, factoryOf(1000 + w), acked.get(server.name) as Acked, options.warmup, 7);
       }
     }
     for (let round = 0; round < options.rounds; round++) {
@@ -123,10 +159,10 @@ async function runWorkloads(
       const order = servers.map((_, i) => servers[(i + round) % servers.length] as ServerProcess);
       for (const server of order) {
         // The same seed for every configuration in a round: identical request streams.
-        const factory = new RequestFactory(ids, options.zipf, 10_000 * (w + 1) + round);
+        const factory = factoryOf(10_000 * (w + 1) + round);
         const before = await server.stats();
         const redisBefore = await caches.cpuUs(server.name);
-        const measured = await runOnce(server, workload, options, factory, acked.get(server.name) as AckedVersions, options.duration, 31 * (round + 1));
+        const measured = await runOnce(server, workload, options, factory, acked.get(server.name) as Acked, options.duration, 31 * (round + 1));
         const probe = await delta(server, before);
         const redisCpuUs = (await caches.cpuUs(server.name)) - redisBefore;
         // autocannon does not read bodies: the probe counts GraphQL errors in the server (the mixed driver checks every body itself).
@@ -154,7 +190,7 @@ async function runSoak(options: BenchOptions, server: ServerProcess, ids: readon
   // A fill is best effort (a timed-out fill is dropped, by design): read again until (nearly) every key is there.
   let keys = 0;
   for (let pass = 0; pass < 3 && keys < ids.length; pass++) {
-    await prewarm(server, ids, options.connections);
+    await prewarm(server, 'product', { products: ids, accounts: [] }, options.connections);
     keys = await redisKeys();
     log(`  keys in Redis after pass ${pass + 1}: ${keys.toLocaleString('en-US')}`);
   }
@@ -170,7 +206,7 @@ async function runSoak(options: BenchOptions, server: ServerProcess, ids: readon
   while (Date.now() < endAt) {
     const seconds = Math.min(10, (endAt - Date.now()) / 1000);
     if (seconds < 0.2) break;
-    const r = await runMixed(server.url, factory, 0.2, options.connections, seconds, acked, random);
+    const r = await runMixed(server.url, productTraffic(factory, acked), 0.2, options.connections, seconds, random);
     const heapNow = await server.stats();
     const sample = {
       minute: (Date.now() - started) / 60_000,
@@ -216,7 +252,9 @@ async function main(): Promise<void> {
     redis: '',
   };
 
-  await ensureDataSet(options.databaseAdminUrl, options.databaseName, options.products, log);
+  // Accounts and their orders only when a list workload runs: a products-only run seeds, compares and measures what it did before.
+  const accounts = options.workloads.some((w) => (ACCOUNT_WORKLOADS as readonly string[]).includes(w)) ? options.accounts : 0;
+  await ensureDataSet(options.databaseAdminUrl, options.databaseName, options.products, accounts, log);
   const withData = configurations.filter((c) => CONFIGURATION[c].database);
   // --cluster's copies are named apart, so that it never drops the copy of a regular run going on at the same time.
   const cloneOf = (c: ConfigurationName) => `${options.databaseName}_${options.cluster ? 'cluster_' : ''}${slug(c)}`;
@@ -226,6 +264,9 @@ async function main(): Promise<void> {
   const templateUrl = databaseUrl(options.databaseAdminUrl, options.databaseName);
   const ids = await loadIds(templateUrl, options.products);
   if (ids.length < options.products) throw new Error(`expected ${options.products} products, found ${ids.length}`);
+  const accountIds = await loadAccountIds(templateUrl, accounts);
+  if (accountIds.length < accounts) throw new Error(`expected ${accounts} bench accounts, found ${accountIds.length}`);
+  const data: DataSet = { products: ids, accounts: accountIds };
   // The ceiling answers every request with the most popular product, as the data set holds it.
   const ceilingBody = configurations.includes('http-ceiling') ? await productResponse(templateUrl, ids[0] as string) : undefined;
 
@@ -284,9 +325,9 @@ async function main(): Promise<void> {
       process.stdout.write(files.table);
       return;
     }
-    const compared = await verifyBodies(servers, ids, options.batch, ceilingBody);
+    const compared = await verifyBodies(servers, data, options.batch, ceilingBody);
     log(`response bodies: ${compared} sample requests answered with the same bytes by ${servers.map((s) => s.name).join(', ')}`);
-    const results = await runWorkloads(options, servers, ids, caches);
+    const results = await runWorkloads(options, servers, data, caches, (name) => databaseUrl(options.databaseAdminUrl, cloneOf(name)));
     info.loadAfter = os.loadavg();
     const files = writeReport(resolve(ROOT, options.out), info, results, []);
     process.stdout.write(`\n${files.table}\n`);

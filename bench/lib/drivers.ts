@@ -1,8 +1,9 @@
 import autocannon from 'autocannon';
 import { Pool } from 'undici';
 import { quantile } from './random.js';
-import type { RequestFactory } from './workloads.js';
+import type { AckedOrders, AckedVersions } from './freshness.js';
 import type { WorkloadName } from './options.js';
+import type { RequestFactory } from './workloads.js';
 
 export interface RunResult {
   /** Responses received. */
@@ -14,7 +15,7 @@ export interface RunResult {
   readonly p99: number;
   /** Non-2xx responses, GraphQL errors in a 2xx response, and connection errors. */
   readonly errors: number;
-  /** Reads checked for staleness and how many were stale (mixed workloads only). */
+  /** Reads checked for staleness and how many were stale (mixed workloads only; on lists, stale lists). */
   readonly checkedReads: number;
   readonly staleReads: number;
   /** Writes in a mixed workload, with their own latency. */
@@ -49,7 +50,7 @@ class Latencies {
 /** Distinct request bodies drawn per round: enough that no connection repeats one within a round. */
 function poolSize(workload: WorkloadName): number {
   if (workload === 'products' || workload === 'entities') return 8_192;
-  if (workload === 'mutation') return 16_384;
+  if (workload === 'mutation' || workload === 'order') return 16_384;
   if (workload === 'mutation1') return 4_096;
   return 65_536;
 }
@@ -72,8 +73,11 @@ export async function runAutocannon(
   seconds: number,
 ): Promise<RunResult> {
   const latencies = new Latencies();
+  const isWrite = workload.startsWith('mutation') || workload === 'order';
   const headers = { 'content-type': 'application/json' };
-  const requests: autocannon.Request[] = Array.from({ length: poolSize(workload) }, () => ({
+  // autocannon builds every request up front, inside the round: a short round (--quick, the smoke test) gets a smaller pool.
+  const size = Math.min(poolSize(workload), Math.max(1024, Math.ceil(seconds * 16_384)));
+  const requests: autocannon.Request[] = Array.from({ length: size }, () => ({
     method: 'POST',
     headers,
     body: factory.next(workload, batch),
@@ -108,37 +112,106 @@ export async function runAutocannon(
     errors: result.non2xx + result.errors,
     checkedReads: 0,
     staleReads: 0,
-    writes: workload.startsWith('mutation') ? sorted.length : 0,
-    writeP50: workload.startsWith('mutation') ? quantile(sorted, 0.5) : Number.NaN,
+    writes: isWrite ? sorted.length : 0,
+    writeP50: isWrite ? quantile(sorted, 0.5) : Number.NaN,
     generatorCpuUs,
   };
 }
 
+/** One request of a mixed workload, and what to make of its answer. */
+export interface MixedRequest {
+  readonly body: string;
+  readonly isWrite: boolean;
+  /**
+   * The parsed `data` of a 2xx answer without errors, with when the request was sent and answered:
+   * a write records what it acknowledged, a read says whether it was stale (`unchecked`: not judged).
+   */
+  settle(data: Readonly<Record<string, unknown>> | undefined, sentAt: number, ackedAt: number): 'fresh' | 'stale' | 'unchecked';
+  /** No usable answer: a write may or may not have committed. */
+  failed(): void;
+}
+
+/** Draws the requests of a mixed workload: a write when `isWrite`, else a read. */
+export type MixedTraffic = (isWrite: boolean) => MixedRequest;
+
+const field = (data: Readonly<Record<string, unknown>> | undefined, name: string): Readonly<Record<string, unknown>> | undefined => {
+  const value = data?.[name];
+  return typeof value === 'object' && value !== null ? (value as Readonly<Record<string, unknown>>) : undefined;
+};
+
 /**
- * What the load generator saw acknowledged, per id rank: the highest version
- * any adjustStock response returned. Kept per configuration across rounds.
+ * `product(id)` and `adjustStock` on Zipf ranks (writes follow the same
+ * popularity as reads: hot rows are the ones a stale cache would show). A read
+ * is stale when it returns a lower version than the highest an adjustStock
+ * response had delivered when it was sent.
  */
-export class AckedVersions {
-  readonly byRank: Int32Array;
-  constructor(n: number) {
-    this.byRank = new Int32Array(n);
-  }
+export function productTraffic(factory: RequestFactory, acked: AckedVersions): MixedTraffic {
+  return (isWrite) => {
+    const rank = factory.zipfRank();
+    const required = acked.byRank[rank] as number;
+    return {
+      body: isWrite ? factory.adjustStock(rank) : factory.product(rank),
+      isWrite,
+      settle: (data) => {
+        if (isWrite) {
+          const version = Number(field(data, 'adjustStock')?.['version'] ?? 0);
+          if (version > (acked.byRank[rank] as number)) acked.byRank[rank] = version;
+          return 'unchecked';
+        }
+        return Number(field(data, 'product')?.['version'] ?? 0) < required ? 'stale' : 'fresh';
+      },
+      failed: () => {},
+    };
+  };
 }
 
 /**
- * Reads and adjustStock mutations from `connections` loops over undici. Every
- * read is checked: it is stale when it returns a version lower than one that a
- * mutation response had already delivered to this process when the read was
- * sent. (JavaScript runs one callback at a time, so "acknowledged before the
- * read began" is exactly "recorded before the read was issued".)
+ * An account's first ten orders with totalCount, and placeOrder, both on Zipf
+ * accounts. A read is checked against the orders acknowledged before it was
+ * sent (AckedOrders: a stale list misses one that belongs in its first ten, or
+ * counts fewer than were acknowledged).
+ */
+export function listTraffic(factory: RequestFactory, acked: AckedOrders): MixedTraffic {
+  return (isWrite) => {
+    const rank = factory.accountZipfRank();
+    const before = acked.acknowledged(rank);
+    return {
+      body: isWrite ? factory.placeOrder(rank) : factory.accountOrders(rank, true),
+      isWrite,
+      settle: (data, sentAt, ackedAt) => {
+        if (isWrite) {
+          const order = field(data, 'placeOrder');
+          const id = order?.['id'];
+          const createdAt = Date.parse(String(order?.['createdAt']));
+          if (typeof id === 'string' && Number.isFinite(createdAt)) acked.record(rank, { id, createdAtMs: createdAt, sentAt, ackedAt });
+          else acked.forget(rank);
+          return 'unchecked';
+        }
+        const orders = field(field(data, 'account'), 'orders');
+        const nodes = orders?.['nodes'];
+        const ids = Array.isArray(nodes) ? nodes.map((n) => String((n as Record<string, unknown>)?.['id'])) : [];
+        const verdict = acked.check(rank, before, Number(orders?.['totalCount'] ?? -1), ids);
+        return verdict === 'unchecked' ? 'unchecked' : verdict === 'fresh' ? 'fresh' : 'stale';
+      },
+      failed: () => {
+        if (isWrite) acked.forget(rank);
+      },
+    };
+  };
+}
+
+/**
+ * Reads and writes from `connections` loops over undici, each request drawn
+ * from `traffic` (a write with probability `writeShare`) and every answer
+ * judged by it: writes record what they acknowledged, reads are checked
+ * against what had been acknowledged when they were sent.
  */
 export async function runMixed(
   url: string,
-  factory: RequestFactory,
+  traffic: MixedTraffic,
   writeShare: number,
   connections: number,
   seconds: number,
-  acked: AckedVersions,
   random: () => number,
 ): Promise<RunResult> {
   const { origin, pathname } = new URL(url);
@@ -146,6 +219,7 @@ export async function runMixed(
   const reads = new Latencies();
   const writes = new Latencies();
   let errors = 0;
+  let checked = 0;
   let stale = 0;
   const started = performance.now();
   const cpu = process.cpuUsage();
@@ -154,42 +228,37 @@ export async function runMixed(
 
   const loop = async () => {
     while (performance.now() < deadline) {
-      const isWrite = random() < writeShare;
-      // Writes follow the same popularity as reads: hot rows are the ones a stale cache would show.
-      const rank = factory.zipfRank();
-      const body = isWrite ? factory.adjustStock(rank) : factory.product(rank);
-      const required = acked.byRank[rank] as number;
+      const request = traffic(random() < writeShare);
       const t0 = performance.now();
       let text: string;
       let status: number;
       try {
-        const res = await pool.request({ origin, path: pathname, method: 'POST', headers, body });
+        const res = await pool.request({ origin, path: pathname, method: 'POST', headers, body: request.body });
         status = res.statusCode;
         text = await res.body.text();
       } catch {
         errors++;
+        request.failed();
         continue;
       }
-      const ms = performance.now() - t0;
-      (isWrite ? writes : reads).push(ms);
-      let parsed: { data?: Record<string, { version?: number } | null>; errors?: unknown[] };
+      const t1 = performance.now();
+      (request.isWrite ? writes : reads).push(t1 - t0);
+      let parsed: { data?: Record<string, unknown>; errors?: unknown[] };
       try {
         parsed = JSON.parse(text) as typeof parsed;
       } catch {
         errors++;
+        request.failed();
         continue;
       }
       if (status < 200 || status >= 300 || parsed.errors) {
         errors++;
+        request.failed();
         continue;
       }
-      if (isWrite) {
-        const version = parsed.data?.['adjustStock']?.version ?? 0;
-        if (version > (acked.byRank[rank] as number)) acked.byRank[rank] = version;
-      } else {
-        const version = parsed.data?.['product']?.version ?? 0;
-        if (version < required) stale++;
-      }
+      const verdict = request.settle(parsed.data, t0, t1);
+      if (verdict !== 'unchecked') checked++;
+      if (verdict === 'stale') stale++;
     }
   };
   await Promise.all(Array.from({ length: connections }, loop));
@@ -209,7 +278,7 @@ export async function runMixed(
     p50: quantile(all, 0.5),
     p99: quantile(all, 0.99),
     errors,
-    checkedReads: readSorted.length,
+    checkedReads: checked,
     staleReads: stale,
     writes: writeSorted.length,
     writeP50: quantile(writeSorted, 0.5),

@@ -3,8 +3,10 @@ import { CLUSTER_CONFIGURATIONS, CONFIGURATION, CONFIGURATIONS, type Configurati
 
 export { CONFIGURATIONS, type ConfigurationName };
 
-export const WORKLOADS = ['product', 'products', 'entities', 'mix95', 'mix80', 'mutation', 'mutation1'] as const;
+export const WORKLOADS = ['product', 'products', 'entities', 'mix95', 'mix80', 'mutation', 'mutation1', 'list', 'listmix95', 'order'] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];
+/** The workloads on the accounts' order lists: they need --accounts above 0. */
+export const ACCOUNT_WORKLOADS = ['list', 'listmix95', 'order'] as const satisfies readonly WorkloadName[];
 /** What `--cluster` measures unless --workload says otherwise: the two reads the issue asks for, and the write the replica confirms. */
 export const CLUSTER_WORKLOADS = ['product', 'products', 'mutation'] as const satisfies readonly WorkloadName[];
 
@@ -17,6 +19,8 @@ export interface BenchOptions {
   readonly connections: number;
   /** Products in the data set (seeded once, reused). @default 100000 */
   readonly products: number;
+  /** Bench accounts in the data set, with Zipf-distributed order counts (seeded once, reused). @default 5000; 1000 with --quick; 0 with --soak */
+  readonly accounts: number;
   /** Interleaved rounds; the table shows medians. @default 5 */
   readonly rounds: number;
   readonly workloads: readonly WorkloadName[];
@@ -57,6 +61,7 @@ const HELP = `npm run bench -- [options]
   --warmup <s>         unmeasured seconds before the first round (default 3; --quick: 1)
   --connections <n>    concurrent connections (default 32)
   --products <n>       size of the data set (default 100000; --quick: 10000)
+  --accounts <n>       bench accounts, the account at rank r with max(1, 5000/r) orders (default 5000; --quick: 1000)
   --rounds <n>         interleaved rounds, medians reported (default 5; --quick: 1)
   --workload <list>    comma-separated, from: ${WORKLOADS.join(', ')} (default all)
   --config <list>      comma-separated configurations (default all):
@@ -111,6 +116,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
       connections: { type: 'string' },
       products: { type: 'string' },
       rounds: { type: 'string' },
+      accounts: { type: 'string' },
       workload: { type: 'string' },
       config: { type: 'string' },
       batch: { type: 'string' },
@@ -141,11 +147,12 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
   // The soak's million products live in a data set of their own, so the regular run's copies stay small.
   const databaseName = values.database ?? (values.soak ? 'freshgraph_bench_soak' : 'freshgraph_bench');
   if (!/^[a-z_][a-z0-9_]{0,40}$/.test(databaseName)) throw new Error('--database takes a lower-case identifier');
-  return {
+  const options: BenchOptions = {
     duration: num(values.duration, quick ? 2 : 6, 'duration', 0.2),
     warmup: num(values.warmup, quick ? 1 : 3, 'warmup', 0),
     connections: Math.round(num(values.connections, 32, 'connections', 1)),
     products: Math.round(num(values.products, soakMinutes > 0 ? num(values['soak-keys'], 1_000_000, 'soak-keys', 1) : quick ? 10_000 : 100_000, 'products', 200)),
+    accounts: Math.round(num(values.accounts, soakMinutes > 0 ? 0 : quick ? 1000 : 5000, 'accounts', 0)),
     rounds: Math.round(num(values.rounds, quick ? 1 : 5, 'rounds', 1)),
     workloads: cluster && values.workload === undefined ? CLUSTER_WORKLOADS : list(values.workload, WORKLOADS, 'workload'),
     configurations: cluster ? CLUSTER_CONFIGURATIONS : list(values.config, CONFIGURATIONS, 'configuration'),
@@ -163,6 +170,9 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv = p
     quick,
     cluster,
   };
+  const needAccounts = options.workloads.filter((w) => (ACCOUNT_WORKLOADS as readonly string[]).includes(w));
+  if (needAccounts.length > 0 && options.accounts === 0 && soakMinutes === 0) throw new Error(`--workload ${needAccounts.join(',')} needs accounts: leave out --accounts 0`);
+  return options;
 }
 
 export { HELP };

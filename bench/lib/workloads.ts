@@ -6,33 +6,51 @@ export const PRODUCT_QUERY = `query Product($id: ID!) { product(id: $id) { ${FIE
 export const PRODUCTS_QUERY = `query Products($ids: [ID!]!) { products(ids: $ids) { ${FIELDS} } }`;
 export const ENTITIES_QUERY = `query Entities($representations: [_Any!]!) { _entities(representations: $representations) { ... on Product { ${FIELDS} } } }`;
 export const ADJUST_STOCK = `mutation AdjustStock($id: ID!, $delta: Int!) { adjustStock(id: $id, delta: $delta) { id stock version } }`;
+/** The `list` workload's one request shape: an account's first page of orders, newest first. */
+export const LIST_QUERY = `query AccountOrders($id: ID!) { account(id: $id) { orders(first: 10) { nodes { id totalCents } } } }`;
+/** The reads of `listmix95`: the same page with its totalCount, so that a count below the acknowledged one is seen. */
+export const LIST_CHECKED_QUERY = `query AccountOrders($id: ID!) { account(id: $id) { orders(first: 10) { totalCount nodes { id totalCents } } } }`;
+/** Every field of a page, for comparing the configurations' answers (cursors aside) before measuring. */
+export const LIST_PAGE_QUERY =
+  'query AccountOrderPage($id: ID!, $first: Int, $after: String) { account(id: $id) { id orders(first: $first, after: $after) { totalCount ' +
+  'pageInfo { hasNextPage hasPreviousPage startCursor endCursor } edges { cursor node { id accountId totalCents version createdAt lines { productId quantity unitPriceCents } } } nodes { id } } } }';
+/** `createdAt` lets the stale-list check order what it acknowledged against what a read returned. */
+export const PLACE_ORDER = `mutation PlaceOrder($accountId: ID!, $lines: [OrderLineInput!]!) { placeOrder(accountId: $accountId, lines: $lines) { id accountId totalCents version createdAt } }`;
 
 export interface WorkloadSpec {
   readonly name: WorkloadName;
   readonly title: string;
   /** autocannon for fixed request shapes; the mixed driver when reads must be checked against writes. */
   readonly driver: 'autocannon' | 'mixed';
+  /** What it reads and writes: products (`product(id)`, `adjustStock`) or accounts' order lists (`Account.orders`, `placeOrder`). */
+  readonly data: 'products' | 'lists';
   readonly connections: number;
-  /** Share of adjustStock mutations in a mixed workload. */
+  /** Share of mutations (adjustStock, or placeOrder on lists); 1 for a mutation-only workload. */
   readonly writeShare: number;
 }
 
 export function workloadSpec(name: WorkloadName, connections: number, batch: number): WorkloadSpec {
   switch (name) {
     case 'product':
-      return { name, title: '`product(id)`, Zipf ids', driver: 'autocannon', connections, writeShare: 0 };
+      return { name, title: '`product(id)`, Zipf ids', driver: 'autocannon', data: 'products', connections, writeShare: 0 };
     case 'products':
-      return { name, title: `\`products(ids)\`, ${batch} Zipf ids`, driver: 'autocannon', connections, writeShare: 0 };
+      return { name, title: `\`products(ids)\`, ${batch} Zipf ids`, driver: 'autocannon', data: 'products', connections, writeShare: 0 };
     case 'entities':
-      return { name, title: `\`_entities\`, ${batch} Product representations`, driver: 'autocannon', connections, writeShare: 0 };
+      return { name, title: `\`_entities\`, ${batch} Product representations`, driver: 'autocannon', data: 'products', connections, writeShare: 0 };
     case 'mix95':
-      return { name, title: 'mix 95 % `product(id)` / 5 % `adjustStock`', driver: 'mixed', connections, writeShare: 0.05 };
+      return { name, title: 'mix 95 % `product(id)` / 5 % `adjustStock`', driver: 'mixed', data: 'products', connections, writeShare: 0.05 };
     case 'mix80':
-      return { name, title: 'mix 80 % `product(id)` / 20 % `adjustStock`', driver: 'mixed', connections, writeShare: 0.2 };
+      return { name, title: 'mix 80 % `product(id)` / 20 % `adjustStock`', driver: 'mixed', data: 'products', connections, writeShare: 0.2 };
     case 'mutation':
-      return { name, title: `\`adjustStock\` latency, ${connections} connections`, driver: 'autocannon', connections, writeShare: 1 };
+      return { name, title: `\`adjustStock\` latency, ${connections} connections`, driver: 'autocannon', data: 'products', connections, writeShare: 1 };
     case 'mutation1':
-      return { name, title: '`adjustStock` latency, 1 connection', driver: 'autocannon', connections: 1, writeShare: 1 };
+      return { name, title: '`adjustStock` latency, 1 connection', driver: 'autocannon', data: 'products', connections: 1, writeShare: 1 };
+    case 'list':
+      return { name, title: '`account(id) { orders(first: 10) }`, Zipf accounts', driver: 'autocannon', data: 'lists', connections, writeShare: 0 };
+    case 'listmix95':
+      return { name, title: 'mix 95 % `orders(first: 10)` / 5 % `placeOrder`', driver: 'mixed', data: 'lists', connections, writeShare: 0.05 };
+    case 'order':
+      return { name, title: `\`placeOrder\` latency, ${connections} connections`, driver: 'autocannon', data: 'lists', connections, writeShare: 1 };
   }
 }
 
@@ -40,22 +58,55 @@ export function workloadSpec(name: WorkloadName, connections: number, batch: num
  * Request bodies from a seeded stream, so every configuration gets the same
  * sequence. Reads pick ids by Zipf rank; stock changes pick them uniformly
  * (row locks on a few hot rows would measure contention, not the cache) and
- * alternate +1/-1 per id, so stock never runs out.
+ * alternate +1/-1 per id, so stock never runs out. Accounts (for the list
+ * workloads) have a Zipf rank of their own; an order's products are drawn
+ * uniformly, one unit each.
  */
 export class RequestFactory {
   private readonly zipf: () => number;
   private readonly uniform: () => number;
+  private readonly accountZipf: () => number;
+  private readonly accountUniform: () => number;
   private readonly sign: Int8Array;
 
   constructor(
     readonly ids: readonly string[],
     zipfExponent: number,
     seed: number,
+    readonly accountIds: readonly string[] = [],
   ) {
     const random = seededRandom(seed);
     this.zipf = zipfSampler(ids.length, zipfExponent, random);
     this.uniform = () => Math.floor(random() * ids.length);
+    this.accountZipf = accountIds.length > 0 ? zipfSampler(accountIds.length, zipfExponent, random) : () => 0;
+    this.accountUniform = () => Math.floor(random() * accountIds.length);
     this.sign = new Int8Array(ids.length);
+  }
+
+  accountZipfRank(): number {
+    return this.accountZipf();
+  }
+
+  accountUniformRank(): number {
+    return this.accountUniform();
+  }
+
+  /** An account's first ten orders; `checked`: with totalCount, as the mixed workload reads them. */
+  accountOrders(rank: number, checked = false): string {
+    return `{"query":${JSON.stringify(checked ? LIST_CHECKED_QUERY : LIST_QUERY)},"variables":{"id":"${this.accountIds[rank]}"}}`;
+  }
+
+  /** placeOrder for the account of `rank`, one unit of each product: one or two distinct products drawn uniformly unless `productRanks` names them. */
+  placeOrder(rank: number, productRanks?: readonly number[]): string {
+    let products = productRanks;
+    if (products === undefined) {
+      const first = this.uniform();
+      const two = this.uniform() % 2 === 1 && this.ids.length > 1;
+      const second = this.uniform();
+      products = two ? [first, second === first ? (first + 1) % this.ids.length : second] : [first];
+    }
+    const lines = products.map((p) => `{"productId":"${this.ids[p]}","quantity":1}`).join(',');
+    return `{"query":${JSON.stringify(PLACE_ORDER)},"variables":{"accountId":"${this.accountIds[rank]}","lines":[${lines}]}}`;
   }
 
   zipfRank(): number {
@@ -99,6 +150,11 @@ export class RequestFactory {
       case 'mutation':
       case 'mutation1':
         return this.adjustStock(this.uniform());
+      case 'list':
+        return this.accountOrders(this.accountZipf());
+      case 'order':
+        // Uniform accounts, as adjustStock's uniform products: the latency of the write, not of contention on a hot account.
+        return this.placeOrder(this.accountUniform());
       default:
         throw new Error(`${workload} is driven by the mixed driver`);
     }

@@ -34,8 +34,8 @@ describe('npm run bench', () => {
   it('runs every configuration end to end and writes a report and a chart', async () => {
     const args = [
       '--import', 'tsx', 'bench/run.ts',
-      '--quick', '--products', '300', '--duration', '1', '--warmup', '0', '--rounds', '1', '--connections', '4',
-      '--workload', 'product,products,entities,mix95,mutation1',
+      '--quick', '--products', '300', '--accounts', '100', '--duration', '1', '--warmup', '0', '--rounds', '1', '--connections', '4',
+      '--workload', 'product,products,entities,mix95,mutation1,list,listmix95,order',
       '--database-url', ADMIN_DATABASE_URL, '--database', database,
       '--redis-url', REDIS_URL, '--prefix', prefix, '--out', out,
     ];
@@ -53,17 +53,31 @@ describe('npm run bench', () => {
     const report = readFileSync(join(out, markdown as string), 'utf8');
     // Before measuring, the bench compared the answers of every configuration (it stops on a difference).
     expect(output).toMatch(/response bodies: \d+ sample requests answered with the same bytes by freshgraph, cache-off, response-cache, plain-apollo, http-ceiling/);
-    const rows = report.split('\n').filter((l) => new RegExp(`^\\| .* \\| (${CONFIGURATIONS.join('|')}) \\|`).test(l));
-    // Five workloads, five configurations, and every one answered without errors.
-    expect(rows, report).toHaveLength(25);
+    // The text of one `## ` section of the report, up to the next.
+    const section = (title: string) => {
+      const from = report.indexOf(`## ${title}`);
+      expect(from, `section ${title}`).toBeGreaterThanOrEqual(0);
+      const to = report.indexOf('\n## ', from + 3);
+      return report.slice(from, to < 0 ? undefined : to);
+    };
+    const results = section('Results');
+    const rows = results.split('\n').filter((l) => new RegExp(`^\\| .* \\| (${CONFIGURATIONS.join('|')}) \\|`).test(l));
+    // Eight workloads, five configurations, and every one answered without errors.
+    expect(rows, report).toHaveLength(40);
     for (const line of rows) expect(line.split('|')[6]?.trim(), line).toBe('0');
     expect(report).toContain('## Targets');
     // One ratio row per workload, with a figure for every peer and the ceiling.
-    const ratioSection = report.slice(report.indexOf('## freshgraph against each configuration'), report.indexOf('## Targets'));
+    const ratioSection = section('freshgraph against each configuration');
     expect(ratioSection).toContain('| workload | vs plain-apollo | vs response-cache | vs `CACHE_MODE=off` | share of http-ceiling |');
     const ratioRows = ratioSection.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| workload'));
-    expect(ratioRows, ratioSection).toHaveLength(5);
+    expect(ratioRows, ratioSection).toHaveLength(8);
     for (const line of ratioRows) expect(line, line).toMatch(/^\|[^|]+(\| \d+\.\d\d× \(p50 \d+\.\d\d×\) ){3}\| \d+\.\d %/);
+    // The list mixed workload checked reads of every configuration with data for stale lists; freshgraph served none.
+    const staleSection = section('Stale lists');
+    const staleRows = staleSection.split('\n').filter((l) => l.startsWith('| mix 95 % `orders'));
+    expect(staleRows.map((l) => l.split('|')[2]?.trim()), staleSection).toEqual(['freshgraph', 'cache-off', 'response-cache', 'plain-apollo']);
+    expect(staleRows[0]?.split('|')[3]?.trim(), staleSection).toBe('0');
+    expect(report).toMatch(/\| freshgraph stale lists \(list mixed workload\) \| 0 \| 0 of \d+/);
     const svg = readFileSync(join(out, files.find((f) => f.endsWith('.svg')) as string), 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);
   }, 360_000);
