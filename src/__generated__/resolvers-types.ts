@@ -12,8 +12,20 @@ export type Scalars = {
   Boolean: { input: boolean; output: boolean; }
   Int: { input: number; output: number; }
   Float: { input: number; output: number; }
-  /** An ISO-8601 date-time string in UTC, for example 2026-11-26T10:59:18.123Z. */
+  /** Bytes, base64-encoded. */
+  Base64: { input: string; output: string; }
+  /** A 64-bit integer as a decimal string, exact beyond 2^53. */
+  BigInt: { input: string; output: string; }
+  /** A calendar date, YYYY-MM-DD. */
+  Date: { input: string; output: string; }
+  /** An ISO-8601 date-time in UTC, to the microsecond Postgres keeps, for example 2026-11-26T10:59:18.123456Z. */
   DateTime: { input: string; output: string; }
+  /** An exact decimal number as a string, as Postgres numeric writes it (also NaN, Infinity, -Infinity). */
+  Decimal: { input: string; output: string; }
+  /** Any JSON value. */
+  JSON: { input: unknown; output: unknown; }
+  /** A time of day, HH:MM:SS with up to six fractional digits. */
+  Time: { input: string; output: string; }
   _FieldSet: { input: unknown; output: unknown; }
 };
 
@@ -451,8 +463,13 @@ export type ResolversTypes = {
   Int: ResolverTypeWrapper<ModelOf<Scalars['Int']['output']>>;
   ID: ResolverTypeWrapper<ModelOf<Scalars['ID']['output']>>;
   String: ResolverTypeWrapper<ModelOf<Scalars['String']['output']>>;
+  Base64: ResolverTypeWrapper<ModelOf<Scalars['Base64']['output']>>;
+  BigInt: ResolverTypeWrapper<ModelOf<Scalars['BigInt']['output']>>;
   Category: ResolverTypeWrapper<ModelOf<Category>>;
+  Date: ResolverTypeWrapper<ModelOf<Scalars['Date']['output']>>;
   DateTime: ResolverTypeWrapper<ModelOf<Scalars['DateTime']['output']>>;
+  Decimal: ResolverTypeWrapper<ModelOf<Scalars['Decimal']['output']>>;
+  JSON: ResolverTypeWrapper<ModelOf<Scalars['JSON']['output']>>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Boolean: ResolverTypeWrapper<ModelOf<Scalars['Boolean']['output']>>;
   NewCategory: ResolverTypeWrapper<ModelOf<NewCategory>>;
@@ -469,6 +486,7 @@ export type ResolversTypes = {
   ProductPatch: ResolverTypeWrapper<ModelOf<ProductPatch>>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   StockChange: ResolverTypeWrapper<ModelOf<StockChange>>;
+  Time: ResolverTypeWrapper<ModelOf<Scalars['Time']['output']>>;
   Transfer: ResolverTypeWrapper<ModelOf<Transfer>>;
 };
 
@@ -478,8 +496,13 @@ export type ResolversParentTypes = {
   Int: ModelOf<Scalars['Int']['output']>;
   ID: ModelOf<Scalars['ID']['output']>;
   String: ModelOf<Scalars['String']['output']>;
+  Base64: ModelOf<Scalars['Base64']['output']>;
+  BigInt: ModelOf<Scalars['BigInt']['output']>;
   Category: ModelOf<Category | FederationReferenceTypes['Category']>;
+  Date: ModelOf<Scalars['Date']['output']>;
   DateTime: ModelOf<Scalars['DateTime']['output']>;
+  Decimal: ModelOf<Scalars['Decimal']['output']>;
+  JSON: ModelOf<Scalars['JSON']['output']>;
   Mutation: Record<PropertyKey, never>;
   Boolean: ModelOf<Scalars['Boolean']['output']>;
   NewCategory: ModelOf<NewCategory>;
@@ -496,6 +519,7 @@ export type ResolversParentTypes = {
   ProductPatch: ModelOf<ProductPatch>;
   Query: Record<PropertyKey, never>;
   StockChange: ModelOf<StockChange>;
+  Time: ModelOf<Scalars['Time']['output']>;
   Transfer: ModelOf<Transfer>;
 };
 
@@ -509,6 +533,14 @@ export type AccountResolvers<ContextType = RequestContext, ParentType extends Re
   version?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
+export interface Base64ScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['Base64'], any> {
+  name: 'Base64';
+}
+
+export interface BigIntScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['BigInt'], any> {
+  name: 'BigInt';
+}
+
 export type CategoryResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Category'] = ResolversParentTypes['Category'], FederationReferenceType extends FederationReferenceTypes['Category'] = FederationReferenceTypes['Category']> = {
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Category']> | FederationReferenceType, FederationReferenceType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
@@ -519,8 +551,20 @@ export type CategoryResolvers<ContextType = RequestContext, ParentType extends R
   version?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
+export interface DateScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['Date'], any> {
+  name: 'Date';
+}
+
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
   name: 'DateTime';
+}
+
+export interface DecimalScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['Decimal'], any> {
+  name: 'Decimal';
+}
+
+export interface JsonScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['JSON'], any> {
+  name: 'JSON';
 }
 
 export type MutationResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
@@ -611,6 +655,10 @@ export type QueryResolvers<ContextType = RequestContext, ParentType extends Reso
   products?: Resolver<Array<Maybe<ResolversTypes['Product']>>, ParentType, ContextType, RequireFields<QueryProductsArgs, 'ids'>>;
 };
 
+export interface TimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['Time'], any> {
+  name: 'Time';
+}
+
 export type TransferResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Transfer'] = ResolversParentTypes['Transfer']> = {
   amountCents?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   from?: Resolver<ResolversTypes['Account'], ParentType, ContextType>;
@@ -619,8 +667,13 @@ export type TransferResolvers<ContextType = RequestContext, ParentType extends R
 
 export type Resolvers<ContextType = RequestContext> = {
   Account?: AccountResolvers<ContextType>;
+  Base64?: GraphQLScalarType;
+  BigInt?: GraphQLScalarType;
   Category?: CategoryResolvers<ContextType>;
+  Date?: GraphQLScalarType;
   DateTime?: GraphQLScalarType;
+  Decimal?: GraphQLScalarType;
+  JSON?: GraphQLScalarType;
   Mutation?: MutationResolvers<ContextType>;
   Order?: OrderResolvers<ContextType>;
   OrderConnection?: OrderConnectionResolvers<ContextType>;
@@ -631,6 +684,7 @@ export type Resolvers<ContextType = RequestContext> = {
   ProductConnection?: ProductConnectionResolvers<ContextType>;
   ProductEdge?: ProductEdgeResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  Time?: GraphQLScalarType;
   Transfer?: TransferResolvers<ContextType>;
 };
 

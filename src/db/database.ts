@@ -34,9 +34,36 @@ export interface Database {
  * startup packet, at no extra round trip; PGlite in its start parameters.
  */
 const WRITER_OPTION = `-c ${WRITER_SETTING}=${API_WRITER}`;
+/** Timestamps with a zone are written as UTC, so their text is the same on every server (see TEXT_TYPES). */
+const ZONE_OPTION = '-c TimeZone=UTC';
+const SESSION_OPTIONS = `${WRITER_OPTION} ${ZONE_OPTION}`;
 
-// Integer and bigint columns are read as numbers; every value we store fits in 2^53.
-pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+/**
+ * Types both drivers hand over as the text Postgres wrote: each would lose
+ * something, or differ between pg and PGlite, as a JavaScript value (bigint
+ * beyond 2^53 or as a BigInt, numeric digits, a date shifted to a local
+ * midnight, microseconds of a time or timestamp), and their arrays. The entity
+ * columns decode that text exactly (src/entities/columns.ts). Everything else
+ * keeps the drivers' own parsing, which is exact for it.
+ */
+const TEXT_TYPES = new Set([
+  20, 1016, // int8
+  1700, 1231, // numeric
+  1082, 1182, // date
+  1083, 1183, // time
+  1114, 1115, // timestamp
+  1184, 1185, // timestamptz
+]);
+const asText = (value: string): string => value;
+
+/** pg's parsers, with TEXT_TYPES as text: for this pool's connections only (tests and tools keep pg's defaults). */
+const PG_TYPES = {
+  getTypeParser: (oid: number, format: string): ((value: string) => unknown) =>
+    // Cast: pg's overloads of getTypeParser do not take the plain (oid, format) it calls this with.
+    TEXT_TYPES.has(oid) ? asText : (pg.types.getTypeParser(oid, format as 'text') as (value: string) => unknown),
+};
+
+const PGLITE_PARSERS = Object.fromEntries([...TEXT_TYPES].map((oid) => [oid, asText]));
 
 export function openDatabase(options: DatabaseOptions): Database {
   if (options.url !== undefined) {
@@ -45,7 +72,7 @@ export function openDatabase(options: DatabaseOptions): Database {
     const named = new URL(url).searchParams.has('application_name');
     const knex = knexPkg.knex({
       client: 'pg',
-      connection: { connectionString: withOption(url, WRITER_OPTION), ...(named ? {} : { application_name: 'freshgraph' }) },
+      connection: { connectionString: withOption(url, SESSION_OPTIONS), types: PG_TYPES, ...(named ? {} : { application_name: 'freshgraph' }) },
       pool: { min: 0, max: options.poolMax ?? 10 },
       ...(options.log ? { log: { warn: options.log.warn, error: options.log.error, deprecate: options.log.warn, debug: () => {} } } : {}),
       acquireConnectionTimeout: 5_000,
@@ -63,7 +90,8 @@ export function openDatabase(options: DatabaseOptions): Database {
   if (!inMemory) mkdirSync(options.dataDir, { recursive: true });
   const pglite = new PGlite({
     ...(inMemory ? {} : { dataDir: options.dataDir }),
-    startParams: [...PGlite.defaultStartParams, ...WRITER_OPTION.split(' ')],
+    startParams: [...PGlite.defaultStartParams, ...SESSION_OPTIONS.split(' ')],
+    parsers: PGLITE_PARSERS,
   });
   const knex = knexPkg.knex({
     client: ClientPgLite as unknown as typeof knexPkg.Client,

@@ -20,29 +20,6 @@ export interface OutboxRow extends OutboxEntry {
 export class OutboxRepository {
   constructor(private readonly knex: Knex) {}
 
-  /**
-   * Runs a data-modifying statement that returns changed rows (with `id` and
-   * `version`) and, in the same statement, records each of them in the outbox.
-   * Resolves to the changed rows and the ids of their outbox rows.
-   */
-  async changeAndRecord(
-    trx: Knex.Transaction,
-    entity: string,
-    statement: Knex.Raw,
-    deleted: boolean,
-  ): Promise<{ rows: Record<string, unknown>[]; outboxIds: string[] }> {
-    const result = await trx.raw(
-      `with changed as (?),
-            recorded as (insert into cache_outbox (entity, entity_id, version)
-                         select ?, id::text, version + ? from changed returning id)
-       select changed.*, (select coalesce(array_agg(id), '{}') from recorded) as outbox_ids from changed`,
-      [statement, entity, deleted ? 1 : 0],
-    );
-    const rows = rowsOf(result);
-    const ids = rows.length === 0 ? [] : (rows[0] as Record<string, unknown>)['outbox_ids'];
-    return { rows, outboxIds: Array.isArray(ids) ? ids.map(String) : [] };
-  }
-
   async deleteIds(ids: readonly string[], trx?: Knex.Transaction): Promise<void> {
     if (ids.length === 0) return;
     await (trx ?? this.knex).raw('delete from cache_outbox where id = any(?::bigint[])', [[...ids]]);

@@ -161,7 +161,7 @@ function changeStatementSql(entity: EntityDefinition<unknown>, kind: ChangeKind,
        ${recordLists ? 'union all select list, owner, version from fg_bumped' : ''}
        returning id)`,
   );
-  const extras = [`(select coalesce(array_agg(id), '{}') from fg_recorded) as fg_outbox_ids`];
+  const extras = [`(select coalesce(array_agg(id::text), '{}') from fg_recorded) as fg_outbox_ids`];
   if (recordLists) extras.push(`(select coalesce(json_agg(json_build_array(list, owner, version)), '[]') from fg_bumped) as fg_lists`);
   let from = 'changed c';
   if (kind === 'update') {
@@ -188,7 +188,7 @@ function linkStatementSql(join: JoinTable, count: number, options: RecordingOpti
     `fg_bumped as (${bumpListVersions('fg_affected')})`,
     `fg_recorded as (insert into cache_outbox (entity, entity_id, version) select list, owner, version from fg_bumped returning id)`,
   ].join(',\n')}
-  select (select coalesce(array_agg(id), '{}') from fg_recorded) as fg_outbox_ids,
+  select (select coalesce(array_agg(id::text), '{}') from fg_recorded) as fg_outbox_ids,
          (select coalesce(json_agg(json_build_array(list, owner, version)), '[]') from fg_bumped) as fg_lists,
          (select coalesce(json_agg(c), '[]') from changed c) as fg_rows`;
 }

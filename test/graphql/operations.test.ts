@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isoTimestamp } from '../../src/entities/pg-text.js';
 import { newId } from '../../src/ids.js';
 import { codesOf, dataOf, startTestApp, uniqueSku, type TestApp } from '../helpers/app.js';
 
@@ -55,7 +56,9 @@ describe('products', () => {
     const p = await createProduct({ name: 'Zange für Ösen ✓' });
     expect(p).toMatchObject({ name: 'Zange für Ösen ✓', priceCents: 1999, stock: 10, version: 1 });
     expect(p.id).toMatch(/^[0-9a-f-]{36}$/);
-    expect(new Date(p.updatedAt).toISOString()).toBe(p.updatedAt);
+    // To the microsecond Postgres keeps, in UTC.
+    const stored = (await app.running.deps.db.knex.raw('select updated_at::text as t from products where id = ?', [p.id])) as { rows: { t: string }[] };
+    expect(p.updatedAt).toBe(isoTimestamp(stored.rows[0]?.t as string));
     expect(await readProduct(p.id)).toEqual(p);
   });
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseEnvelope } from '../../src/cache/envelope.js';
+import { isoTimestamp } from '../../src/entities/pg-text.js';
 import type { RedisStore } from '../../src/cache/redis-store.js';
 import { newId } from '../../src/ids.js';
 import { codesOf, dataOf, QUIET_BACKGROUND, startTestApp, uniqueSku, type GqlResponse, type TestApp } from '../helpers/app.js';
@@ -86,7 +87,10 @@ describe('placeOrder', () => {
     ]);
     const order = dataOf(res).placeOrder;
     expect(order).toMatchObject({ accountId, totalCents: 4 * 250 + 3 * 1000, version: 1 });
-    expect(new Date(order.createdAt).toISOString()).toBe(order.createdAt);
+    // To the microsecond Postgres keeps, in UTC.
+    const stored = (await app.running.deps.db.knex.raw('select created_at::text as t from orders where id = ?', [order.id])) as { rows: { t: string }[] };
+    expect(order.createdAt).toBe(isoTimestamp(stored.rows[0]?.t as string));
+    expect(order.createdAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3,6}Z$/);
     expect(order.account).toEqual({ id: accountId, balanceCents: 10_000 - 4000, version: 2 });
     expect(order.lines).toEqual([
       { productId: a, quantity: 4, unitPriceCents: 250, product: { id: a, stock: 6, version: 2 } },

@@ -3,7 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CacheEngine } from '../../src/cache/engine.js';
 import { parseEnvelope } from '../../src/cache/envelope.js';
 import { ReadThrough } from '../../src/cache/read-through.js';
-import { versionedByIds } from '../../src/db/entity-sql.js';
+import { columnList, versionedByIds } from '../../src/db/entity-sql.js';
+import { RecordingScope } from '../../src/db/recording-scope.js';
+import { LISTS } from '../../src/entities/index.js';
 import { product, type ProductRow } from '../../src/entities/product.js';
 import { CacheRepair } from '../../src/services/cache-repair.js';
 import { ConsistencySampler } from '../../src/ops/consistency-sampler.js';
@@ -126,8 +128,8 @@ describe('transactional outbox', () => {
     await deps.cache.idle();
     // What a crash between commit and cache write leaves behind: the row changed, the outbox row, no cache write.
     await deps.db.knex.transaction(async (trx) => {
-      const change = deps.db.knex.raw('update products set stock = 1, version = 2 where id = ? returning id, version', [id]);
-      await deps.outbox.changeAndRecord(trx, 'Product', change, false);
+      const scope = new RecordingScope(trx, { record: true, lists: LISTS });
+      await scope.change(product, 'update', trx.raw(`update products set stock = 1, version = 2 where id = ? returning ${columnList(product)}`, [id]));
     });
     const repair = new CacheRepair({ knex: deps.db.knex, outbox: deps.outbox, cache: deps.cache, kinds: deps.readers.kinds, logger: silent, repairAfterMs: 300 });
     expect(await repair.runOnce()).toBe(0); // too young: its writer may still be at work
@@ -155,8 +157,8 @@ describe('transactional outbox', () => {
     const { deps } = app.running;
     const ids = await insertProducts(deps.db.knex, 40);
     await deps.db.knex.transaction(async (trx) => {
-      const change = deps.db.knex.raw('update products set version = 2 where id = any(?::uuid[]) returning id, version', [ids]);
-      await deps.outbox.changeAndRecord(trx, 'Product', change, false);
+      const scope = new RecordingScope(trx, { record: true, lists: LISTS });
+      await scope.change(product, 'update', trx.raw(`update products set version = 2 where id = any(?::uuid[]) returning ${columnList(product)}`, [ids]));
     });
     await new Promise((r) => setTimeout(r, 50));
     const make = () => new CacheRepair({ knex: deps.db.knex, outbox: deps.outbox, cache: deps.cache, kinds: deps.readers.kinds, logger: silent, repairAfterMs: 0, suspectAfterMs: 0, batchSize: 25 });
