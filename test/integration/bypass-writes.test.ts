@@ -154,6 +154,18 @@ describe('another program writes an entity table (listener and poll, the default
     expect(tombstone).toMatchObject({ v: 2, data: null });
   });
 
+  it('an INSERT of a sku that a lookup found missing is found by that lookup within 1 s (the repair drops the "no such value" hint)', async () => {
+    const sku = uniqueSku('PSQL');
+    const lookup = async () =>
+      dataOf(await app.gql<{ productBySku: { id: string } | null }>('query($s: String!) { productBySku(sku: $s) { id } }', { s: sku })).productBySku;
+    expect(await lookup()).toBeNull();
+    await app.running.deps.cache.idle();
+    expect(parseEnvelope((await app.redis.get(`${app.prefix}:{Product.sku:${sku}}`)) as string)).toMatchObject({ v: 0, data: null });
+    const id = newId();
+    const committed = await externally(`insert into products (id, sku, name, price_cents, stock) values ($1, $2, 'Looked up too early', 5, 5)`, [id, sku]);
+    expect(await by(committed, PROMISED_MS, async () => (await lookup())?.id === id)).toBe(true);
+  });
+
   it('an UPDATE that moves a row to another id tombstones the old id and caches the new one', async () => {
     const oldId = await createProduct(app);
     const newIdValue = newId();
