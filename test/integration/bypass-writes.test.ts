@@ -294,6 +294,58 @@ describe('only the notification (the poll every 10 minutes)', () => {
   });
 });
 
+describe('outbox rows that no repair could apply', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp({ DATABASE_URL: scratch.url });
+  });
+  afterAll(async () => app?.close());
+
+  const insertRow = (entity: string, entityId: string, version: number, recordedBy: string) =>
+    external.query('insert into cache_outbox (entity, entity_id, version, recorded_by) values ($1, $2, $3, $4) returning id', [entity, entityId, version, recordedBy]);
+
+  it('are refused by the outbox itself, and a later UPDATE still lands within 1 s', async () => {
+    const id = await createProduct(app);
+    expect(await apiRead(app, id)).toEqual({ stock: 10, version: 1 });
+    // The issue's row: before, it made every repair pass fail until someone deleted it.
+    await expect(insertRow('Product', 'not-a-uuid', 1, 'trigger')).rejects.toMatchObject({ code: '23514', message: `cache_outbox: entity_id 'not-a-uuid' is not a key of Product` });
+    const refused: [string, string, number, string][] = [
+      ['Gizmo', id, 1, 'trigger'], // no such kind
+      ['product', id, 1, 'trigger'], // not a type's name
+      ['Product', id.toUpperCase(), 1, 'trigger'], // a uuid, but not as id::text writes it: its key would be one nobody reads
+      ['Product', id, -1, 'trigger'],
+      ['Product', id, 1, 'someone'],
+      ['Account.orders', '', 1, 'trigger'], // a list of an account names its account
+      ['Query.productCatalog', id, 1, 'trigger'], // a list over a whole table has no owner
+      ['Product', 'x'.repeat(201), 1, 'trigger'],
+    ];
+    for (const row of refused) await expect(insertRow(...row), JSON.stringify(row)).rejects.toMatchObject({ code: '23514' });
+    // Not by hand either: an UPDATE of a waiting row is checked too.
+    await external.query('begin');
+    try {
+      const { rows } = await insertRow('Product', id, 1, 'trigger');
+      await expect(external.query(`update cache_outbox set entity_id = 'nope' where id = $1`, [rows[0]?.id])).rejects.toMatchObject({ code: '23514' });
+    } finally {
+      await external.query('rollback');
+    }
+
+    const committed = await externally('update products set stock = 3 where id = $1', [id]);
+    expect(await by(committed, PROMISED_MS, () => landed(app, id, { stock: 3, version: 2 }))).toBe(true);
+  });
+
+  it('the rows docs/bypass-writes.md tells operators to add by hand are accepted and replayed', async () => {
+    const id = await createProduct(app);
+    expect(await apiRead(app, id)).toEqual({ stock: 10, version: 1 });
+    await external.query('begin');
+    await external.query(`set local freshgraph.writer = 'api'`);
+    await external.query('update products set stock = 9, version = version + 1 where id = $1', [id]);
+    await external.query('commit');
+    await external.query(`insert into cache_outbox (entity, entity_id, version, recorded_by) select 'Product', id::text, version, 'trigger' from products where id = $1`, [id]);
+    const recorded = await externally('notify freshgraph_outbox');
+    expect(await by(recorded, PROMISED_MS, () => landed(app, id, { stock: 9, version: 2 }))).toBe(true);
+  });
+});
+
 describe('the triggers come from the entity definitions', () => {
   it('a new entity type gets its triggers from its definition alone; installing is idempotent; a type taken off the list loses them', async () => {
     const db = openDatabase({ url: scratch.url, dataDir: 'memory://' });
@@ -301,7 +353,8 @@ describe('the triggers come from the entity definitions', () => {
       expect(await installOutboxTriggers(db.knex, ENTITIES, LISTS)).toEqual({ installed: [], removed: [] });
       await db.knex.raw('create table gadgets (id uuid primary key, label text not null, version integer not null default 1)');
       const gadget = defineEntity({ type: 'Gadget', table: 'gadgets', columns: { id: uuid(), label: text(), version: int() } });
-      expect(await installOutboxTriggers(db.knex, [...ENTITIES, gadget], LISTS)).toEqual({ installed: ['gadgets'], removed: [] });
+      // The outbox's check learns the new kind too.
+      expect(await installOutboxTriggers(db.knex, [...ENTITIES, gadget], LISTS)).toEqual({ installed: ['gadgets', 'cache_outbox'], removed: [] });
       expect(await installOutboxTriggers(db.knex, [...ENTITIES, gadget], LISTS)).toEqual({ installed: [], removed: [] });
 
       const id = newId();
@@ -320,7 +373,7 @@ describe('the triggers come from the entity definitions', () => {
         await external.query('rollback');
       }
 
-      expect(await installOutboxTriggers(db.knex, ENTITIES, LISTS)).toEqual({ installed: [], removed: ['gadgets'] });
+      expect(await installOutboxTriggers(db.knex, ENTITIES, LISTS)).toEqual({ installed: ['cache_outbox'], removed: ['gadgets'] });
       await external.query(`insert into gadgets (id, label) values ($1, 'c')`, [id]);
       const { rows } = await external.query<{ n: number }>('select count(*)::int as n from cache_outbox where entity_id = $1', [id]);
       expect(rows[0]?.n).toBe(0);
