@@ -40,6 +40,8 @@ export class CacheCounters {
   breakerRejections = 0;
   /** Outbox rows whose cache write was replayed by the repair worker. */
   repairs = 0;
+  /** Outbox rows the repair worker could not apply and set aside. */
+  outboxRejects = 0;
   /** Consistency sampler: keys compared, and those found older in the cache than in the database. */
   consistencySamples = 0;
   consistencyStale = 0;
@@ -121,6 +123,10 @@ export class CacheMeter {
 
   repairs(n: number): void {
     this.counters.repairs += n;
+  }
+
+  outboxRejects(n: number): void {
+    this.counters.outboxRejects += n;
   }
 
   consistencySample(sampled: number, stale: number): void {

@@ -26,6 +26,7 @@ const CACHE_COUNTERS: readonly { field: keyof CacheCounters; name: string; help:
   { field: 'fallbacks', name: 'freshgraph_cache_fallbacks_total', help: 'Misses served from Postgres without a fill (cache unreadable or untrusted for the key, or the lease wait ran out)' },
   { field: 'breakerRejections', name: 'freshgraph_cache_breaker_rejections_total', help: 'Cache calls skipped because the circuit breaker was open' },
   { field: 'repairs', name: 'freshgraph_cache_repairs_total', help: 'Outbox rows whose cache write the repair worker replayed' },
+  { field: 'outboxRejects', name: 'freshgraph_cache_outbox_rejected_total', help: 'Outbox rows this instance could not apply and set aside in cache_outbox_rejected' },
   { field: 'consistencySamples', name: 'freshgraph_consistency_samples_total', help: 'Recently written keys the consistency sampler compared with Postgres' },
   { field: 'consistencyStale', name: 'freshgraph_consistency_stale_total', help: 'Sampled keys whose cached version was behind Postgres' },
 ];
@@ -167,10 +168,10 @@ export class Metrics {
 
   /**
    * The reliability machinery's state: the circuit breaker, the keys read from
-   * Postgres while their write awaits repair, the outbox backlog, and the
+   * Postgres while their write awaits repair, the outbox backlog and its rows set aside, and the
    * consistency sampler's stale ages (fed through `observeStaleSample`).
    */
-  watchCacheHealth(cache: CacheEngine, outboxPending: () => number): void {
+  watchCacheHealth(cache: CacheEngine, outbox: { readonly outboxPending: number; readonly outboxRejected: number }): void {
     const registers = [this.registry];
     new Gauge({
       name: 'freshgraph_cache_breaker_open',
@@ -205,7 +206,15 @@ export class Metrics {
       registers,
       collect() {
         // Counted by the repair loop: a scrape never runs SQL.
-        this.set(outboxPending());
+        this.set(outbox.outboxPending);
+      },
+    });
+    new Gauge({
+      name: 'freshgraph_cache_outbox_rejected',
+      help: 'Outbox rows set aside in cache_outbox_rejected (no pass could apply them), fleet-wide (counted once per repair pass)',
+      registers,
+      collect() {
+        this.set(outbox.outboxRejected);
       },
     });
     new Gauge({

@@ -9,7 +9,9 @@ import { ENTITIES, LISTS } from '../../src/entities/index.js';
 import { newId } from '../../src/ids.js';
 import { dataOf, startTestApp, uniqueSku, type TestApp } from '../helpers/app.js';
 import { insertProducts } from '../helpers/products.js';
+import { rawFetch, sampleValue } from '../helpers/http.js';
 import { createScratchDatabase, type ScratchDatabase } from '../helpers/scratch-database.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 /**
  * Writes that bypass the API: another program's UPDATE, INSERT or DELETE on an
@@ -296,8 +298,12 @@ describe('only the notification (the poll every 10 minutes)', () => {
 
 describe('outbox rows that no repair could apply', () => {
   let app: TestApp;
+  const lines: Record<string, unknown>[] = [];
   beforeAll(async () => {
-    app = await startTestApp({ DATABASE_URL: scratch.url });
+    app = await startTestApp(
+      { DATABASE_URL: scratch.url, LOG_LEVEL: 'warn', LOG_FORMAT: 'json' },
+      { logDestination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } },
+    );
   });
   afterAll(async () => app?.close());
 
@@ -343,6 +349,69 @@ describe('outbox rows that no repair could apply', () => {
     await external.query(`insert into cache_outbox (entity, entity_id, version, recorded_by) select 'Product', id::text, version, 'trigger' from products where id = $1`, [id]);
     const recorded = await externally('notify freshgraph_outbox');
     expect(await by(recorded, PROMISED_MS, () => landed(app, id, { stock: 9, version: 2 }))).toBe(true);
+  });
+
+  it('that slip past the check (a writer that says it is the API) are set aside, logged once and counted, and every other row of the pass is replayed', async () => {
+    const ids = [await createProduct(app), await createProduct(app), await createProduct(app)];
+    const account = dataOf(await app.gql<{ createAccount: { id: string } }>('mutation { createAccount(owner: "Aside", balanceCents: 1) { id } }')).createAccount.id;
+    for (const id of ids) expect(await apiRead(app, id)).toEqual({ stock: 10, version: 1 });
+    // In the same transaction as a real change, so that one pass gets the bad rows and the good ones together.
+    await external.query('begin');
+    let bad: string[];
+    try {
+      await external.query(`select set_config('freshgraph.writer', 'api', true)`);
+      const inserted = await external.query<{ id: string }>(
+        `insert into cache_outbox (entity, entity_id, version, recorded_by)
+         values ('Product', 'not-a-uuid', 1, 'trigger'), ('Gizmo', $1, 1, 'trigger'), ('Account.orders', 'nope', 1, 'trigger') returning id`,
+        [ids[0]],
+      );
+      bad = inserted.rows.map((r) => String(r.id));
+      await external.query(`select set_config('freshgraph.writer', '', true)`);
+      await external.query('update products set stock = 4 where id = any($1::uuid[])', [ids]);
+    } catch (err) {
+      await external.query('rollback');
+      throw err;
+    }
+    await external.query('commit');
+    const committed = performance.now();
+    expect(await by(committed, PROMISED_MS, async () => (await Promise.all(ids.map((id) => landed(app, id, { stock: 4, version: 2 })))).every(Boolean))).toBe(true);
+    // And the outbox goes on: a later write by another program lands too.
+    const later = await externally(`update accounts set owner = 'Aside again' where id = $1`, [account]);
+    expect(
+      await by(later, PROMISED_MS, async () => {
+        const raw = await app.redis.get(`${app.prefix}:{Account:${account}}`);
+        return raw !== null && parseEnvelope(raw)?.v === 2;
+      }),
+    ).toBe(true);
+
+    const { rows: aside } = await external.query<{ id: string; entity: string; entity_id: string; reason: string }>(
+      'select r.id::text as id, r.entity, r.entity_id, r.reason from cache_outbox_rejected r where r.id = any($1::bigint[]) order by r.id',
+      [bad],
+    );
+    expect(aside.map((r) => [r.entity, r.entity_id])).toEqual([
+      ['Product', 'not-a-uuid'],
+      ['Gizmo', ids[0]],
+      ['Account.orders', 'nope'],
+    ]);
+    expect(aside[0]?.reason).toMatch(/^loading it failed: invalid input syntax for type uuid/);
+    expect(aside[1]?.reason).toBe('no kind of cached value is named "Gizmo" here');
+    expect(aside[2]?.reason).toMatch(/^loading it failed: /);
+    const { rows: left } = await external.query<{ n: number }>('select count(*)::int as n from cache_outbox where id = any($1::bigint[])', [bad]);
+    expect(left[0]?.n).toBe(0);
+
+    // Logged once each, however many passes run after.
+    for (let i = 0; i < 3; i++) await app.running.deps.repair.runOnce();
+    const logged = lines.filter((l) => typeof l['msg'] === 'string' && (l['msg'] as string).includes('set aside'));
+    expect(bad.map((id) => logged.filter((l) => l['outboxId'] === id).length)).toEqual([1, 1, 1]);
+    expect(logged.find((l) => l['outboxId'] === bad[0])).toMatchObject({ entity: 'Product', entityId: 'not-a-uuid', level: 40 });
+
+    // Counted: by this instance since start, and the rows waiting aside, fleet-wide.
+    const metrics = await waitFor(
+      'the set-aside rows on /metrics',
+      async () => (await rawFetch(new URL('/metrics', app.url).toString())).text,
+      (text) => (sampleValue(text, 'freshgraph_cache_outbox_rejected') ?? 0) >= 3,
+    );
+    expect(sampleValue(metrics, 'freshgraph_cache_outbox_rejected_total')).toBe(3);
   });
 });
 
