@@ -38,7 +38,8 @@ export interface ClusterStoreOptions {
  * master's connection and sent to all masters at once: one round trip per
  * master, in parallel, never one per key and never a multi-slot command.
  * Reads go further (cluster-reads.ts): the reads of concurrent callers go out
- * together, one read script per master for all their keys. Reads go to
+ * together, one read script per master for all their keys (several, one
+ * after another, past READ_SCRIPT_MAX_KEYS). Reads go to
  * masters only: a replica may lag behind a write its master acknowledged, and
  * serving it would be a stale read.
  *
