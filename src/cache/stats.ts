@@ -20,6 +20,8 @@ export class CacheCounters {
   hits = 0;
   misses = 0;
   invalidValues = 0;
+  /** Envelopes written before the store may have lost writes (a restart from a snapshot, a failover): treated as misses. */
+  distrustedValues = 0;
   earlyRefreshes = 0;
   casWritten = 0;
   casRefreshed = 0;
@@ -99,6 +101,10 @@ export class CacheMeter {
 
   invalidValue(): void {
     this.counters.invalidValues++;
+  }
+
+  distrustedValue(): void {
+    this.counters.distrustedValues++;
   }
 
   readFailure(): void {
