@@ -4,12 +4,12 @@ import { UnconfirmedWriteError } from './store.js';
 
 /**
  * The write-throughs of one master connection (a Redis Cluster master's, or
- * one Redis's), sent so that at most one WAIT is outstanding (group commit):
- * WAIT holds the connection until replicas
- * confirm, so pipelines sent one after another would each wait in turn: with a
- * replica gone, the n-th concurrent mutation would wait n timeouts. Instead,
- * writes that arrive while a WAIT is out go together in the next pipeline,
- * behind one WAIT that confirms them all: no write waits more than two.
+ * one Redis's), sent so that at most one WAIT is outstanding (group commit).
+ * WAIT holds the connection until replicas confirm, so pipelines sent one
+ * after another would each wait in turn: with a replica gone, the n-th
+ * concurrent mutation would wait n timeouts. Instead, writes that arrive while
+ * a WAIT is out go together in the next pipeline, behind one WAIT that
+ * confirms them all: no write waits more than two.
  */
 export class ConfirmedPipeline {
   private queued: { queue: (pipeline: ChainableCommander) => void; count: number; resolve: (r: Reply[]) => void; reject: (e: Error) => void }[] = [];

@@ -187,12 +187,19 @@ export class CacheEngine {
     return { reads, token };
   }
 
-  /** The envelopes stored now, without leases or trust (for monitoring and repair); undefined if unreadable. */
+  /**
+   * The envelopes stored now, without leases or trust (for monitoring and repair); undefined if unreadable.
+   * One written before the store's `trustedSince` is null, as for read(): it is never served.
+   */
   async peek<T>(keys: readonly string[]): Promise<(Envelope<T> | null)[] | undefined> {
     if (keys.length === 0) return [];
     try {
       const raws = await this.guard.call('peek', keys, (store) => store.read(keys));
-      return raws.map((raw) => (typeof raw === 'string' ? (parseEnvelope<T>(raw) ?? null) : null));
+      const since = this.trustedSince();
+      return raws.map((raw) => {
+        const envelope = typeof raw === 'string' ? parseEnvelope<T>(raw) : undefined;
+        return envelope === undefined || (since !== undefined && envelope.written_at < since) ? null : envelope;
+      });
     } catch {
       return undefined;
     }

@@ -70,7 +70,7 @@ describe('the cache epoch on one Redis', () => {
     expect(JSON.parse((await raw.get(keys.epoch)) as string)).toMatchObject({ since: store.trustedSince });
   });
 
-  it('makes the engine treat an envelope written before it as a miss (its lease granted, so the CAS can refill it), and serve one written after', async () => {
+  it('makes the engine treat an envelope written before it as a miss (its lease granted, so the CAS can refill it) and peek at it as absent, and serve one written after', async () => {
     const store = await openStore();
     const since = store.trustedSince as number;
     const engine = new CacheEngine({ store, keys, logger: { debug() {}, warn() {}, error() {} } });
@@ -83,6 +83,8 @@ describe('the cache epoch on one Redis', () => {
     expect(reads?.map((r) => (r.hit ? 'hit' : r.lease))).toEqual(['granted', 'hit']);
     expect(engine.counters.distrustedValues).toBe(1);
     expect(engine.counters.invalidValues).toBe(0);
+    // The repair worker and the consistency sampler see it as the readers do: not there.
+    expect((await engine.peek([older, newer]))?.map((e) => e?.v ?? null)).toEqual([null, 3]);
   });
 
   it('refuses a replica: it may lag behind its master', async () => {
