@@ -113,6 +113,14 @@ export const VARIABLES = {
   redisClusterWaitReplicas: variable('REDIS_CLUSTER_WAIT_REPLICAS', int(0, 16), 1),
   /** How long a write-through on Redis Cluster waits for that confirmation; below `redisCommandTimeoutMs`. @default 100 */
   redisClusterWaitTimeoutMs: variable('REDIS_CLUSTER_WAIT_TIMEOUT_MS', int(1, 60_000), 100),
+  /**
+   * Replicas that must confirm a write-through on one Redis (`WAIT`) before it counts as landed: set it
+   * when a replica may be promoted in the master's place (Sentinel), which would otherwise lose the
+   * writes it had not received yet. 0 waits for none. @default 0
+   */
+  redisWaitReplicas: variable('REDIS_WAIT_REPLICAS', int(0, 16), 0),
+  /** How long a write-through on one Redis waits for that confirmation; below `redisCommandTimeoutMs`. @default 100 */
+  redisWaitTimeoutMs: variable('REDIS_WAIT_TIMEOUT_MS', int(1, 60_000), 100),
   /** Every cache key starts with `<cachePrefix>:`. @default 'fg' */
   cachePrefix: variable('CACHE_PREFIX', z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'use 1-64 letters, digits, "_", "." or "-"'), 'fg'),
   /** Safety-net TTL of every cache key. @default 300 */
@@ -291,6 +299,9 @@ function checkTogether(c: Declared, ctx: z.RefinementCtx): void {
       'redisClusterWaitTimeoutMs',
       `must be below ${nameOf('redisCommandTimeoutMs')} (${c.redisCommandTimeoutMs}), which bounds the whole write`,
     );
+  }
+  if (c.redisWaitTimeoutMs >= c.redisCommandTimeoutMs) {
+    refuse('redisWaitTimeoutMs', `must be below ${nameOf('redisCommandTimeoutMs')} (${c.redisCommandTimeoutMs}), which bounds the whole write`);
   }
   if (c.headersTimeoutMs > c.requestTimeoutMs) {
     refuse(

@@ -37,7 +37,7 @@ export async function start(env: NodeJS.ProcessEnv = process.env, options: Start
     onStaleSample: metrics.observeStaleSample,
   });
   metrics.watchCache(deps.cache.counters);
-  metrics.watchCacheHealth(deps.cache, () => deps.repair.outboxPending);
+  metrics.watchCacheHealth(deps.cache, deps.repair);
   metrics.watchDatabase(deps.db.knex);
   const stopWriteShareWatch = watchWriteShare(metrics.writeShare, {
     threshold: config.writeShareWarn,

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { ClusterStore } from './cache/cluster-store.js';
+import { createKeySpace } from './cache/keys.js';
 import { MemoryStore } from './cache/memory-store.js';
 import { NullStore } from './cache/null-store.js';
 import { RedisStore } from './cache/redis-store.js';
@@ -30,6 +31,9 @@ export async function openStore(config: Config, logger: Logger): Promise<CacheSt
     url: config.redisUrl,
     commandTimeoutMs: config.redisCommandTimeoutMs,
     connectTimeoutMs: config.redisConnectTimeoutMs,
+    epochKey: createKeySpace(config.cachePrefix).epoch,
+    waitReplicas: config.redisWaitReplicas,
+    waitTimeoutMs: config.redisWaitTimeoutMs,
     onConnectionError: warnEvery5s(logger, 'redis connection error'),
   });
   return connectOrServeAround(store, logger, 'redis');

@@ -1,6 +1,17 @@
 import { ReplyError, type Cluster, type Redis } from 'ioredis';
 import { asError, execPipeline, isRedirect, type Reply } from './cluster-routing.js';
 
+/**
+ * Most keys one read script carries. Redis runs a script to its end before it
+ * serves any other command, and the client bounds each command by its timeout:
+ * the reads of 100 concurrent callers of 1,000 keys each, grouped into one
+ * script of ~33,000 GETs per master, outlived the 500 ms default and failed
+ * every one of them (and opened the breaker). A flight larger than this is
+ * sent as several scripts, one after another on the master's connection, so
+ * that each is bounded and other clients' commands run between them.
+ */
+export const READ_SCRIPT_MAX_KEYS = 1000;
+
 /** A key's value, or why it could not be read. */
 type Outcome = string | null | Error;
 
@@ -22,9 +33,12 @@ interface Waiter {
  * that is already out: a caller that began after a write was acknowledged must
  * not get a value read before it.
  *
- * A master that answers the script with an error (one of its keys has moved or
+ * A flight of more than READ_SCRIPT_MAX_KEYS distinct keys goes out as several
+ * scripts of at most that many keys, one after another, before the next flight.
+ *
+ * A master that answers a script with an error (one of its keys has moved or
  * is moving, or holds something GET refuses) gets the per-key path for that
- * flight, the one every read took before: one GET per key in one pipeline, and
+ * script's keys, the one every read took before: one GET per key in one pipeline, and
  * each GET refused with MOVED or ASK sent again through ioredis' cluster
  * routing. So every key ends with its value or its own error, and a caller gets
  * its values in key order or the error of one of its own keys. A master that
@@ -66,8 +80,18 @@ export class ClusterReads {
     return reads;
   }
 
-  /** One outcome per key, in order; never rejects. */
+  /** One outcome per key, in order, in scripts of at most READ_SCRIPT_MAX_KEYS keys sent one after another; never rejects. */
   private async fetchFrom(node: Redis, keys: readonly string[]): Promise<Outcome[]> {
+    if (keys.length <= READ_SCRIPT_MAX_KEYS) return this.fetchPart(node, keys);
+    const outcomes: Outcome[] = [];
+    for (let start = 0; start < keys.length; start += READ_SCRIPT_MAX_KEYS) {
+      outcomes.push(...(await this.fetchPart(node, keys.slice(start, start + READ_SCRIPT_MAX_KEYS))));
+    }
+    return outcomes;
+  }
+
+  /** One script (a lone GET for one key), or one GET per key if the master refuses it. */
+  private async fetchPart(node: Redis, keys: readonly string[]): Promise<Outcome[]> {
     if (keys.length > 1) {
       try {
         const values = await node.readValues(...keys);

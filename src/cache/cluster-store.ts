@@ -1,9 +1,12 @@
 import { Cluster, type ChainableCommander, type ClusterOptions, type Redis } from 'ioredis';
 import { ClusterReads } from './cluster-reads.js';
-import { asError, byMaster, execPipeline, isRedirect, type Reply } from './cluster-routing.js';
+import { ConfirmedPipeline, unconfirmed } from './confirmed-pipeline.js';
+import { asError, byMaster, execPipeline, isRedirect } from './cluster-routing.js';
 import { leaseKeyOf } from './keys.js';
 import { casOutcomeOf, defineCacheScripts, defineReadScript } from './redis-scripts.js';
 import { UnconfirmedWriteError, type CacheStore, type CasOutcome, type CasWrite, type LeaseRequest, type StoreBatch } from './store.js';
+
+const WAIT_SETTING = 'REDIS_CLUSTER_WAIT_REPLICAS';
 
 export interface ClusterNodeAddress {
   readonly host: string;
@@ -38,7 +41,8 @@ export interface ClusterStoreOptions {
  * master's connection and sent to all masters at once: one round trip per
  * master, in parallel, never one per key and never a multi-slot command.
  * Reads go further (cluster-reads.ts): the reads of concurrent callers go out
- * together, one read script per master for all their keys. Reads go to
+ * together, one read script per master for all their keys (several, one
+ * after another, past READ_SCRIPT_MAX_KEYS). Reads go to
  * masters only: a replica may lag behind a write its master acknowledged, and
  * serving it would be a stale read.
  *
@@ -296,7 +300,7 @@ export class ClusterStore implements CacheStore {
 
   private confirmedPipeline(node: Redis): ConfirmedPipeline {
     let pipeline = this.confirmed.get(node);
-    if (!pipeline) this.confirmed.set(node, (pipeline = new ConfirmedPipeline(node, this.waitReplicas, this.waitTimeoutMs)));
+    if (!pipeline) this.confirmed.set(node, (pipeline = new ConfirmedPipeline(node, this.waitReplicas, this.waitTimeoutMs, WAIT_SETTING)));
     return pipeline;
   }
 
@@ -306,7 +310,7 @@ export class ClusterStore implements CacheStore {
       const masters = client.nodes('master');
       const acked = await Promise.all(masters.map((node) => node.wait(this.waitReplicas, this.waitTimeoutMs)));
       acked.forEach((count, i) => {
-        const error = unconfirmed(count, this.waitReplicas, this.waitTimeoutMs, masters[i]);
+        const error = unconfirmed(count, this.waitReplicas, this.waitTimeoutMs, masters[i], WAIT_SETTING);
         if (error) throw error;
       });
     });
@@ -330,74 +334,6 @@ export class ClusterStore implements CacheStore {
     if (!(err instanceof UnconfirmedWriteError)) client.refreshSlotsCache();
     return err;
   }
-}
-
-/**
- * The write-throughs of one master connection, sent so that at most one WAIT
- * is outstanding (group commit). WAIT holds the connection until replicas
- * confirm, so pipelines sent one after another would each wait in turn: with a
- * replica gone, the n-th concurrent mutation would wait n timeouts. Instead,
- * writes that arrive while a WAIT is out go together in the next pipeline,
- * behind one WAIT that confirms them all: no write waits more than two.
- */
-class ConfirmedPipeline {
-  private queued: { queue: (pipeline: ChainableCommander) => void; count: number; resolve: (r: Reply[]) => void; reject: (e: Error) => void }[] = [];
-  private busy = false;
-
-  constructor(
-    private readonly node: Redis,
-    private readonly replicas: number,
-    private readonly timeoutMs: number,
-  ) {}
-
-  /** Replies to the commands `queue` adds, once a WAIT after them has answered; rejects if it was not enough. */
-  send(queue: (pipeline: ChainableCommander) => void, count: number): Promise<Reply[]> {
-    return new Promise((resolve, reject) => {
-      this.queued.push({ queue, count, resolve, reject });
-      if (!this.busy) this.flush();
-    });
-  }
-
-  private flush(): void {
-    const jobs = this.queued;
-    this.queued = [];
-    this.busy = true;
-    const settle = (results: Reply[] | null): void => {
-      if (results === null) throw new Error('Redis pipeline was discarded');
-      const total = jobs.reduce((sum, job) => sum + job.count, 0);
-      const [waitError, acked] = results[total] ?? [new Error('missing WAIT reply'), 0];
-      const failure = waitError ?? unconfirmed(Number(acked), this.replicas, this.timeoutMs, this.node);
-      let offset = 0;
-      for (const job of jobs) {
-        if (failure) job.reject(failure);
-        else job.resolve(results.slice(offset, offset + job.count));
-        offset += job.count;
-      }
-    };
-    const pipeline = this.node.pipeline();
-    for (const job of jobs) job.queue(pipeline);
-    pipeline.wait(this.replicas, this.timeoutMs);
-    pipeline
-      .exec()
-      .then(settle)
-      .catch((err: unknown) => {
-        for (const job of jobs) job.reject(asError(err));
-      })
-      .finally(() => {
-        this.busy = false;
-        if (this.queued.length > 0) this.flush();
-      });
-  }
-}
-
-/** The error for a WAIT that fewer replicas answered than required, or null. */
-function unconfirmed(acked: number, required: number, timeoutMs: number, node: Redis | undefined): UnconfirmedWriteError | null {
-  if (acked >= required) return null;
-  const where = node ? `${node.options.host}:${node.options.port}` : 'its master';
-  return new UnconfirmedWriteError(
-    `write-through on ${where} was confirmed by ${acked} of ${required} replicas within ${timeoutMs} ms; ` +
-      'a failover could undo it, so it counts as failed (is a replica down? see REDIS_CLUSTER_WAIT_REPLICAS)',
-  );
 }
 
 async function connectCluster(client: Cluster, timeoutMs: number): Promise<void> {

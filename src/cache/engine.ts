@@ -103,6 +103,7 @@ export class CacheEngine {
   private readonly leaseTtlMs: number;
   private readonly writeRetries: number;
   private readonly writeBackoffMs: number;
+  private since: { readonly ms: number; readonly iso: string } | undefined;
 
   constructor(options: CacheEngineOptions) {
     this.keys = options.keys;
@@ -161,15 +162,20 @@ export class CacheEngine {
       return { reads: undefined, token: '' };
     }
     const byKey = trusted === keys ? undefined : new Map(trusted.map((k, i) => [k, raws[i]]));
+    const since = this.trustedSince();
     const missed: number[] = [];
     const reads = keys.map((key, i): CacheRead<T> => {
       const raw = byKey === undefined ? raws[i] : byKey.get(key);
       if (raw === undefined) return { hit: false, lease: 'none' }; // untrusted: the source answers, nothing is filled
       if (raw !== null) {
         const envelope = parseEnvelope<T>(raw);
-        if (envelope !== undefined) return { hit: true, envelope };
-        this.meter.invalidValue();
-        this.guard.log('warn', 'invalid-value', { key }, 'cache: stored value is not an envelope; treating it as a miss');
+        // ISO-8601 in UTC compares as text: older than the store's loss of writes is a miss, refilled by the CAS.
+        if (envelope !== undefined && (since === undefined || envelope.written_at >= since)) return { hit: true, envelope };
+        if (envelope !== undefined) this.meter.distrustedValue();
+        else {
+          this.meter.invalidValue();
+          this.guard.log('warn', 'invalid-value', { key }, 'cache: stored value is not an envelope; treating it as a miss');
+        }
       }
       missed.push(i);
       return { hit: false, lease: 'none' };
@@ -181,12 +187,19 @@ export class CacheEngine {
     return { reads, token };
   }
 
-  /** The envelopes stored now, without leases or trust (for monitoring and repair); undefined if unreadable. */
+  /**
+   * The envelopes stored now, without leases or trust (for monitoring and repair); undefined if unreadable.
+   * One written before the store's `trustedSince` is null, as for read(): it is never served.
+   */
   async peek<T>(keys: readonly string[]): Promise<(Envelope<T> | null)[] | undefined> {
     if (keys.length === 0) return [];
     try {
       const raws = await this.guard.call('peek', keys, (store) => store.read(keys));
-      return raws.map((raw) => (typeof raw === 'string' ? (parseEnvelope<T>(raw) ?? null) : null));
+      const since = this.trustedSince();
+      return raws.map((raw) => {
+        const envelope = typeof raw === 'string' ? parseEnvelope<T>(raw) : undefined;
+        return envelope === undefined || (since !== undefined && envelope.written_at < since) ? null : envelope;
+      });
     } catch {
       return undefined;
     }
@@ -215,6 +228,14 @@ export class CacheEngine {
 
   newToken(): string {
     return this.tokens.next();
+  }
+
+  /** The store's `trustedSince` as an envelope's `written_at` would spell it; undefined while it trusts everything. */
+  private trustedSince(): string | undefined {
+    const since = this.guard.store.trustedSince;
+    if (since === undefined) return undefined;
+    if (this.since?.ms !== since) this.since = { ms: since, iso: new Date(since).toISOString() };
+    return this.since.iso;
   }
 
   /**

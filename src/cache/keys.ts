@@ -14,6 +14,8 @@ export interface KeySpace {
    * (`<prefix>:{Product}.productCatalog`), tagged by that type.
    */
   list(ownerType: string, ownerId: string | undefined, name: string): string;
+  /** The cache's epoch on one Redis (redis-store.ts): which run wrote the values, and since when they are trusted. */
+  readonly epoch: string;
 }
 
 export function createKeySpace(prefix: string): KeySpace {
@@ -23,6 +25,7 @@ export function createKeySpace(prefix: string): KeySpace {
     lookup: (type, field, value) => `${prefix}:{${type}.${field}:${encodeKeyPart(value)}}`,
     list: (ownerType, ownerId, name) =>
       ownerId === undefined ? `${prefix}:{${ownerType}}.${name}` : `${prefix}:{${ownerType}:${encodeKeyPart(ownerId)}}.${name}`,
+    epoch: `${prefix}:epoch`,
   };
 }
 

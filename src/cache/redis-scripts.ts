@@ -11,6 +11,8 @@ declare module 'ioredis' {
     releaseLeases(numKeys: number, ...args: string[]): Result<number, Context>;
     /** See READ_VALUES_LUA. */
     readValues(...keys: string[]): Result<(string | null)[], Context>;
+    /** See EPOCH_LUA. */
+    checkEpoch(key: string, generation: string, nowMs: number, ttlMs: number): Result<string, Context>;
   }
 }
 
@@ -45,6 +47,42 @@ return values`;
 /** Registers the Redis Cluster store's read script on a master connection. */
 export function defineReadScript(node: Redis): void {
   node.defineCommand('readValues', { numberOfKeys: 0, lua: READ_VALUES_LUA });
+}
+
+/**
+ * The cache's epoch on one Redis: which Redis process (run) the stored values
+ * were written in, and since when (epoch ms) they are trusted. KEYS[1] the
+ * epoch key; ARGV[1] a new generation id, ARGV[2] now, ARGV[3] the key's TTL.
+ *
+ * A Redis that restarts gets a new run_id, and so does a replica promoted in
+ * its place; either may hold older values than the ones acknowledged before
+ * (a snapshot taken earlier, a replica that missed the last writes), and the
+ * epoch key they hold was written by another run. So: an epoch written by
+ * this run is kept (its TTL renewed) and returned; one written by another run,
+ * or none at all (a fresh Redis, an evicted key), is replaced by a new one
+ * trusting only what is written from now on. Atomic, so that instances
+ * checking together agree on one epoch. A replica is refused: it may lag.
+ */
+const EPOCH_LUA = `
+if not string.find(redis.call('INFO', 'replication'), 'role:master', 1, true) then
+  return redis.error_reply('FGREPLICA this Redis is a replica, which may lag behind its master; point the cache at the master')
+end
+local run = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
+local raw = redis.call('GET', KEYS[1])
+if raw then
+  local ok, epoch = pcall(cjson.decode, raw)
+  if ok and type(epoch) == 'table' and epoch['run'] == run and type(epoch['since']) == 'number' then
+    redis.call('PEXPIRE', KEYS[1], ARGV[3])
+    return raw
+  end
+end
+raw = cjson.encode({ generation = ARGV[1], run = run, since = tonumber(ARGV[2]) })
+redis.call('SET', KEYS[1], raw, 'PX', ARGV[3])
+return raw`;
+
+/** Registers the single-Redis store's epoch script. */
+export function defineEpochScript(client: Redis): void {
+  client.defineCommand('checkEpoch', { numberOfKeys: 1, lua: EPOCH_LUA });
 }
 
 const OUTCOMES: Record<number, CasOutcome> = { 0: 'rejected', 1: 'written', 2: 'refreshed', 3: 'lease-lost' };

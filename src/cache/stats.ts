@@ -20,6 +20,8 @@ export class CacheCounters {
   hits = 0;
   misses = 0;
   invalidValues = 0;
+  /** Envelopes written before the store may have lost writes (a restart from a snapshot, a failover): treated as misses. */
+  distrustedValues = 0;
   earlyRefreshes = 0;
   casWritten = 0;
   casRefreshed = 0;
@@ -40,6 +42,8 @@ export class CacheCounters {
   breakerRejections = 0;
   /** Outbox rows whose cache write was replayed by the repair worker. */
   repairs = 0;
+  /** Outbox rows the repair worker could not apply and set aside. */
+  outboxRejects = 0;
   /** Consistency sampler: keys compared, and those found older in the cache than in the database. */
   consistencySamples = 0;
   consistencyStale = 0;
@@ -99,6 +103,10 @@ export class CacheMeter {
     this.counters.invalidValues++;
   }
 
+  distrustedValue(): void {
+    this.counters.distrustedValues++;
+  }
+
   readFailure(): void {
     this.counters.readFailures++;
   }
@@ -121,6 +129,10 @@ export class CacheMeter {
 
   repairs(n: number): void {
     this.counters.repairs += n;
+  }
+
+  outboxRejects(n: number): void {
+    this.counters.outboxRejects += n;
   }
 
   consistencySample(sampled: number, stale: number): void {

@@ -65,6 +65,13 @@ export interface CacheStore {
   apply(batch: StoreBatch): Promise<CasOutcome[]>;
   /** CAS writes that land only while `token` still holds each key's lease, which they release; one round trip. */
   fill(writes: readonly CasWrite[], token: string): Promise<CasOutcome[]>;
+  /**
+   * Values written before this wall-clock time (epoch ms) may be older than
+   * writes the server acknowledged: it came back with older data (a restart
+   * from a snapshot, a replica promoted in its place). The engine serves none
+   * of them, as if they were missing. undefined: every stored value may be served.
+   */
+  readonly trustedSince?: number;
   /** Resolves when the store answers. */
   ping(): Promise<void>;
   close(): Promise<void>;

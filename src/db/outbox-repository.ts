@@ -68,10 +68,37 @@ export class OutboxRepository {
     return new Set(rowsOf(result).map((r) => String(r['id'])));
   }
 
-  /** How many rows wait, counting no further than `cap` (a large backlog is not scanned whole). */
-  async count(cap = Number.MAX_SAFE_INTEGER): Promise<number> {
-    const result = await this.knex.raw('select count(*) as n from (select 1 from cache_outbox limit ?) as waiting', [cap]);
-    return toInt((rowsOf(result)[0] as Record<string, unknown>)['n']);
+  /**
+   * Moves rows the repair worker cannot apply to `cache_outbox_rejected`, each
+   * with its reason, so that they hold up no other row; one statement. Returns
+   * the rows moved (a row another instance removed meanwhile is not among them).
+   */
+  async setAside(trx: Knex.Transaction, rejects: readonly { readonly outboxId: string; readonly reason: string }[]): Promise<OutboxRow[]> {
+    if (rejects.length === 0) return [];
+    const result = await trx.raw(
+      `with why as (select * from unnest(?::bigint[], ?::text[]) as w(id, reason)),
+            moved as (delete from cache_outbox o using why where o.id = why.id
+                      returning o.id, o.entity, o.entity_id, o.version, o.recorded_by, o.created_at, why.reason)
+       insert into cache_outbox_rejected (id, entity, entity_id, version, recorded_by, created_at, reason)
+       select * from moved
+       returning id, entity, entity_id, version, recorded_by`,
+      [rejects.map((r) => r.outboxId), rejects.map((r) => r.reason)],
+    );
+    return rowsOf(result).map(outboxRowOf);
+  }
+
+  /**
+   * How many rows wait, and how many were set aside, counting no further than
+   * `cap` in either (a large backlog is not scanned whole); one statement.
+   */
+  async count(cap = Number.MAX_SAFE_INTEGER): Promise<{ readonly pending: number; readonly rejected: number }> {
+    const result = await this.knex.raw(
+      `select (select count(*) from (select 1 from cache_outbox limit ?) as waiting) as pending,
+              (select count(*) from (select 1 from cache_outbox_rejected limit ?) as aside) as rejected`,
+      [cap, cap],
+    );
+    const row = rowsOf(result)[0] as Record<string, unknown>;
+    return { pending: toInt(row['pending']), rejected: toInt(row['rejected']) };
   }
 }
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
-import type { EntityDefinition } from '../entities/define.js';
+import type { ColumnKind, EntityDefinition } from '../entities/define.js';
 import { joinTablesOf, type ListDefinition } from '../entities/lists.js';
 import { affectedLists, bumpListVersions, listsTouching, literal } from './list-sql.js';
 import { rowsOf } from './rows.js';
@@ -20,6 +20,9 @@ import { rowsOf } from './rows.js';
  *   its order; a join row added or removed: both sides), each with an outbox
  *   row of its own; then one NOTIFY that wakes the repair workers.
  * Join tables get the list part alone: they hold no entity.
+ * The outbox itself gets a check, generated from the same definitions, that
+ * refuses a row another writer adds by hand unless it names a kind of cached
+ * value and a key of that kind (outboxCheckStatements below).
  *
  * The API records its own changes in the same statement that makes them
  * (outbox-repository.ts), so its connections carry `freshgraph.writer = api`
@@ -151,8 +154,9 @@ export interface TriggerInstallReport {
 }
 
 /**
- * Gives every entity table the triggers its definition calls for, and takes
- * them off tables no longer in the list. Idempotent and cheap when nothing
+ * Gives every entity table the triggers its definition calls for, the outbox
+ * its check of the kinds and keys they define, and takes them off tables no
+ * longer in the list. Idempotent and cheap when nothing
  * changed (one catalog query): a table's triggers are only replaced when the
  * fingerprint of their SQL, kept as a comment on one of them, differs, because
  * replacing a trigger takes a SHARE ROW EXCLUSIVE lock that waits for the
@@ -163,18 +167,20 @@ export async function installOutboxTriggers(
   entities: readonly EntityDefinition<unknown>[],
   lists: readonly ListDefinition[],
 ): Promise<TriggerInstallReport> {
-  const wanted = new Map(
+  const wanted = new Map<string, WantedTriggers>(
     watchedTables(entities, lists).map((watched) => {
       const statements = triggerStatements(watched, lists);
-      return [watched.table, { statements, fingerprint: fingerprintOf(statements), entity: watched.entity !== undefined }] as const;
+      const names = watched.entity !== undefined ? TRIGGERS : TRIGGERS.filter((t) => t !== 'freshgraph_version');
+      return [watched.table, { statements, fingerprint: fingerprintOf(statements), names, noteOn: 'freshgraph_record_insert' }] as const;
     }),
   );
+  const check = outboxCheckStatements(entities, lists);
+  wanted.set(OUTBOX_TABLE, { statements: check, fingerprint: fingerprintOf(check), names: [OUTBOX_CHECK], noteOn: OUTBOX_CHECK });
   const compare = (found: ReadonlyMap<string, InstalledTriggers>): TriggerInstallReport => ({
     installed: [...wanted]
       .filter(([table, w]) => {
         const have = found.get(table);
-        const names = w.entity ? TRIGGERS : TRIGGERS.filter((t) => t !== 'freshgraph_version');
-        return have === undefined || have.fingerprint !== w.fingerprint || names.some((t) => !have.names.has(t));
+        return have === undefined || have.fingerprint !== w.fingerprint || w.names.some((t) => !have.names.has(t));
       })
       .map(([table]) => table),
     removed: [...found.keys()].filter((table) => !wanted.has(table)),
@@ -189,7 +195,7 @@ export async function installOutboxTriggers(
       const w = wanted.get(table);
       if (w === undefined) continue;
       for (const statement of w.statements) await trx.raw(statement);
-      await trx.raw(`comment on trigger freshgraph_record_insert on "${table}" is '${PREFIX}${w.fingerprint}'`);
+      await trx.raw(`comment on trigger ${w.noteOn} on "${table}" is '${PREFIX}${w.fingerprint}'`);
     }
     for (const table of todo.removed) {
       // Dropping the functions drops the triggers that call them.
@@ -198,6 +204,79 @@ export async function installOutboxTriggers(
     }
     return todo;
   });
+}
+
+interface WantedTriggers {
+  readonly statements: readonly string[];
+  readonly fingerprint: string;
+  readonly names: readonly string[];
+  /** The trigger whose comment holds the fingerprint of the set. */
+  readonly noteOn: string;
+}
+
+const OUTBOX_TABLE = 'cache_outbox';
+const OUTBOX_CHECK = 'freshgraph_outbox_check';
+
+/**
+ * The text of a key of each SQL type, as `<key>::text` writes it (what the API
+ * and the triggers record, and what every cache key is built from): a key in
+ * another spelling would be repaired under a key nobody reads. undefined: any
+ * text is a key; null: not a key type, refused by name rather than guessed at.
+ */
+const KEY_TEXT: Readonly<Partial<Record<ColumnKind, string | undefined>>> = {
+  uuid: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$',
+  smallint: '^(0|-{0,1}[1-9][0-9]*)$',
+  integer: '^(0|-{0,1}[1-9][0-9]*)$',
+  bigint: '^(0|-{0,1}[1-9][0-9]*)$',
+  text: undefined,
+};
+
+function keyShape(kind: string, type: ColumnKind): string | undefined {
+  const shape = type in KEY_TEXT ? KEY_TEXT[type] : null;
+  if (shape === null) throw new Error(`outbox check: ${kind} has a key of type ${type}, which has no text form the check knows`);
+  return shape;
+}
+
+/**
+ * The check on the outbox, BEFORE INSERT OR UPDATE, per row: a row must name
+ * an entity type or a list of the definitions (`entity`) and a key of it
+ * (`entity_id`: the entity's key, the list owner's, or '' for a root list). It
+ * runs for writers other than the API (whose rows are built from the same
+ * definitions) and only for statements at the top level: the rows the
+ * triggers above record come from the definitions too, and a migration that
+ * changes a million rows should not pay a function call more for each.
+ * Every row meets the table's own constraints as well (migration 007).
+ */
+export function outboxCheckStatements(entities: readonly EntityDefinition<unknown>[], lists: readonly ListDefinition[]): string[] {
+  const kinds: [name: string, shape: string | undefined][] = [
+    ...entities.map((e): [string, string | undefined] => [e.type, keyShape(e.type, e.key.kind)]),
+    ...lists.map((l): [string, string | undefined] => [l.name, l.owner === undefined ? '^$' : keyShape(l.name, l.owner.key.kind)]),
+  ];
+  const known = kinds.map(([name]) => name).join(', ');
+  const cases = kinds.map(([name, shape]) => `when ${literal(name)} then shape := ${shape === undefined ? 'null' : literal(shape)};`).join('\n    ');
+  return [
+    `create or replace function ${OUTBOX_CHECK}() returns trigger language plpgsql as $fg$
+declare
+  shape text;
+begin
+  case new.entity
+    ${cases}
+    else
+      raise exception using errcode = 'check_violation',
+        message = format('cache_outbox: entity %L is no cached type or list', new.entity),
+        hint = ${literal(`entity names one of: ${known}`)};
+  end case;
+  if shape is not null and new.entity_id !~ shape then
+    raise exception using errcode = 'check_violation',
+      message = format('cache_outbox: entity_id %L is not a key of %s', new.entity_id, new.entity),
+      hint = ${literal("entity_id is the key as <key column>::text writes it (a lowercase uuid), the owner's key for a list, or '' for a list over a whole table")};
+  end if;
+  return new;
+end $fg$`,
+    `create or replace trigger ${OUTBOX_CHECK} before insert or update on ${OUTBOX_TABLE} for each row
+       when (${NOT_API} and pg_trigger_depth() < 1)
+       execute function ${OUTBOX_CHECK}()`,
+  ];
 }
 
 const fingerprintOf = (statements: readonly string[]): string => createHash('sha256').update(statements.join(';\n')).digest('hex').slice(0, 16);
@@ -221,9 +300,9 @@ async function installedTriggers(db: Knex | Knex.Transaction): Promise<Map<strin
     let found = byTable.get(table);
     if (found === undefined) byTable.set(table, (found = { names: new Set(), fingerprint: undefined }));
     found.names.add(String(row['trigger_name']));
-    // The fingerprint is noted on the insert trigger, which every watched table has.
+    // The fingerprint is noted on one trigger of each table's set (a watched table's insert trigger).
     const note = row['note'];
-    if (row['trigger_name'] === 'freshgraph_record_insert' && typeof note === 'string' && note.startsWith(PREFIX)) found.fingerprint = note.slice(PREFIX.length);
+    if (typeof note === 'string' && note.startsWith(PREFIX)) found.fingerprint = note.slice(PREFIX.length);
   }
   return byTable;
 }

@@ -30,3 +30,19 @@ export function classifyDbError(err: unknown): DbFailure {
   }
   return { kind: 'other' };
 }
+
+/**
+ * Whether an error says nothing about the data a statement read: the
+ * connection or the server failed, it was cancelled or ran out of time or
+ * resources, or it met a conflict that running it again clears. Anything else
+ * (a value that does not parse, a row that does not decode) would fail the
+ * same way again for the same rows.
+ */
+export function isTransientDbError(err: unknown): boolean {
+  const failure = classifyDbError(err);
+  if (failure.kind === 'unavailable' || failure.kind === 'retryable') return true;
+  const code = typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : '';
+  // 25 invalid transaction state, 40 transaction rollback, 53 insufficient resources,
+  // 57 operator intervention (statement_timeout included), 58 system error, XX internal error.
+  return /^(25|40|53|57|58|XX)/.test(code);
+}

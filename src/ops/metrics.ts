@@ -19,6 +19,7 @@ const CACHE_COUNTERS: readonly { field: keyof CacheCounters; name: string; help:
   { field: 'readFailures', name: 'freshgraph_cache_read_failures_total', help: 'Cache reads that failed and were served from Postgres' },
   { field: 'fillFailures', name: 'freshgraph_cache_fill_failures_total', help: 'Backfills after a miss that did not reach the cache' },
   { field: 'invalidValues', name: 'freshgraph_cache_invalid_values_total', help: 'Stored values that were not envelopes (treated as misses)' },
+  { field: 'distrustedValues', name: 'freshgraph_cache_distrusted_values_total', help: 'Envelopes written before Redis came back with older data (a restart from a snapshot, a failover), treated as misses' },
   { field: 'singleFlightJoins', name: 'freshgraph_cache_single_flight_joins_total', help: 'Misses that shared a database load already in flight' },
   { field: 'sourceLoads', name: 'freshgraph_cache_source_loads_total', help: 'Batched loads from Postgres on behalf of the cache' },
   { field: 'leaseLost', name: 'freshgraph_cache_lease_lost_total', help: 'Fills refused because a write cancelled their lease (or it expired): stale sets stopped' },
@@ -26,6 +27,7 @@ const CACHE_COUNTERS: readonly { field: keyof CacheCounters; name: string; help:
   { field: 'fallbacks', name: 'freshgraph_cache_fallbacks_total', help: 'Misses served from Postgres without a fill (cache unreadable or untrusted for the key, or the lease wait ran out)' },
   { field: 'breakerRejections', name: 'freshgraph_cache_breaker_rejections_total', help: 'Cache calls skipped because the circuit breaker was open' },
   { field: 'repairs', name: 'freshgraph_cache_repairs_total', help: 'Outbox rows whose cache write the repair worker replayed' },
+  { field: 'outboxRejects', name: 'freshgraph_cache_outbox_rejected_total', help: 'Outbox rows this instance could not apply and set aside in cache_outbox_rejected' },
   { field: 'consistencySamples', name: 'freshgraph_consistency_samples_total', help: 'Recently written keys the consistency sampler compared with Postgres' },
   { field: 'consistencyStale', name: 'freshgraph_consistency_stale_total', help: 'Sampled keys whose cached version was behind Postgres' },
 ];
@@ -167,10 +169,10 @@ export class Metrics {
 
   /**
    * The reliability machinery's state: the circuit breaker, the keys read from
-   * Postgres while their write awaits repair, the outbox backlog, and the
+   * Postgres while their write awaits repair, the outbox backlog and its rows set aside, and the
    * consistency sampler's stale ages (fed through `observeStaleSample`).
    */
-  watchCacheHealth(cache: CacheEngine, outboxPending: () => number): void {
+  watchCacheHealth(cache: CacheEngine, outbox: { readonly outboxPending: number; readonly outboxRejected: number }): void {
     const registers = [this.registry];
     new Gauge({
       name: 'freshgraph_cache_breaker_open',
@@ -205,7 +207,15 @@ export class Metrics {
       registers,
       collect() {
         // Counted by the repair loop: a scrape never runs SQL.
-        this.set(outboxPending());
+        this.set(outbox.outboxPending);
+      },
+    });
+    new Gauge({
+      name: 'freshgraph_cache_outbox_rejected',
+      help: 'Outbox rows set aside in cache_outbox_rejected (no pass could apply them), fleet-wide (counted once per repair pass)',
+      registers,
+      collect() {
+        this.set(outbox.outboxRejected);
       },
     });
     new Gauge({

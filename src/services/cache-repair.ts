@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import type { CacheEngine, CacheEntry, CacheLogger } from '../cache/engine.js';
-import type { CachedKinds } from '../cached-values.js';
+import type { CachedKind, CachedKinds } from '../cached-values.js';
 import type { OutboxRepository, OutboxRow } from '../db/outbox-repository.js';
+import { isTransientDbError } from '../db/pg-errors.js';
 
 export interface CacheRepairOptions {
   readonly knex: Knex;
@@ -39,6 +40,15 @@ const SCAN_LIMIT = 5000;
 /** After a wake-up, wait this long for more: notifications that close together share a pass. */
 const WAKE_DELAY_MS = 20;
 
+/** Longest reason kept with a row set aside. */
+const REASON_MAX = 500;
+
+/** An outbox row this pass cannot apply, and why. */
+interface Reject {
+  readonly outboxId: string;
+  readonly reason: string;
+}
+
 /** The keys one failed write-through left stale, and the outbox rows that will repair them. */
 interface WatchedWrite {
   readonly outboxIds: readonly string[];
@@ -55,6 +65,12 @@ interface WatchedWrite {
  *    current rows and writes them through with the same CAS as a mutation,
  *    then deletes the outbox rows. Replaying is idempotent: a lower version
  *    never replaces a higher one.
+ * A row that no pass could ever apply (a kind this instance does not know, a
+ * load that fails for that row alone) is moved to `cache_outbox_rejected`,
+ * logged once and counted, and every other row of the pass is replayed: one
+ * bad row must not stop the repair of all the others. A failure that says
+ * nothing about the rows (the database or Redis is down) fails the pass, and
+ * its rows wait for the next one.
  */
 export class CacheRepair {
   private readonly watched = new Set<WatchedWrite>();
@@ -68,6 +84,7 @@ export class CacheRepair {
   private readonly repairAfterMs: number;
   private readonly batchSize: number;
   private pending = 0;
+  private rejected = 0;
   private countedAt = -Infinity;
 
   constructor(private readonly options: CacheRepairOptions) {
@@ -83,6 +100,11 @@ export class CacheRepair {
    */
   get outboxPending(): number {
     return this.pending;
+  }
+
+  /** Rows set aside in `cache_outbox_rejected`, fleet-wide (at most COUNT_CAP), counted with `outboxPending`. */
+  get outboxRejected(): number {
+    return this.rejected;
   }
 
   /** This instance's write-through failed for these rows: repair them first, without waiting for them to age. */
@@ -134,7 +156,9 @@ export class CacheRepair {
     const { cache, outbox, knex } = this.options;
     // At most once a second, and bounded: passes run back to back while a backlog drains.
     if (Date.now() - this.countedAt >= COUNT_EVERY_MS) {
-      this.pending = await outbox.count(COUNT_CAP);
+      const counted = await outbox.count(COUNT_CAP);
+      this.pending = counted.pending;
+      this.rejected = counted.rejected;
       this.countedAt = Date.now();
     }
     const woken = this.woken;
@@ -148,22 +172,40 @@ export class CacheRepair {
     const watchedIds = [...this.watched].flatMap((w) => w.outboxIds);
     // Rows recorded by a trigger are due at once: no API instance is still writing them.
     if (!woken && watchedIds.length === 0 && !overdue.some((r) => r.external || r.ageMs >= this.repairAfterMs)) return 0;
-    return knex.transaction(async (trx) => {
+    const setAside: OutboxRow[] = [];
+    const reasons = new Map<string, string>();
+    const handled = await knex.transaction(async (trx) => {
       const rows = await outbox.claim(trx, this.repairAfterMs, watchedIds, this.batchSize);
       if (rows.length === 0) return 0;
-      const { entries, hints } = await this.currentEntries(rows, trx);
+      const { entries, drops, rejects } = await this.currentEntries(rows, trx);
+      // Set aside whatever happens to the cache write: those rows can never be applied.
+      for (const r of rejects) reasons.set(r.outboxId, r.reason);
+      setAside.push(...(await outbox.setAside(trx, rejects)));
       // No retries: the rows stay locked meanwhile, and the next pass comes soon.
-      if (!(await cache.write(entries, { deletes: hints, retries: 0 }))) return 0;
+      if (!(await cache.write(entries, { deletes: drops, retries: 0 }))) return 0;
+      const rejected = new Set(rejects.map((r) => r.outboxId));
+      const applied = rows.filter((r) => !rejected.has(r.outboxId));
       await outbox.deleteIds(
-        rows.map((r) => r.outboxId),
+        applied.map((r) => r.outboxId),
         trx,
       );
-      cache.meter.repairs(rows.length);
+      cache.meter.repairs(applied.length);
       this.forget(new Set(rows.map((r) => r.outboxId)));
       const repairedKeys = new Set(entries.map((e) => e.key));
       cache.trust.setPendingElsewhere(new Set([...behind].filter((k) => !repairedKeys.has(k))));
       return rows.length;
     });
+    // Once committed: a row set aside is logged and counted once, by the instance that moved it.
+    if (setAside.length > 0) {
+      cache.meter.outboxRejects(setAside.length);
+      for (const row of setAside) {
+        this.options.logger.warn(
+          { outboxId: row.outboxId, entity: row.entity, entityId: row.id, version: row.version, reason: reasons.get(row.outboxId) },
+          'cache repair: outbox row set aside in cache_outbox_rejected; every other row is still replayed (docs/bypass-writes.md says how to replay it)',
+        );
+      }
+    }
+    return handled;
   }
 
   /**
@@ -194,31 +236,77 @@ export class CacheRepair {
    * The database's current state of every value the rows name (an entity row,
    * or a list's window); a row that is gone becomes a tombstone. With them, the
    * lookup hints the current rows make stale (another program may have given a
-   * row a lookup value that a cached "no such value" hint still denies).
+   * row a lookup value that a cached "no such value" hint still denies) and
+   * the keys of values that could not be loaded, to drop; and the rows that
+   * cannot be applied.
    */
-  private async currentEntries(rows: readonly OutboxRow[], trx: Knex.Transaction): Promise<{ entries: CacheEntry[]; hints: string[] }> {
-    const { kinds, logger } = this.options;
+  private async currentEntries(
+    rows: readonly OutboxRow[],
+    trx: Knex.Transaction,
+  ): Promise<{ entries: CacheEntry[]; drops: string[]; rejects: Reject[] }> {
+    const { kinds } = this.options;
     const byKind = new Map<string, Map<string, number>>();
     for (const row of rows) {
       const ids = byKind.get(row.entity) ?? byKind.set(row.entity, new Map()).get(row.entity);
       ids?.set(row.id, Math.max(row.version, ids.get(row.id) ?? 0));
     }
     const entries: CacheEntry[] = [];
-    const hints: string[] = [];
+    const drops: string[] = [];
+    const failed = new Map<string, Map<string, string>>();
     for (const [name, versions] of byKind) {
       const kind = kinds.get(name);
       if (!kind) {
-        logger.warn({ entity: name }, 'cache repair: outbox names an unknown kind of value; dropping its rows');
+        failed.set(name, new Map([...versions.keys()].map((id) => [id, `no kind of cached value is named ${JSON.stringify(name)} here`])));
         continue;
       }
-      const found = await kind.load([...versions.keys()], trx);
+      const unloadable = new Map<string, string>();
+      const found = await this.loadApart(kind, [...versions.keys()], trx, unloadable);
+      if (unloadable.size > 0) failed.set(name, unloadable);
       for (const [id, recorded] of versions) {
+        if (unloadable.has(id)) {
+          // Whatever the cache holds for it may be older than the row: readers load it themselves instead.
+          drops.push(kind.keyOf(id));
+          continue;
+        }
         const current = found.get(id);
         entries.push({ key: kind.keyOf(id), version: current ? current.version : recorded, data: current ? current.data : null });
-        if (current) hints.push(...kind.hintsOf(current.data));
+        if (current) drops.push(...kind.hintsOf(current.data));
       }
     }
-    return { entries, hints };
+    const rejects = rows.flatMap((row) => {
+      const reason = failed.get(row.entity)?.get(row.id);
+      return reason === undefined ? [] : [{ outboxId: row.outboxId, reason }];
+    });
+    return { entries, drops, rejects };
+  }
+
+  /**
+   * Loads `ids` of one kind, each attempt in a savepoint (a failed statement
+   * must not abort the pass's transaction). When the load fails for a reason
+   * that lies in the rows, the ids are split in halves until each failing id
+   * stands alone: it goes into `unloadable` with the error, and every other id
+   * is loaded. A transient failure fails the pass.
+   */
+  private async loadApart(
+    kind: CachedKind,
+    ids: readonly string[],
+    trx: Knex.Transaction,
+    unloadable: Map<string, string>,
+  ): Promise<ReadonlyMap<string, { readonly version: number; readonly data: unknown }>> {
+    try {
+      return await trx.transaction((savepoint) => kind.load(ids, savepoint));
+    } catch (err) {
+      if (isTransientDbError(err)) throw err;
+      const [only] = ids;
+      if (ids.length === 1 && only !== undefined) {
+        unloadable.set(only, `loading it failed: ${describe(err)}`.slice(0, REASON_MAX));
+        return new Map();
+      }
+      const half = Math.ceil(ids.length / 2);
+      const first = await this.loadApart(kind, ids.slice(0, half), trx, unloadable);
+      const second = await this.loadApart(kind, ids.slice(half), trx, unloadable);
+      return new Map([...first, ...second]);
+    }
   }
 
   /** Another instance may have replayed our rows: once none is left, our keys are trustworthy again. */
@@ -241,4 +329,13 @@ export class CacheRepair {
       }
     }
   }
+}
+
+/** The driver's message and SQLSTATE, without the statement knex puts before them (it holds every id of the load). */
+function describe(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string') return err.message;
+  const at = err.message.lastIndexOf(' - ');
+  return `${at < 0 ? err.message : err.message.slice(at + 3)} (${code})`;
 }

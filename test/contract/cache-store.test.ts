@@ -27,9 +27,10 @@ const implementations: [string, () => Promise<Harness>][] = [
   [
     'RedisStore (real Redis)',
     async () => {
-      const store = new RedisStore({ url: REDIS_URL });
-      await store.connect();
       const prefix = uniquePrefix();
+      // As the server opens it: with its epoch, read along with every MGET.
+      const store = new RedisStore({ url: REDIS_URL, epochKey: `${prefix}:epoch` });
+      await store.connect();
       return {
         store,
         rawSet: async (key, value, ttlMs = 60_000) => void (await store.client.set(key, value, 'PX', ttlMs)),

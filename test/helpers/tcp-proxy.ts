@@ -15,17 +15,23 @@ export class TcpProxy {
   private constructor(
     private readonly server: Server,
     readonly port: number,
+    private targetPort: number,
   ) {}
 
   static async start(targetPort: number): Promise<TcpProxy> {
     let proxy: TcpProxy | undefined;
-    const server = createServer((client) => proxy?.accept(client, targetPort));
+    const server = createServer((client) => proxy?.accept(client));
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     const address = server.address();
     if (typeof address !== 'object' || address === null) throw new Error('proxy has no port');
-    proxy = new TcpProxy(server, address.port);
+    proxy = new TcpProxy(server, address.port, targetPort);
     return proxy;
+  }
+
+  /** New connections go to `port` (a failover's promoted replica); drop the old ones with reset(). */
+  retarget(port: number): void {
+    this.targetPort = port;
   }
 
   get url(): string {
@@ -60,8 +66,8 @@ export class TcpProxy {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  private accept(client: Socket, targetPort: number): void {
-    const upstream = createConnection({ host: '127.0.0.1', port: targetPort });
+  private accept(client: Socket): void {
+    const upstream = createConnection({ host: '127.0.0.1', port: this.targetPort });
     const pair: [Socket, Socket] = [client, upstream];
     this.pairs.add(pair);
     const forward = (to: Socket) => (chunk: Buffer) => {

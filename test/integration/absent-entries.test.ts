@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEnvelope } from '../../src/cache/envelope.js';
 import type { MemoryStore } from '../../src/cache/memory-store.js';
+import { ReadThrough } from '../../src/cache/read-through.js';
 import { newId } from '../../src/ids.js';
-import { dataOf, QUIET_BACKGROUND, startTestApp, type TestApp } from '../helpers/app.js';
+import { dataOf, QUIET_BACKGROUND, startTestApp, uniqueSku, type TestApp } from '../helpers/app.js';
 import { insertProducts } from '../helpers/products.js';
 
 /**
@@ -68,5 +69,68 @@ describe('absent entries in the in-process store', () => {
     const ttl = store.pttl(`${app.prefix}:{Product:${missing}}`);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(9_000);
+  });
+});
+
+describe('a lookup of a value that does not exist', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp(QUIET_BACKGROUND);
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  const bySku = (sku: string) =>
+    app.gql<{ productBySku: { id: string; sku: string } | null }>('query($s: String!) { productBySku(sku: $s) { id sku } }', { s: sku });
+  /** What one call cost the engine: lease waits and source loads, counted, not timed. */
+  async function costOf(call: () => Promise<unknown>): Promise<{ leaseWaits: number; sourceLoads: number }> {
+    const { counters } = app.running.deps.cache;
+    await app.running.deps.cache.idle();
+    const before = { leaseWaits: counters.leaseWaits, sourceLoads: counters.sourceLoads };
+    await call();
+    await app.running.deps.cache.idle();
+    return { leaseWaits: counters.leaseWaits - before.leaseWaits, sourceLoads: counters.sourceLoads - before.sourceLoads };
+  }
+
+  it('is answered the second time from the cache, without waiting for the first lookup\'s lease', async () => {
+    const sku = uniqueSku('NOPE');
+    const first = await costOf(async () => expect(dataOf(await bySku(sku)).productBySku).toBeNull());
+    expect(first).toEqual({ leaseWaits: 0, sourceLoads: 1 });
+    // The first lookup filled "no such value" and so gave its lease up: the second neither waits nor loads.
+    const second = await costOf(async () => expect(dataOf(await bySku(sku)).productBySku).toBeNull());
+    expect(second).toEqual({ leaseWaits: 0, sourceLoads: 0 });
+    const hint = parseEnvelope((await app.redis.get(`${app.prefix}:{Product.sku:${sku}}`)) as string);
+    expect(hint).toMatchObject({ v: 0, data: null });
+    expect(await app.redis.exists(`${app.prefix}:{Product.sku:${sku}}:lease`)).toBe(0);
+  });
+
+  it('is found at once after a createProduct with that value', async () => {
+    const sku = uniqueSku('LATER');
+    expect(dataOf(await bySku(sku)).productBySku).toBeNull();
+    await app.running.deps.cache.idle();
+    const { createProduct } = dataOf(
+      await app.gql<{ createProduct: { id: string } }>('mutation($s: String!) { createProduct(input: { sku: $s, name: "Later", priceCents: 1, stock: 1 }) { id } }', { s: sku }),
+    );
+    expect(dataOf(await bySku(sku)).productBySku).toEqual({ id: createProduct.id, sku });
+  });
+
+  it('whose load failed gives its lease back: the next reader loads at once instead of waiting it out', async () => {
+    const { cache } = app.running.deps;
+    let failing = true;
+    const reader = new ReadThrough<{ id: string }>({
+      cache,
+      keyFor: (value) => `${app.prefix}:{Flaky:${value}}`,
+      load: async () => {
+        if (failing) throw new Error('the database said no');
+        return new Map();
+      },
+    });
+    const value = uniqueSku('FLAKY');
+    const [failed] = await reader.loadMany([value]);
+    expect(failed).toBeInstanceOf(Error);
+    failing = false;
+    const cost = await costOf(async () => expect(await reader.loadMany([value])).toEqual([null]));
+    expect(cost).toEqual({ leaseWaits: 0, sourceLoads: 1 });
   });
 });

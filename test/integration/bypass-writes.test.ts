@@ -9,7 +9,9 @@ import { ENTITIES, LISTS } from '../../src/entities/index.js';
 import { newId } from '../../src/ids.js';
 import { dataOf, startTestApp, uniqueSku, type TestApp } from '../helpers/app.js';
 import { insertProducts } from '../helpers/products.js';
+import { rawFetch, sampleValue } from '../helpers/http.js';
 import { createScratchDatabase, type ScratchDatabase } from '../helpers/scratch-database.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 /**
  * Writes that bypass the API: another program's UPDATE, INSERT or DELETE on an
@@ -154,6 +156,18 @@ describe('another program writes an entity table (listener and poll, the default
     expect(tombstone).toMatchObject({ v: 2, data: null });
   });
 
+  it('an INSERT of a sku that a lookup found missing is found by that lookup within 1 s (the repair drops the "no such value" hint)', async () => {
+    const sku = uniqueSku('PSQL');
+    const lookup = async () =>
+      dataOf(await app.gql<{ productBySku: { id: string } | null }>('query($s: String!) { productBySku(sku: $s) { id } }', { s: sku })).productBySku;
+    expect(await lookup()).toBeNull();
+    await app.running.deps.cache.idle();
+    expect(parseEnvelope((await app.redis.get(`${app.prefix}:{Product.sku:${sku}}`)) as string)).toMatchObject({ v: 0, data: null });
+    const id = newId();
+    const committed = await externally(`insert into products (id, sku, name, price_cents, stock) values ($1, $2, 'Looked up too early', 5, 5)`, [id, sku]);
+    expect(await by(committed, PROMISED_MS, async () => (await lookup())?.id === id)).toBe(true);
+  });
+
   it('an UPDATE that moves a row to another id tombstones the old id and caches the new one', async () => {
     const oldId = await createProduct(app);
     const newIdValue = newId();
@@ -282,6 +296,125 @@ describe('only the notification (the poll every 10 minutes)', () => {
   });
 });
 
+describe('outbox rows that no repair could apply', () => {
+  let app: TestApp;
+  const lines: Record<string, unknown>[] = [];
+  beforeAll(async () => {
+    app = await startTestApp(
+      { DATABASE_URL: scratch.url, LOG_LEVEL: 'warn', LOG_FORMAT: 'json' },
+      { logDestination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) } },
+    );
+  });
+  afterAll(async () => app?.close());
+
+  const insertRow = (entity: string, entityId: string, version: number, recordedBy: string) =>
+    external.query('insert into cache_outbox (entity, entity_id, version, recorded_by) values ($1, $2, $3, $4) returning id', [entity, entityId, version, recordedBy]);
+
+  it('are refused by the outbox itself, and a later UPDATE still lands within 1 s', async () => {
+    const id = await createProduct(app);
+    expect(await apiRead(app, id)).toEqual({ stock: 10, version: 1 });
+    // The issue's row: before, it made every repair pass fail until someone deleted it.
+    await expect(insertRow('Product', 'not-a-uuid', 1, 'trigger')).rejects.toMatchObject({ code: '23514', message: `cache_outbox: entity_id 'not-a-uuid' is not a key of Product` });
+    const refused: [string, string, number, string][] = [
+      ['Gizmo', id, 1, 'trigger'], // no such kind
+      ['product', id, 1, 'trigger'], // not a type's name
+      ['Product', id.toUpperCase(), 1, 'trigger'], // a uuid, but not as id::text writes it: its key would be one nobody reads
+      ['Product', id, -1, 'trigger'],
+      ['Product', id, 1, 'someone'],
+      ['Account.orders', '', 1, 'trigger'], // a list of an account names its account
+      ['Query.productCatalog', id, 1, 'trigger'], // a list over a whole table has no owner
+      ['Product', 'x'.repeat(201), 1, 'trigger'],
+    ];
+    for (const row of refused) await expect(insertRow(...row), JSON.stringify(row)).rejects.toMatchObject({ code: '23514' });
+    // Not by hand either: an UPDATE of a waiting row is checked too.
+    await external.query('begin');
+    try {
+      const { rows } = await insertRow('Product', id, 1, 'trigger');
+      await expect(external.query(`update cache_outbox set entity_id = 'nope' where id = $1`, [rows[0]?.id])).rejects.toMatchObject({ code: '23514' });
+    } finally {
+      await external.query('rollback');
+    }
+
+    const committed = await externally('update products set stock = 3 where id = $1', [id]);
+    expect(await by(committed, PROMISED_MS, () => landed(app, id, { stock: 3, version: 2 }))).toBe(true);
+  });
+
+  it('the rows docs/bypass-writes.md tells operators to add by hand are accepted and replayed', async () => {
+    const id = await createProduct(app);
+    expect(await apiRead(app, id)).toEqual({ stock: 10, version: 1 });
+    await external.query('begin');
+    await external.query(`set local freshgraph.writer = 'api'`);
+    await external.query('update products set stock = 9, version = version + 1 where id = $1', [id]);
+    await external.query('commit');
+    await external.query(`insert into cache_outbox (entity, entity_id, version, recorded_by) select 'Product', id::text, version, 'trigger' from products where id = $1`, [id]);
+    const recorded = await externally('notify freshgraph_outbox');
+    expect(await by(recorded, PROMISED_MS, () => landed(app, id, { stock: 9, version: 2 }))).toBe(true);
+  });
+
+  it('that slip past the check (a writer that says it is the API) are set aside, logged once and counted, and every other row of the pass is replayed', async () => {
+    const ids = [await createProduct(app), await createProduct(app), await createProduct(app)];
+    const account = dataOf(await app.gql<{ createAccount: { id: string } }>('mutation { createAccount(owner: "Aside", balanceCents: 1) { id } }')).createAccount.id;
+    for (const id of ids) expect(await apiRead(app, id)).toEqual({ stock: 10, version: 1 });
+    // In the same transaction as a real change, so that one pass gets the bad rows and the good ones together.
+    await external.query('begin');
+    let bad: string[];
+    try {
+      await external.query(`select set_config('freshgraph.writer', 'api', true)`);
+      const inserted = await external.query<{ id: string }>(
+        `insert into cache_outbox (entity, entity_id, version, recorded_by)
+         values ('Product', 'not-a-uuid', 1, 'trigger'), ('Gizmo', $1, 1, 'trigger'), ('Account.orders', 'nope', 1, 'trigger') returning id`,
+        [ids[0]],
+      );
+      bad = inserted.rows.map((r) => String(r.id));
+      await external.query(`select set_config('freshgraph.writer', '', true)`);
+      await external.query('update products set stock = 4 where id = any($1::uuid[])', [ids]);
+    } catch (err) {
+      await external.query('rollback');
+      throw err;
+    }
+    await external.query('commit');
+    const committed = performance.now();
+    expect(await by(committed, PROMISED_MS, async () => (await Promise.all(ids.map((id) => landed(app, id, { stock: 4, version: 2 })))).every(Boolean))).toBe(true);
+    // And the outbox goes on: a later write by another program lands too.
+    const later = await externally(`update accounts set owner = 'Aside again' where id = $1`, [account]);
+    expect(
+      await by(later, PROMISED_MS, async () => {
+        const raw = await app.redis.get(`${app.prefix}:{Account:${account}}`);
+        return raw !== null && parseEnvelope(raw)?.v === 2;
+      }),
+    ).toBe(true);
+
+    const { rows: aside } = await external.query<{ id: string; entity: string; entity_id: string; reason: string }>(
+      'select r.id::text as id, r.entity, r.entity_id, r.reason from cache_outbox_rejected r where r.id = any($1::bigint[]) order by r.id',
+      [bad],
+    );
+    expect(aside.map((r) => [r.entity, r.entity_id])).toEqual([
+      ['Product', 'not-a-uuid'],
+      ['Gizmo', ids[0]],
+      ['Account.orders', 'nope'],
+    ]);
+    expect(aside[0]?.reason).toMatch(/^loading it failed: invalid input syntax for type uuid/);
+    expect(aside[1]?.reason).toBe('no kind of cached value is named "Gizmo" here');
+    expect(aside[2]?.reason).toMatch(/^loading it failed: /);
+    const { rows: left } = await external.query<{ n: number }>('select count(*)::int as n from cache_outbox where id = any($1::bigint[])', [bad]);
+    expect(left[0]?.n).toBe(0);
+
+    // Logged once each, however many passes run after.
+    for (let i = 0; i < 3; i++) await app.running.deps.repair.runOnce();
+    const logged = lines.filter((l) => typeof l['msg'] === 'string' && (l['msg'] as string).includes('set aside'));
+    expect(bad.map((id) => logged.filter((l) => l['outboxId'] === id).length)).toEqual([1, 1, 1]);
+    expect(logged.find((l) => l['outboxId'] === bad[0])).toMatchObject({ entity: 'Product', entityId: 'not-a-uuid', level: 40 });
+
+    // Counted: by this instance since start, and the rows waiting aside, fleet-wide.
+    const metrics = await waitFor(
+      'the set-aside rows on /metrics',
+      async () => (await rawFetch(new URL('/metrics', app.url).toString())).text,
+      (text) => (sampleValue(text, 'freshgraph_cache_outbox_rejected') ?? 0) >= 3,
+    );
+    expect(sampleValue(metrics, 'freshgraph_cache_outbox_rejected_total')).toBe(3);
+  });
+});
+
 describe('the triggers come from the entity definitions', () => {
   it('a new entity type gets its triggers from its definition alone; installing is idempotent; a type taken off the list loses them', async () => {
     const db = openDatabase({ url: scratch.url, dataDir: 'memory://' });
@@ -289,7 +422,8 @@ describe('the triggers come from the entity definitions', () => {
       expect(await installOutboxTriggers(db.knex, ENTITIES, LISTS)).toEqual({ installed: [], removed: [] });
       await db.knex.raw('create table gadgets (id uuid primary key, label text not null, version integer not null default 1)');
       const gadget = defineEntity({ type: 'Gadget', table: 'gadgets', columns: { id: uuid(), label: text(), version: int() } });
-      expect(await installOutboxTriggers(db.knex, [...ENTITIES, gadget], LISTS)).toEqual({ installed: ['gadgets'], removed: [] });
+      // The outbox's check learns the new kind too.
+      expect(await installOutboxTriggers(db.knex, [...ENTITIES, gadget], LISTS)).toEqual({ installed: ['gadgets', 'cache_outbox'], removed: [] });
       expect(await installOutboxTriggers(db.knex, [...ENTITIES, gadget], LISTS)).toEqual({ installed: [], removed: [] });
 
       const id = newId();
@@ -308,7 +442,7 @@ describe('the triggers come from the entity definitions', () => {
         await external.query('rollback');
       }
 
-      expect(await installOutboxTriggers(db.knex, ENTITIES, LISTS)).toEqual({ installed: [], removed: ['gadgets'] });
+      expect(await installOutboxTriggers(db.knex, ENTITIES, LISTS)).toEqual({ installed: ['cache_outbox'], removed: ['gadgets'] });
       await external.query(`insert into gadgets (id, label) values ($1, 'c')`, [id]);
       const { rows } = await external.query<{ n: number }>('select count(*)::int as n from cache_outbox where entity_id = $1', [id]);
       expect(rows[0]?.n).toBe(0);

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CacheEngine } from '../../src/cache/engine.js';
 import { parseEnvelope } from '../../src/cache/envelope.js';
 import { ReadThrough } from '../../src/cache/read-through.js';
+import type { CachedKind, CachedKinds } from '../../src/cached-values.js';
 import { columnList, versionedByIds } from '../../src/db/entity-sql.js';
 import { RecordingScope } from '../../src/db/recording-scope.js';
 import { LISTS } from '../../src/entities/index.js';
@@ -166,6 +167,73 @@ describe('transactional outbox', () => {
     const counts = await Promise.all([a.runOnce(), b.runOnce(), a.runOnce(), b.runOnce()]);
     expect(counts.reduce((x, y) => x + y, 0)).toBe(40);
     expect((await app.redis.mget(...ids.map(keyOf))).map((raw) => parseEnvelope(raw as string)?.v)).toEqual(ids.map(() => 2));
+  });
+});
+
+describe('outbox rows the repair worker cannot apply', () => {
+  /** The app's own kinds, with the products' load replaced. */
+  const kindsWith = (load: CachedKind['load']): CachedKinds => {
+    const kinds = new Map(app.running.deps.readers.kinds);
+    const productKind = kinds.get('Product') as CachedKind;
+    kinds.set('Product', { ...productKind, load });
+    return kinds;
+  };
+  const recordChange = async (ids: readonly string[], version: number): Promise<string[]> => {
+    const { deps } = app.running;
+    return deps.db.knex.transaction(async (trx) => {
+      const scope = new RecordingScope(trx, { record: true, lists: LISTS });
+      await scope.change(product, 'update', trx.raw(`update products set version = ? where id = any(?::uuid[]) returning ${columnList(product)}`, [version, [...ids]]));
+      return scope.outboxIds;
+    });
+  };
+  const setAsideRows = async (outboxIds: readonly string[]) =>
+    (await app.running.deps.db.knex.raw('select id::text as id, entity_id, reason from cache_outbox_rejected where id = any(?::bigint[])', [[...outboxIds]])).rows as {
+      id: string;
+      entity_id: string;
+      reason: string;
+    }[];
+
+  it('a load that fails for one row alone sets that row aside, drops its key, and replays every other row of the batch', async () => {
+    const { deps } = app.running;
+    const ids = await insertProducts(deps.db.knex, 20);
+    const poison = ids[13] as string;
+    await deps.cache.write([{ key: keyOf(poison), version: 1, data: { id: poison } }]);
+    const outboxIds = await recordChange(ids, 2);
+    let loads = 0;
+    const realLoad = (deps.readers.kinds.get('Product') as CachedKind).load;
+    const kinds = kindsWith(async (batch, db) => {
+      loads++;
+      // A row whose data cannot be served, as a decode error would say; the same for this row every time.
+      if (batch.includes(poison)) throw new TypeError(`Expected an integer, got 1e+400`);
+      return realLoad(batch, db);
+    });
+    const repair = new CacheRepair({ knex: deps.db.knex, outbox: deps.outbox, cache: deps.cache, kinds, logger: silent, repairAfterMs: 0, suspectAfterMs: 0 });
+    const before = { ...deps.cache.counters };
+    expect(await repair.runOnce()).toBe(20);
+    // Halving until it stands alone: a handful of loads, not one per row.
+    expect(loads).toBeLessThanOrEqual(1 + 2 * Math.ceil(Math.log2(20)));
+    const versions = (await app.redis.mget(...ids.map(keyOf))).map((raw) => (raw === null ? undefined : parseEnvelope(raw)?.v));
+    expect(versions).toEqual(ids.map((id) => (id === poison ? undefined : 2)));
+    expect(await setAsideRows(outboxIds)).toEqual([{ id: outboxIds[13], entity_id: poison, reason: 'loading it failed: Expected an integer, got 1e+400' }]);
+    expect(await outboxRowsFor(poison)).toBe(0);
+    expect(deps.cache.counters.outboxRejects - before.outboxRejects).toBe(1);
+    expect(deps.cache.counters.repairs - before.repairs).toBe(19);
+  });
+
+  it('a failure that says nothing about the rows (the connection died) sets nothing aside: the rows wait for the next pass', async () => {
+    const { deps } = app.running;
+    const ids = await insertProducts(deps.db.knex, 3);
+    const outboxIds = await recordChange(ids, 2);
+    const dying = kindsWith(async () => {
+      throw Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
+    });
+    const failing = new CacheRepair({ knex: deps.db.knex, outbox: deps.outbox, cache: deps.cache, kinds: dying, logger: silent, repairAfterMs: 0, suspectAfterMs: 0 });
+    await expect(failing.runOnce()).rejects.toMatchObject({ code: '57P01' });
+    expect(await setAsideRows(outboxIds)).toEqual([]);
+    expect(await Promise.all(ids.map(outboxRowsFor))).toEqual([1, 1, 1]);
+    const working = new CacheRepair({ knex: deps.db.knex, outbox: deps.outbox, cache: deps.cache, kinds: deps.readers.kinds, logger: silent, repairAfterMs: 0, suspectAfterMs: 0 });
+    expect(await working.runOnce()).toBe(3);
+    expect(await Promise.all(ids.map(cachedVersion))).toEqual([2, 2, 2]);
   });
 });
 

@@ -1,8 +1,11 @@
 import calculateSlot from 'cluster-key-slot';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { READ_SCRIPT_MAX_KEYS } from '../../src/cache/cluster-reads.js';
 import { ClusterStore } from '../../src/cache/cluster-store.js';
+import { CacheEngine } from '../../src/cache/engine.js';
 import { createEnvelope, parseEnvelope, serializeEnvelope } from '../../src/cache/envelope.js';
+import { createKeySpace } from '../../src/cache/keys.js';
 import type { CasWrite } from '../../src/cache/store.js';
 import { uniquePrefix } from '../helpers/app.js';
 import { countClusterRoundTrips, countRedisCommands } from '../helpers/counting.js';
@@ -180,6 +183,63 @@ describe('grouped reads on Redis Cluster', () => {
     expect(settled[1]).toMatchObject({ reason: { message: expect.stringMatching(/^WRONGTYPE/) } });
     expect(settled.map((s) => (s.status === 'fulfilled' ? versionsOf(s.value) : undefined))).toEqual([[1, 2], undefined, [1]]);
   });
+
+  it('reads of ~100k keys from 100 concurrent callers are answered in bounded scripts, with the default command timeout and breaker', async () => {
+    // The production defaults: a 500 ms bound on every command, the breaker after 3 failures.
+    const bounded = new ClusterStore({ nodes: cluster.seeds.slice(0, 2).map((s) => ({ host: '127.0.0.1', port: Number(s.split(':')[1]) })) });
+    await bounded.connect();
+    try {
+      const masters = await cluster.masterPorts();
+      const callers = 100;
+      const perCaller = 1000;
+      const keys = Array.from({ length: callers * perCaller }, () => `${prefix}:{big:${n++}}`);
+      // A product-sized envelope under every key, written straight to each master.
+      const row = { id: '2f1c8f57-0000-4000-8000-000000000000', sku: 'BIG-0000000', name: 'A product of ordinary size', priceCents: 1999, stock: 42, version: 1, updatedAt: new Date().toISOString() };
+      const value = serializeEnvelope(createEnvelope(1, row, Date.now(), 120_000, 1));
+      const byPort = new Map<number, string[]>();
+      for (const key of keys) {
+        const port = Number(bounded.reader.slots[calculateSlot(key)]?.[0]?.split(':')[1]);
+        const list = byPort.get(port) ?? byPort.set(port, []).get(port);
+        list?.push(key);
+      }
+      for (const [port, onMaster] of byPort) {
+        const node = bounded.reader.nodes('master').find((m) => m.options.port === port) as Redis;
+        for (let i = 0; i < onMaster.length; i += 5000) {
+          const pipeline = node.pipeline();
+          for (const key of onMaster.slice(i, i + 5000)) pipeline.set(key, value, 'PX', 120_000);
+          await pipeline.exec();
+        }
+      }
+      expect([...byPort.keys()].sort()).toEqual([...masters].sort());
+
+      const engine = new CacheEngine({ store: bounded, keys: createKeySpace(prefix), logger: { debug() {}, warn() {}, error() {} } });
+      const sizes: number[] = [];
+      const watchers = bounded.reader.nodes('master').map((node) => {
+        const target = node as unknown as { sendCommand: (command: { name: string; args: unknown[] }, ...rest: unknown[]) => unknown };
+        const original = target.sendCommand;
+        target.sendCommand = function watched(this: unknown, command: { name: string; args: unknown[] }, ...rest: unknown[]) {
+          // EVALSHA sha numkeys key...: the keys a read script carries.
+          if (command.name === 'evalsha' || command.name === 'eval') sizes.push(command.args.length - 2);
+          return original.call(this, command, ...rest);
+        };
+        return () => void (target.sendCommand = original);
+      });
+      let batches: Awaited<ReturnType<typeof engine.read>>[];
+      try {
+        batches = await Promise.all(Array.from({ length: callers }, (_, c) => engine.read(keys.slice(c * perCaller, (c + 1) * perCaller))));
+      } finally {
+        for (const stop of watchers) stop();
+      }
+      expect(engine.counters.readFailures).toBe(0);
+      expect(engine.breaker.opens).toBe(0);
+      expect(batches.every((b) => b.reads !== undefined && b.reads.length === perCaller && b.reads.every((r) => r.hit && r.envelope.v === 1))).toBe(true);
+      expect(Math.max(...sizes)).toBeLessThanOrEqual(READ_SCRIPT_MAX_KEYS);
+      // Every key was read once, however the callers were grouped.
+      expect(sizes.reduce((sum, k) => sum + k, 0)).toBe(keys.length);
+    } finally {
+      await bounded.close();
+    }
+  }, 120_000);
 
   it('with a master down, callers whose keys are all on live masters are answered; those with a key on it fail', async () => {
     for (const port of cluster.ports) await cluster.cli(port, 'config', 'set', 'cluster-require-full-coverage', 'no');

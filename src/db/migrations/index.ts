@@ -5,6 +5,7 @@ import * as outboxAsQueue from './003-outbox-as-queue.js';
 import * as orders from './004-orders.js';
 import * as outboxRecordedBy from './005-outbox-recorded-by.js';
 import * as lists from './006-lists.js';
+import * as outboxConstraints from './007-outbox-constraints.js';
 import { asOtherWriter } from '../outbox-triggers.js';
 
 interface Migration {
@@ -20,6 +21,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['004-orders', orders],
   ['005-outbox-recorded-by', outboxRecordedBy],
   ['006-lists', lists],
+  ['007-outbox-constraints', outboxConstraints],
 ];
 
 /**
