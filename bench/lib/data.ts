@@ -1,3 +1,4 @@
+import { isoTimestamp } from '../../src/entities/pg-text.js';
 import knexPkg, { type Knex } from 'knex';
 import { progressBar } from '../../src/cli/progress.js';
 import { migrateToLatest } from '../../src/db/migrations/index.js';
@@ -175,14 +176,14 @@ export async function orderCounts(url: string, accountIds: readonly string[]): P
 export async function productResponse(url: string, id: string): Promise<string> {
   const db = connect(url, 1);
   try {
-    // Column order is the order of PRODUCT_QUERY's fields; a Date serializes as toISOString(), as the DateTime scalar does.
+    // Column order is the order of PRODUCT_QUERY's fields; the timestamp as freshgraph serves it (UTC, to the microsecond).
     const result = await db.raw(
-      `select id, sku, name, price_cents as "priceCents", stock, version, updated_at as "updatedAt" from products where id = ?`,
+      `select id, sku, name, price_cents as "priceCents", stock, version, (updated_at at time zone 'UTC')::text || '+00' as "updatedAt" from products where id = ?`,
       [id],
     );
     const row = (result.rows as Record<string, unknown>[])[0];
     if (row === undefined) throw new Error(`no product ${id} in ${url}`);
-    return `${JSON.stringify({ data: { product: row } })}\n`;
+    return `${JSON.stringify({ data: { product: { ...row, updatedAt: isoTimestamp(String(row['updatedAt'])) } } })}\n`;
   } finally {
     await db.destroy();
   }

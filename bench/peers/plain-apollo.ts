@@ -21,6 +21,7 @@ import DataLoader from 'dataloader';
 import { GraphQLError, GraphQLScalarType } from 'graphql';
 import { gql } from 'graphql-tag';
 import knexPkg, { type Knex } from 'knex';
+import pg from 'pg';
 
 const typeDefs = gql`
   extend schema @link(url: "https://specs.apollo.dev/federation/v2.5", import: ["@key"])
@@ -106,7 +107,7 @@ interface Product {
   readonly priceCents: number;
   readonly stock: number;
   readonly version: number;
-  readonly updatedAt: Date;
+  readonly updatedAt: string;
 }
 
 interface Account {
@@ -114,7 +115,7 @@ interface Account {
   readonly owner: string;
   readonly balanceCents: number;
   readonly version: number;
-  readonly updatedAt: Date;
+  readonly updatedAt: string;
 }
 
 interface OrderLine {
@@ -129,7 +130,7 @@ interface Order {
   readonly lines: OrderLine[];
   readonly totalCents: number;
   readonly version: number;
-  readonly createdAt: Date;
+  readonly createdAt: string;
 }
 
 /** A page asked for: `after` is the id of the order it starts after; `limit` is one more than `first`, to know whether more follow. */
@@ -152,9 +153,24 @@ if (!databaseUrl) {
   console.error('The plain-apollo peer needs DATABASE_URL');
   process.exit(2);
 }
+/**
+ * A timestamptz as ISO-8601 UTC to the microsecond Postgres keeps (at least milliseconds), from the text
+ * Postgres writes in a UTC session: what freshgraph serves, so the two answer the same bytes.
+ */
+function isoMicros(text: string): string {
+  const m = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:\.(\d+))?\+00$/.exec(text);
+  if (m === null) return new Date(text).toISOString();
+  const digits = (m[3] ?? '').padEnd(3, '0');
+  return `${m[1]}T${m[2]}.${digits.length > 3 ? digits.replace(/0+$/, '').padEnd(3, '0') : digits}Z`;
+}
+const TIMESTAMPTZ = 1184;
 const knex = knexPkg.knex({
   client: 'pg',
-  connection: databaseUrl,
+  connection: {
+    connectionString: databaseUrl,
+    options: '-c TimeZone=UTC',
+    types: { getTypeParser: (oid: number, format: string) => (oid === TIMESTAMPTZ ? isoMicros : pg.types.getTypeParser(oid, format as 'text')) },
+  },
   pool: { min: 0, max: Number(env['DATABASE_POOL_MAX'] ?? 10) },
 });
 
@@ -234,13 +250,14 @@ function decodeCursor(cursor: string): string {
   return id;
 }
 
-const DateTime = new GraphQLScalarType<Date, string>({
+const DateTime = new GraphQLScalarType<string, string>({
   name: 'DateTime',
   serialize: (value) => {
+    if (typeof value === 'string') return value;
     if (value instanceof Date) return value.toISOString();
     throw new TypeError('DateTime cannot represent this value');
   },
-  parseValue: (value) => new Date(String(value)),
+  parseValue: (value) => String(value),
 });
 
 const resolvers = {

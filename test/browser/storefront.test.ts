@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_CATEGORIES, DEMO_CATEGORIZATION, DEMO_PRODUCTS, ensureDemoData } from '../../examples/storefront/server/demo-data.js';
 import { servePage, type PageServer } from '../../examples/storefront/server/serve-page.js';
 import type { Catalogue } from '../../examples/storefront/shared/catalogue.js';
+import { STOREFRONT_SERVER_ENV } from '../../examples/storefront/server/server-env.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { launchChromium, sideBySide } from '../helpers/chromium.js';
 
@@ -52,7 +53,7 @@ describe('the storefront example in Chromium', () => {
       build: { outDir: buildDir, emptyOutDir: true },
       logLevel: 'error',
     });
-    app = await startTestApp({ DEBUG_EXTENSIONS: 'true' });
+    app = await startTestApp({ ...STOREFRONT_SERVER_ENV });
     catalogue = await ensureDemoData({ graphqlUrl: app.url, knex: app.running.deps.db.knex });
     page = await servePage({ root: buildDir, graphqlUrl: app.url, catalogue });
     browser = await launchChromium();

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { start } from '../../../src/main.js';
 import { ensureDemoData } from './demo-data.js';
+import { STOREFRONT_SERVER_ENV } from './server-env.js';
 import { servePage } from './serve-page.js';
 
 /**
@@ -20,10 +21,11 @@ const pagePort = Number(process.env['STOREFRONT_PORT'] ?? 4173);
 
 const freshgraph = await start({
   LOG_LEVEL: 'warn',
+  MAX_COST: STOREFRONT_SERVER_ENV.MAX_COST,
   ...process.env,
   // The example's own embedded database, so it never contends with `npm start` for `.data/pglite`.
   DATA_DIR: process.env['DATA_DIR'] ?? '.data/storefront',
-  DEBUG_EXTENSIONS: 'true',
+  DEBUG_EXTENSIONS: STOREFRONT_SERVER_ENV.DEBUG_EXTENSIONS,
   HOST: '127.0.0.1',
   PORT: '0',
 });
