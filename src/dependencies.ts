@@ -8,7 +8,8 @@ import { openDatabase, type Database } from './db/database.js';
 import { migrateToLatest } from './db/migrations/index.js';
 import type { Listening } from './db/notification-listener.js';
 import { OutboxRepository } from './db/outbox-repository.js';
-import { installOutboxTriggers, OUTBOX_CHANNEL } from './db/outbox-triggers.js';
+import { readCatalog } from './db/catalog.js';
+import { installOutboxTriggers, OUTBOX_CHANNEL, watchedTables } from './db/outbox-triggers.js';
 import { ENTITIES, LISTS } from './entities/index.js';
 import { createReaders, type Readers } from './loaders/readers.js';
 import { openStore } from './open-store.js';
@@ -17,6 +18,7 @@ import { CacheRepair } from './services/cache-repair.js';
 import { OutboxClearer } from './services/outbox-clearer.js';
 import { OutboxPruner } from './services/outbox-pruner.js';
 import { WriteThrough } from './services/write-through.js';
+import { checkEntitiesAgainstTables } from './table-check.js';
 
 /** Everything a running server holds, built once from the config. */
 export interface Dependencies {
@@ -65,12 +67,21 @@ export async function createDependencies(
     poolMax: config.databasePoolMax,
     log: { warn: (message) => dbLogger.warn(message), error: (message) => dbLogger.error(message) },
   });
-  if (options.migrate ?? true) {
-    const applied = await migrateToLatest(db.knex);
-    if (applied.length > 0) logger.info({ applied }, 'database migrations applied');
-    // After the migrations, which may have created an entity's table: every entity table gets its triggers.
-    const triggers = await installOutboxTriggers(db.knex, ENTITIES, LISTS);
-    if (triggers.installed.length > 0 || triggers.removed.length > 0) logger.info(triggers, 'outbox triggers installed');
+  try {
+    if (options.migrate ?? true) {
+      const applied = await migrateToLatest(db.knex);
+      if (applied.length > 0) logger.info({ applied }, 'database migrations applied');
+    }
+    // After the migrations, before anything is served: a definition that disagrees with its table stops the start, naming both.
+    checkEntitiesAgainstTables(ENTITIES, LISTS, await readCatalog(db.knex, watchedTables(ENTITIES, LISTS).map((t) => t.table)));
+    if (options.migrate ?? true) {
+      // After the migrations, which may have created an entity's table: every entity table gets its triggers.
+      const triggers = await installOutboxTriggers(db.knex, ENTITIES, LISTS);
+      if (triggers.installed.length > 0 || triggers.removed.length > 0) logger.info(triggers, 'outbox triggers installed');
+    }
+  } catch (err) {
+    await db.close();
+    throw err;
   }
   const cacheLogger = logger.child({ component: 'cache' });
   const store = await openStore(config, logger);

@@ -1,16 +1,25 @@
 import { Kind, type DocumentNode, type FieldDefinitionNode, type TypeNode } from 'graphql';
-import { EntityDefinitionError, type EntityDefinition } from './entities/define.js';
+import { EntityDefinitionError, type EntityDefinition, type FieldColumn } from './entities/define.js';
 import type { ListDefinition } from './entities/lists.js';
 
 /**
  * Checks the entity definitions against the SDL in schema/ at start-up, so a
  * definition and its GraphQL type cannot drift apart silently: each entity is
- * an object type with `@key(fields: "id")`, its root fields exist on Query
- * with the arguments the derived resolvers read, every relation field exists,
- * and every list field has the shape it is served in (a connection taking
- * `first` and `after`, or a plain non-null list of its members).
+ * an object type keyed by its key field (`@key(fields: "id")`), every column is
+ * a field of it of the type the column is served as (a nullable column only
+ * on a nullable field), its root fields exist on Query with the arguments the
+ * derived resolvers read, every relation names fields that exist, every list
+ * field has the shape it is served in (a connection taking `first` and
+ * `after`, or a plain non-null list of its members), and no field of an
+ * entity type is left without something to resolve it (`resolved`: the fields
+ * hand-written resolvers serve, as `Type.field`).
  */
-export function checkEntitiesAgainstSchema(entities: readonly EntityDefinition<unknown>[], document: DocumentNode, lists: readonly ListDefinition[] = []): void {
+export function checkEntitiesAgainstSchema(
+  entities: readonly EntityDefinition<unknown>[],
+  document: DocumentNode,
+  lists: readonly ListDefinition[] = [],
+  resolved: ReadonlySet<string> = new Set(),
+): void {
   type ObjectType = { fields: Map<string, FieldDefinitionNode>; keys: string[] };
   const types = new Map<string, ObjectType>();
   for (const def of document.definitions) {
@@ -36,7 +45,29 @@ export function checkEntitiesAgainstSchema(entities: readonly EntityDefinition<u
   for (const entity of entities) {
     const type = types.get(entity.type);
     if (type === undefined) fail(entity, `the schema has no object type ${entity.type}`);
-    if (!type?.keys.includes('id')) fail(entity, `type ${entity.type} needs @key(fields: "id") to be served through _entities`);
+    if (!type?.keys.includes(entity.key.field)) fail(entity, `type ${entity.type} needs @key(fields: "${entity.key.field}") to be served through _entities`);
+    const fields = (type as ObjectType).fields;
+    for (const column of entity.fields) {
+      const field = fields.get(column.field);
+      if (field === undefined) fail(entity, `column ${column.column} is served as ${entity.type}.${column.field}, which the schema does not have`);
+      const problem = columnTypeProblem(column, (field as FieldDefinitionNode).type);
+      if (problem !== undefined) fail(entity, `${entity.type}.${column.field} is ${printType((field as FieldDefinitionNode).type)} in the schema, but ${problem}`);
+    }
+    for (const relation of entity.relations) {
+      const on = types.get(relation.on);
+      if (on !== undefined && !on.fields.has(relation.by)) fail(entity, `relation ${relation.on}.${relation.field} reads its id from ${relation.on}.${relation.by}, which the schema does not have`);
+      if (!types.has(relation.to)) fail(entity, `relation ${relation.on}.${relation.field} points at ${relation.to}, which the schema does not have`);
+    }
+    const served = new Set([
+      ...entity.fields.map((f) => f.field),
+      ...entities.flatMap((e) => e.relations.filter((r) => r.on === entity.type).map((r) => r.field)),
+      ...lists.filter((l) => l.on === entity.type).map((l) => l.field),
+    ]);
+    for (const name of fields.keys()) {
+      if (!served.has(name) && !resolved.has(`${entity.type}.${name}`)) {
+        fail(entity, `${entity.type}.${name} is a field of the schema that no column, relation, list or resolver serves`);
+      }
+    }
     if (entity.roots.one !== undefined) rootField(entity, entity.roots.one, 'id');
     if (entity.roots.many !== undefined) rootField(entity, entity.roots.many, 'ids');
     for (const [field, lookup] of entity.lookups) rootField(entity, lookup.root, field);
@@ -62,6 +93,22 @@ export function checkEntitiesAgainstSchema(entities: readonly EntityDefinition<u
     }
   }
 }
+
+/** Why a column cannot serve a field of this type, or undefined when it can. */
+function columnTypeProblem(column: FieldColumn, type: TypeNode): string | undefined {
+  const nonNull = type.kind === Kind.NON_NULL_TYPE;
+  if (nonNull && column.nullable) return `column ${column.column} may be NULL (declare the field nullable, or the column NOT NULL)`;
+  const inner = type.kind === Kind.NON_NULL_TYPE ? type.type : type;
+  // A JSON column serves whatever shape its definition promises (a typed list, an object type, JSON).
+  if (column.kind === 'json' || column.kind === 'jsonb') return undefined;
+  if (column.array !== (inner.kind === Kind.LIST_TYPE)) return `column ${column.column} is ${column.array ? 'an array' : 'not an array'}`;
+  const named = namedOf(inner);
+  if (named !== column.graphqlType) return `column ${column.column} (${column.sqlType}) is served as ${column.graphqlType}`;
+  return undefined;
+}
+
+const printType = (type: TypeNode): string =>
+  type.kind === Kind.NAMED_TYPE ? type.name.value : type.kind === Kind.LIST_TYPE ? `[${printType(type.type)}]` : `${printType(type.type)}!`;
 
 /** The type a field's type names, through lists and non-null wrappers. */
 function namedOf(type: TypeNode | undefined): string {

@@ -20,6 +20,20 @@ export function requireId(raw: string, field = 'id'): string {
   return id;
 }
 
+/** A key of `entity` as a client sent it, in its canonical form; BAD_USER_INPUT when it cannot be one. */
+export function requireKey(entity: { readonly parseKey: (raw: string) => string | undefined; readonly type: string }, raw: string, field = 'id'): string {
+  const key = entity.parseKey(raw);
+  if (key === undefined) throw badInput(`${field} is not a valid ${entity.type} id`, field);
+  return key;
+}
+
+export function requireKeys(entity: { readonly parseKey: (raw: string) => string | undefined; readonly type: string }, raw: readonly string[], field = 'ids'): string[] {
+  if (raw.length > MAX_LIST_LENGTH) {
+    throw badInput(`${field} names ${raw.length} ids; at most ${MAX_LIST_LENGTH} are allowed`, field);
+  }
+  return raw.map((id, i) => requireKey(entity, id, `${field}[${i}]`));
+}
+
 export function requireIds(raw: readonly string[], field = 'ids'): string[] {
   if (raw.length > MAX_LIST_LENGTH) {
     throw badInput(`${field} names ${raw.length} ids; at most ${MAX_LIST_LENGTH} are allowed`, field);

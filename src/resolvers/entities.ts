@@ -3,8 +3,7 @@ import type { RequestContext } from '../context.js';
 import type { EntityDefinition } from '../entities/define.js';
 import { entityOf } from '../entities/index.js';
 import { ROOT_OWNER, type ListDefinition } from '../entities/lists.js';
-import { canonicalId } from '../ids.js';
-import { requireId, requireIds } from '../validation.js';
+import { requireKey, requireKeys } from '../validation.js';
 import { connection, plainList } from './connections.js';
 import { throwIfAnyFailed } from './load-all.js';
 
@@ -30,20 +29,27 @@ export function entityResolvers(entities: readonly EntityDefinition<unknown>[], 
   };
   for (const entity of entities) {
     const { one, many } = entity.roots;
-    if (one !== undefined) add('Query', one, (_, args, { loaders }) => loaders.of(entity).load(requireId(args['id'] as string)));
+    if (one !== undefined) add('Query', one, (_, args, { loaders }) => loaders.of(entity).load(requireKey(entity, args['id'] as string)));
     if (many !== undefined) {
-      add('Query', many, async (_, args, { loaders }) => throwIfAnyFailed(await loaders.of(entity).loadMany(requireIds(args['ids'] as string[]))));
+      add('Query', many, async (_, args, { loaders }) => throwIfAnyFailed(await loaders.of(entity).loadMany(requireKeys(entity, args['ids'] as string[]))));
     }
     for (const [field, lookup] of entity.lookups) {
       add('Query', lookup.root, (_, args, { loaders }) => loaders.byLookup(entity, field, lookup.validate(args[field] as string, field)));
     }
-    (map[entity.type] ??= {}).__resolveReference = (ref: { id?: unknown }, { loaders }: RequestContext) => {
-      const id = typeof ref.id === 'string' ? canonicalId(ref.id) : undefined;
+    const keyField = entity.key.field;
+    (map[entity.type] ??= {}).__resolveReference = (ref: Readonly<Record<string, unknown>>, { loaders }: RequestContext) => {
+      // A representation names the entity by its @key field; a malformed or unknown key resolves to null.
+      const raw = Object.hasOwn(ref, keyField) ? ref[keyField] : undefined;
+      const id = typeof raw === 'string' || typeof raw === 'number' ? entity.parseKey(String(raw)) : undefined;
       return id === undefined ? null : loaders.of(entity).load(id);
     };
     for (const relation of entity.relations) {
       const target = entityOf(relation.to) as EntityDefinition<unknown>;
-      add(relation.on, relation.field, (parent, _, { loaders }) => loaders.of(target).load(String((parent as Record<string, unknown>)[relation.by])));
+      add(relation.on, relation.field, (parent, _, { loaders }) => {
+        const value = (parent as Record<string, unknown>)[relation.by];
+        // A nullable foreign key that holds NULL points at nothing.
+        return value === null || value === undefined ? null : loaders.of(target).load(String(value));
+      });
     }
   }
   for (const list of lists) {
