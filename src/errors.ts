@@ -56,8 +56,11 @@ export const insufficientFunds = (id: string, balanceCents: number, amountCents:
     { id, balanceCents, amountCents },
   );
 
-export const alreadyExists = (type: string, field: string, value: string): AppError =>
-  new AppError(ErrorCode.ALREADY_EXISTS, `A ${type} with ${field} "${value}" already exists`, { type, field });
+export const alreadyExists = (type: string, field: string, value?: string): AppError =>
+  new AppError(ErrorCode.ALREADY_EXISTS, value === undefined ? `A ${type} with that ${field} already exists` : `A ${type} with ${field} "${value}" already exists`, {
+    type,
+    field,
+  });
 
 export const inUse = (type: string, id: string, reason: string): AppError =>
   new AppError(ErrorCode.IN_USE, `${type} ${id} cannot be deleted: ${reason}`, { type, id });

@@ -1,4 +1,4 @@
-import { Kind, type DocumentNode, type FieldDefinitionNode, type TypeNode } from 'graphql';
+import { Kind, type DocumentNode, type FieldDefinitionNode, type InputValueDefinitionNode, type TypeNode } from 'graphql';
 import { EntityDefinitionError, type EntityDefinition, type FieldColumn } from './entities/define.js';
 import type { ListDefinition } from './entities/lists.js';
 
@@ -22,7 +22,14 @@ export function checkEntitiesAgainstSchema(
 ): void {
   type ObjectType = { fields: Map<string, FieldDefinitionNode>; keys: string[] };
   const types = new Map<string, ObjectType>();
+  const inputs = new Map<string, Map<string, InputValueDefinitionNode>>();
   for (const def of document.definitions) {
+    if (def.kind === Kind.INPUT_OBJECT_TYPE_DEFINITION || def.kind === Kind.INPUT_OBJECT_TYPE_EXTENSION) {
+      const fields = inputs.get(def.name.value) ?? new Map<string, InputValueDefinitionNode>();
+      for (const field of def.fields ?? []) fields.set(field.name.value, field);
+      inputs.set(def.name.value, fields);
+      continue;
+    }
     if (def.kind !== Kind.OBJECT_TYPE_DEFINITION && def.kind !== Kind.OBJECT_TYPE_EXTENSION) continue;
     const type: ObjectType = types.get(def.name.value) ?? { fields: new Map(), keys: [] };
     for (const field of def.fields ?? []) type.fields.set(field.name.value, field);
@@ -58,6 +65,7 @@ export function checkEntitiesAgainstSchema(
       if (on !== undefined && !on.fields.has(relation.by)) fail(entity, `relation ${relation.on}.${relation.field} reads its id from ${relation.on}.${relation.by}, which the schema does not have`);
       if (!types.has(relation.to)) fail(entity, `relation ${relation.on}.${relation.field} points at ${relation.to}, which the schema does not have`);
     }
+    checkMutations(entity, types.get('Mutation')?.fields, inputs, fail);
     const served = new Set([
       ...entity.fields.map((f) => f.field),
       ...entities.flatMap((e) => e.relations.filter((r) => r.on === entity.type).map((r) => r.field)),
@@ -90,6 +98,44 @@ export function checkEntitiesAgainstSchema(
       if (node !== types.get(list.member.type)) fail(where, `${type}.nodes must list ${list.member.type}`);
     } else if (type !== list.member.type || field?.type.kind !== Kind.NON_NULL_TYPE || field.type.type.kind !== Kind.LIST_TYPE) {
       fail(where, `${list.name} is served as a plain list: its type must be [${list.member.type}!]!`);
+    }
+  }
+}
+
+/**
+ * The generic mutations a definition asks for exist on Mutation with the
+ * arguments their resolvers read, and every field of their input types is a
+ * column the client may set, of the column's type (nullable in a patch).
+ */
+function checkMutations(
+  entity: EntityDefinition<unknown>,
+  mutation: ReadonlyMap<string, FieldDefinitionNode> | undefined,
+  inputs: ReadonlyMap<string, ReadonlyMap<string, InputValueDefinitionNode>>,
+  fail: (entity: EntityDefinition<unknown>, message: string) => never,
+): void {
+  const declared: [string | undefined, readonly string[], string | undefined][] = [
+    [entity.mutations.create, ['input'], 'input'],
+    [entity.mutations.update, ['id', 'patch', 'expectedVersion'], 'patch'],
+    [entity.mutations.delete, ['id', 'expectedVersion'], undefined],
+  ];
+  for (const [name, args, inputArg] of declared) {
+    if (name === undefined) continue;
+    const field = mutation?.get(name);
+    if (field === undefined) fail(entity, `Mutation.${name} is declared as a mutation but the schema has no such field`);
+    const given = new Map((field as FieldDefinitionNode).arguments?.map((a) => [a.name.value, a]) ?? []);
+    for (const arg of args) if (!given.has(arg) && arg !== 'expectedVersion') fail(entity, `Mutation.${name} must take an argument named "${arg}"`);
+    if (inputArg === undefined) continue;
+    const typeName = namedOf(given.get(inputArg)?.type);
+    const fields = inputs.get(typeName) ?? fail(entity, `Mutation.${name}(${inputArg}:) is of type ${typeName}, which is not an input type of the schema`);
+    for (const [fieldName, input] of fields) {
+      const column = entity.fields.find((f) => f.field === fieldName);
+      if (column === undefined || column === entity.version) fail(entity, `${typeName}.${fieldName} names no column of ${entity.type} a client may set`);
+      const col = column as FieldColumn;
+      const inner = input.type.kind === Kind.NON_NULL_TYPE ? input.type.type : input.type;
+      const json = col.kind === 'json' || col.kind === 'jsonb';
+      if (!json && (namedOf(inner) !== col.graphqlType || col.array !== (inner.kind === Kind.LIST_TYPE))) {
+        fail(entity, `${typeName}.${fieldName} is ${printType(input.type)}, but column ${col.column} (${col.sqlType}) is served as ${col.graphqlType}`);
+      }
     }
   }
 }

@@ -68,6 +68,13 @@ export type CategoryProductsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
+/** Fields to change; at least one must be given. */
+export type CategoryPatch = {
+  name?: InputMaybe<Scalars['String']['input']>;
+  /** Lower-case letters and digits in words joined by single dashes, at most 64 characters; unique. */
+  slug?: InputMaybe<Scalars['String']['input']>;
+};
+
 export type Mutation = {
   __typename?: 'Mutation';
   adjustStock: Product;
@@ -82,6 +89,8 @@ export type Mutation = {
   /** ALREADY_EXISTS when the slug is taken. */
   createCategory: Category;
   createProduct: Product;
+  /** False when there was no such category. Its products leave it (their categories change at once). */
+  deleteCategory: Scalars['Boolean']['output'];
   /** False when there was no such product. A product that appears in an order cannot be deleted (IN_USE). */
   deleteProduct: Scalars['Boolean']['output'];
   /**
@@ -90,6 +99,11 @@ export type Mutation = {
    */
   placeOrder: Order;
   transfer: Transfer;
+  /**
+   * VERSION_CONFLICT when expectedVersion is given and differs from the stored version. A new name moves the
+   * category in every product's categories; a new slug is served by categoryBySlug at once.
+   */
+  updateCategory: Category;
   /** Fails with VERSION_CONFLICT when expectedVersion is given and differs from the stored version. */
   updateProduct: Product;
 };
@@ -128,6 +142,12 @@ export type MutationCreateProductArgs = {
 };
 
 
+export type MutationDeleteCategoryArgs = {
+  expectedVersion?: InputMaybe<Scalars['Int']['input']>;
+  id: Scalars['ID']['input'];
+};
+
+
 export type MutationDeleteProductArgs = {
   id: Scalars['ID']['input'];
 };
@@ -143,6 +163,13 @@ export type MutationTransferArgs = {
   amountCents: Scalars['Int']['input'];
   fromId: Scalars['ID']['input'];
   toId: Scalars['ID']['input'];
+};
+
+
+export type MutationUpdateCategoryArgs = {
+  expectedVersion?: InputMaybe<Scalars['Int']['input']>;
+  id: Scalars['ID']['input'];
+  patch: CategoryPatch;
 };
 
 
@@ -466,6 +493,7 @@ export type ResolversTypes = {
   Base64: ResolverTypeWrapper<ModelOf<Scalars['Base64']['output']>>;
   BigInt: ResolverTypeWrapper<ModelOf<Scalars['BigInt']['output']>>;
   Category: ResolverTypeWrapper<ModelOf<Category>>;
+  CategoryPatch: ResolverTypeWrapper<ModelOf<CategoryPatch>>;
   Date: ResolverTypeWrapper<ModelOf<Scalars['Date']['output']>>;
   DateTime: ResolverTypeWrapper<ModelOf<Scalars['DateTime']['output']>>;
   Decimal: ResolverTypeWrapper<ModelOf<Scalars['Decimal']['output']>>;
@@ -499,6 +527,7 @@ export type ResolversParentTypes = {
   Base64: ModelOf<Scalars['Base64']['output']>;
   BigInt: ModelOf<Scalars['BigInt']['output']>;
   Category: ModelOf<Category | FederationReferenceTypes['Category']>;
+  CategoryPatch: ModelOf<CategoryPatch>;
   Date: ModelOf<Scalars['Date']['output']>;
   DateTime: ModelOf<Scalars['DateTime']['output']>;
   Decimal: ModelOf<Scalars['Decimal']['output']>;
@@ -574,9 +603,11 @@ export type MutationResolvers<ContextType = RequestContext, ParentType extends R
   createAccount?: Resolver<ResolversTypes['Account'], ParentType, ContextType, RequireFields<MutationCreateAccountArgs, 'balanceCents' | 'owner'>>;
   createCategory?: Resolver<ResolversTypes['Category'], ParentType, ContextType, RequireFields<MutationCreateCategoryArgs, 'input'>>;
   createProduct?: Resolver<ResolversTypes['Product'], ParentType, ContextType, RequireFields<MutationCreateProductArgs, 'input'>>;
+  deleteCategory?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeleteCategoryArgs, 'id'>>;
   deleteProduct?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationDeleteProductArgs, 'id'>>;
   placeOrder?: Resolver<ResolversTypes['Order'], ParentType, ContextType, RequireFields<MutationPlaceOrderArgs, 'accountId' | 'lines'>>;
   transfer?: Resolver<ResolversTypes['Transfer'], ParentType, ContextType, RequireFields<MutationTransferArgs, 'amountCents' | 'fromId' | 'toId'>>;
+  updateCategory?: Resolver<ResolversTypes['Category'], ParentType, ContextType, RequireFields<MutationUpdateCategoryArgs, 'id' | 'patch'>>;
   updateProduct?: Resolver<ResolversTypes['Product'], ParentType, ContextType, RequireFields<MutationUpdateProductArgs, 'id' | 'patch'>>;
 };
 

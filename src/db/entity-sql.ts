@@ -65,8 +65,9 @@ export async function lockByIds<Row>(trx: Knex.Transaction, entity: EntityDefini
 }
 
 /**
- * An INSERT of one row at version 1, RETURNING every column. `values` names
- * every field but `version`; a timestamp field left out is set to now().
+ * An INSERT of one row at version 1, RETURNING every column. A field left
+ * out of `values` takes the column's default (`now()`, a sequence, NULL); a
+ * NOT NULL column without one is refused by Postgres.
  */
 export function insertStatement(db: Queryable, entity: EntityDefinition<unknown>, values: Readonly<Record<string, unknown>>): Knex.Raw {
   const columns: string[] = [];
@@ -80,8 +81,7 @@ export function insertStatement(db: Queryable, entity: EntityDefinition<unknown>
     }
     const value = values[col.field];
     if (value === undefined) {
-      if (col.kind !== 'timestamptz' && col.kind !== 'timestamp') throw new Error(`insert into ${entity.table}: ${col.field} is missing`);
-      placeholders.push('now()');
+      placeholders.push('default');
       continue;
     }
     placeholders.push(`?::${col.sqlType}`);
@@ -98,6 +98,54 @@ export async function insertRow<Row>(scope: ChangeScope, entity: EntityDefinitio
   const [row] = await scope.change(entity, 'insert', insertStatement(scope.trx, entity, values));
   if (row === undefined) throw new Error(`insert into ${entity.table} returned no row`);
   return row;
+}
+
+export interface UpdateOptions {
+  /** Timestamp fields set to now() with the change (`updatedAt`). @default none */
+  readonly touch?: readonly string[];
+}
+
+/** An UPDATE of one row's `changes` (fields -> values), version + 1, RETURNING every column; no row when the key matches none. */
+export function updateStatement(
+  db: Queryable,
+  entity: EntityDefinition<unknown>,
+  key: string,
+  changes: Readonly<Record<string, unknown>>,
+  options: UpdateOptions = {},
+): Knex.Raw {
+  const sets: string[] = [];
+  const bindings: Knex.Value[] = [];
+  for (const [field, value] of Object.entries(changes)) {
+    const col = columnOf(entity, field);
+    sets.push(`${quote(col.column)} = ?::${col.sqlType}`);
+    bindings.push(col.encode(value) as Knex.Value);
+  }
+  const version = quote(entity.version.column);
+  sets.push(`${version} = ${version} + 1`);
+  for (const field of options.touch ?? []) sets.push(`${quote(columnOf(entity, field).column)} = now()`);
+  return db.raw(
+    `update ${quote(entity.table)} set ${sets.join(', ')} where ${quote(entity.key.column)} = ?::${entity.key.sqlType} returning ${columnList(entity)}`,
+    [...bindings, key],
+  );
+}
+
+/** A DELETE of one row, RETURNING it as it was; no row when the key matches none. */
+export function deleteStatement(db: Queryable, entity: EntityDefinition<unknown>, key: string): Knex.Raw {
+  return db.raw(
+    `delete from ${quote(entity.table)} where ${quote(entity.key.column)} = ?::${entity.key.sqlType} returning ${columnList(entity)}`,
+    [key],
+  );
+}
+
+/** The rows whose `field` (a column holding another entity's key) holds `key`, locked. */
+export async function lockReferencing<Row>(trx: Knex.Transaction, entity: EntityDefinition<Row>, field: string, key: string): Promise<Row[]> {
+  const col = columnOf(entity, field);
+  const pk = quote(entity.key.column);
+  const result = await trx.raw(
+    `select ${columnList(entity)} from ${quote(entity.table)} where ${quote(col.column)} = ?::${col.sqlType} order by ${pk} for update`,
+    [key],
+  );
+  return rowsOf(result).map((r) => entity.decode(r));
 }
 
 /** A row with its committed version, as the read path and the repair worker want it. */

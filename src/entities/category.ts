@@ -18,6 +18,8 @@ export const category = defineEntity({
   lists: {
     products: through(productCategories, { from: 'category', to: 'product', order: [asc('name')] }),
   },
+  // Generic, by declaration; the table keeps the slug's and the name's rules (migration 008).
+  mutations: { update: 'updateCategory', delete: 'deleteCategory', touch: ['updatedAt'] },
 });
 
 export type CategoryRow = RowOf<typeof category>;

@@ -79,16 +79,30 @@ export function defineJoinTable(config: JoinTable): JoinTable {
  * - `join`: the entities on the `to` side of a join table's rows whose `from` side is this one (`Category.products`).
  * Members are ordered by `order`, then by their key (in the direction of the last term), so every order is total.
  */
+/** What deleting an owner does to the members whose foreign key names it, as the foreign key says (ON DELETE). */
+export type OnDelete = 'restrict' | 'cascade' | 'set-null';
+
 export type ToMany =
-  | { readonly kind: 'foreign-key'; readonly of: string; readonly by: string; readonly order: readonly OrderTerm[]; readonly serve: ServeAs }
+  | {
+      readonly kind: 'foreign-key';
+      readonly of: string;
+      readonly by: string;
+      readonly order: readonly OrderTerm[];
+      readonly serve: ServeAs;
+      readonly onDelete: OnDelete;
+    }
   | { readonly kind: 'join'; readonly join: JoinTable; readonly from: string; readonly to: string; readonly order: readonly OrderTerm[]; readonly serve: ServeAs };
 
-export const hasMany = (of: string, options: { readonly by: string; readonly order: readonly OrderTerm[]; readonly serve?: ServeAs }): ToMany => ({
+export const hasMany = (
+  of: string,
+  options: { readonly by: string; readonly order: readonly OrderTerm[]; readonly serve?: ServeAs; readonly onDelete?: OnDelete },
+): ToMany => ({
   kind: 'foreign-key',
   of,
   by: options.by,
   order: options.order,
   serve: options.serve ?? asConnection(),
+  onDelete: options.onDelete ?? 'restrict',
 });
 
 export const through = (
@@ -121,6 +135,19 @@ export interface EntityConfig<T extends string, C extends Columns> {
   readonly relations?: readonly Relation[];
   /** To-many relations, by the field that serves them. */
   readonly lists?: Readonly<Record<string, ToMany>>;
+  /**
+   * Generic mutations, served by declaration (services/entity-mutations.ts), by root field name:
+   * `create(input: New<Type>!): <Type>!`, `update(id: ID!, patch: <Type>Patch!, expectedVersion: Int): <Type>!`,
+   * `delete(id: ID!, expectedVersion: Int): Boolean!`. `touch`: timestamp fields set to now() by every change.
+   */
+  readonly mutations?: EntityMutations<keyof C & string>;
+}
+
+export interface EntityMutations<F extends string = string> {
+  readonly create?: string;
+  readonly update?: string;
+  readonly delete?: string;
+  readonly touch?: readonly F[];
 }
 
 /** One column as the generic SQL sees it. */
@@ -156,6 +183,8 @@ export interface EntityDefinition<Row = Record<string, unknown>, T extends strin
   readonly relations: readonly Relation[];
   /** To-many relations, by field. */
   readonly lists: ReadonlyMap<string, ToMany>;
+  /** Generic mutations by declaration; {} when none. */
+  readonly mutations: EntityMutations;
   /** A row as the driver returned it (column names) -> the entity's row (field names). */
   decode(raw: Readonly<Record<string, unknown>>): Row;
   /** The canonical form of a key a client sent, or undefined when it cannot be one of this type's keys. */
@@ -217,6 +246,10 @@ export function defineEntity<const T extends string, C extends Columns>(config: 
   for (const field of Object.keys(config.lists ?? {})) {
     if (byField.has(field)) throw new EntityDefinitionError(`${where}: list ${field} has the name of a column`);
   }
+  for (const field of config.mutations?.touch ?? []) {
+    const col = byField.get(field);
+    if (col?.kind !== 'timestamptz' && col?.kind !== 'timestamp') throw new EntityDefinitionError(`${where}: mutations.touch names ${field}, which is not a timestamp column`);
+  }
   const decoders = fields.map((f) => [f.field, f.column, f.decode] as const);
   const { lists: rootLists, ...roots } = config.roots ?? {};
   return {
@@ -230,6 +263,7 @@ export function defineEntity<const T extends string, C extends Columns>(config: 
     lookups,
     relations: config.relations ?? [],
     lists: new Map(Object.entries(config.lists ?? {})),
+    mutations: config.mutations ?? {},
     decode(raw) {
       // Fields are assigned in one order, so every row of a type shares one hidden class.
       const row: Record<string, unknown> = {};

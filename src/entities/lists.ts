@@ -1,4 +1,4 @@
-import { EntityDefinitionError, type EntityDefinition, type FieldColumn, type OrderTerm, type ServeAs } from './define.js';
+import { EntityDefinitionError, type EntityDefinition, type FieldColumn, type OnDelete, type OrderTerm, type ServeAs } from './define.js';
 
 /** Pages of a connection: `first` when the client gives none, and the most it may ask for. */
 export const CONNECTION_DEFAULT_FIRST = 20;
@@ -6,8 +6,8 @@ export const CONNECTION_MAX_FIRST = 100;
 
 /** Where a list's members come from, as the SQL sees it. */
 export type ListSource =
-  /** Members whose `column` (of the member's table) holds the owner's key. */
-  | { readonly kind: 'foreign-key'; readonly column: FieldColumn }
+  /** Members whose `column` (of the member's table) holds the owner's key; `onDelete`: what deleting the owner does to them. */
+  | { readonly kind: 'foreign-key'; readonly column: FieldColumn; readonly onDelete: OnDelete }
   /** Rows of a join table: `ownerColumn` names the owner, `memberColumn` the member. */
   | { readonly kind: 'join'; readonly table: string; readonly ownerColumn: string; readonly memberColumn: string }
   /** Every row of the member's table. */
@@ -73,13 +73,14 @@ export function resolveLists(entities: readonly EntityDefinition<unknown>[]): Li
         const member = entityNamed(where, relation.of);
         const column = member.fields.find((f) => f.field === relation.by) ?? fail(where, `by names ${member.type}.${relation.by}, which is not a column`);
         if (column.sqlType !== owner.key.sqlType) fail(where, `${member.type}.${relation.by} is ${column.sqlType}, but ${owner.type}'s key is ${owner.key.sqlType}`);
+        if (relation.onDelete === 'set-null' && !column.nullable) fail(where, `onDelete set-null needs ${member.type}.${relation.by} to allow NULL`);
         lists.push({
           name: `${owner.type}.${field}`,
           on: owner.type,
           field,
           owner,
           member,
-          source: { kind: 'foreign-key', column },
+          source: { kind: 'foreign-key', column, onDelete: relation.onDelete },
           order: orderOf(where, member, relation.order),
           serve: checkServe(where, relation.serve),
         });

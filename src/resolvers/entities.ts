@@ -4,6 +4,7 @@ import type { EntityDefinition } from '../entities/define.js';
 import { entityOf } from '../entities/index.js';
 import { ROOT_OWNER, type ListDefinition } from '../entities/lists.js';
 import { requireKey, requireKeys } from '../validation.js';
+import { createEntity, deleteEntity, updateEntity } from '../services/entity-mutations.js';
 import { connection, plainList } from './connections.js';
 import { throwIfAnyFailed } from './load-all.js';
 
@@ -18,7 +19,8 @@ export type ResolverMap = Record<string, Record<string, unknown>>;
  * - `__resolveReference` for `_entities`: a malformed or unknown id resolves to null;
  * - relation fields (`Order.account`, `OrderLine.product`) through the target's loader;
  * - list fields (`Account.orders`, `Product.categories`, `Query.productCatalog`): a
- *   connection or a plain list, through the list's cached window and the members' loader.
+ *   connection or a plain list, through the list's cached window and the members' loader;
+ * - the generic mutations a definition asks for (services/entity-mutations.ts).
  */
 export function entityResolvers(entities: readonly EntityDefinition<unknown>[], lists: readonly ListDefinition[]): ResolverMap {
   const map: ResolverMap = { Query: {} };
@@ -50,6 +52,18 @@ export function entityResolvers(entities: readonly EntityDefinition<unknown>[], 
         // A nullable foreign key that holds NULL points at nothing.
         return value === null || value === undefined ? null : loaders.of(target).load(String(value));
       });
+    }
+  }
+  for (const entity of entities) {
+    const { create, update, delete: remove } = entity.mutations;
+    if (create !== undefined) add('Mutation', create, (_, args, { writes }) => createEntity(writes, entity, args['input'] as Record<string, unknown>));
+    if (update !== undefined) {
+      add('Mutation', update, (_, args, { writes }) =>
+        updateEntity(writes, entity, args['id'] as string, args['patch'] as Record<string, unknown>, args['expectedVersion'] as number | null | undefined),
+      );
+    }
+    if (remove !== undefined) {
+      add('Mutation', remove, (_, args, { writes }) => deleteEntity(writes, entity, lists, args['id'] as string, args['expectedVersion'] as number | null | undefined));
     }
   }
   for (const list of lists) {

@@ -5,6 +5,7 @@ import * as outboxAsQueue from './003-outbox-as-queue.js';
 import * as orders from './004-orders.js';
 import * as outboxRecordedBy from './005-outbox-recorded-by.js';
 import * as lists from './006-lists.js';
+import * as categoryRules from './008-category-rules.js';
 import * as outboxConstraints from './007-outbox-constraints.js';
 import { asOtherWriter } from '../outbox-triggers.js';
 
@@ -22,6 +23,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [
   ['005-outbox-recorded-by', outboxRecordedBy],
   ['006-lists', lists],
   ['007-outbox-constraints', outboxConstraints],
+  ['008-category-rules', categoryRules],
 ];
 
 /**
