@@ -3,6 +3,7 @@ import { versionedByIds, type Queryable } from './db/entity-sql.js';
 import { loadListWindows } from './db/list-sql.js';
 import type { EntityDefinition } from './entities/define.js';
 import { ROOT_OWNER, type ListDefinition } from './entities/lists.js';
+import { entityShape, listShape } from './entities/shapes.js';
 
 /**
  * Every kind of value the cache holds for the definitions, by the name the
@@ -14,6 +15,8 @@ import { ROOT_OWNER, type ListDefinition } from './entities/lists.js';
  */
 export interface CachedKind {
   readonly name: string;
+  /** The shape its values are written in (src/entities/shapes.ts). */
+  readonly shape: string;
   keyOf(id: string): string;
   /** The current values of `ids` with their versions; inside `db` (a transaction) when given. Missing ids are absent. */
   load(ids: readonly string[], db?: Queryable): Promise<ReadonlyMap<string, { readonly version: number; readonly data: unknown }>>;
@@ -48,6 +51,7 @@ export function cachedKinds(options: CachedKindsOptions): CachedKinds {
   for (const entity of options.entities) {
     kinds.set(entity.type, {
       name: entity.type,
+      shape: entityShape(entity),
       keyOf: (id) => entityKey(keys, entity, id),
       load: (ids, trx) => versionedByIds(trx ?? db, entity, ids),
       hintsOf(data) {
@@ -60,6 +64,7 @@ export function cachedKinds(options: CachedKindsOptions): CachedKinds {
   for (const list of options.lists) {
     kinds.set(list.name, {
       name: list.name,
+      shape: listShape(list),
       keyOf: (owner) => listKey(keys, list, owner),
       load: (owners, trx) => loadListWindows(trx ?? db, list, list.owner === undefined ? owners.map(() => ROOT_OWNER) : owners, listWindow),
       hintsOf: () => [],

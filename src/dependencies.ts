@@ -8,9 +8,11 @@ import { openDatabase, type Database } from './db/database.js';
 import { migrateToLatest } from './db/migrations/index.js';
 import type { Listening } from './db/notification-listener.js';
 import { OutboxRepository } from './db/outbox-repository.js';
+import { ShapeRegistry } from './db/cache-shapes.js';
 import { readCatalog } from './db/catalog.js';
 import { installOutboxTriggers, OUTBOX_CHANNEL, watchedTables } from './db/outbox-triggers.js';
 import { ENTITIES, LISTS } from './entities/index.js';
+import { shapesOf } from './entities/shapes.js';
 import { createReaders, type Readers } from './loaders/readers.js';
 import { openStore } from './open-store.js';
 import { ConsistencySampler } from './ops/consistency-sampler.js';
@@ -105,7 +107,10 @@ export async function createDependencies(
   });
   const outbox = new OutboxRepository(db.knex);
   const listWindow = config.cacheListWindow;
-  const readers = createReaders({ cache, db: db.knex, cached: keepsValues, listWindow });
+  // Which shape of each type fills the cache while a deploy that changes a type is under way (cache_shapes).
+  const shapes = keepsValues ? new ShapeRegistry(db.knex, { shapes: shapesOf(ENTITIES, LISTS), onError: (err) => cacheLogger.warn({ err }, 'reading the newest cache shapes failed') }) : undefined;
+  await shapes?.start();
+  const readers = createReaders({ cache, db: db.knex, cached: keepsValues, listWindow, ...(shapes === undefined ? {} : { fills: (kind: string) => shapes.isCurrent(kind) }) });
   const clearer = new OutboxClearer(outbox, { onError: (err) => cacheLogger.warn({ err }, 'clearing outbox rows failed; they will be replayed') });
   const repair = new CacheRepair({
     knex: db.knex,
@@ -167,6 +172,7 @@ export async function createDependencies(
     async close() {
       await outboxListener?.close();
       await pruner?.stop();
+      shapes?.stop();
       await sampler.stop();
       await repair.stop();
       await clearer.flush();

@@ -17,6 +17,8 @@ export interface CacheEntry<T = unknown> {
   readonly key: string;
   readonly version: number;
   readonly data: T | null;
+  /** The shape `data` has (see Envelope.s). @default none */
+  readonly shape?: string;
 }
 
 /**
@@ -146,7 +148,7 @@ export class CacheEngine {
    * store failed: the caller then serves from the source (the cache degrades,
    * never fails a read). A key the cache must not be trusted for is not asked.
    */
-  async read<T>(keys: readonly string[], stats?: RequestCacheStats): Promise<BatchRead<T>> {
+  async read<T>(keys: readonly string[], stats?: RequestCacheStats, shape?: string): Promise<BatchRead<T>> {
     if (keys.length === 0) return { reads: [], token: '' };
     const { trust } = this;
     const trusted = trust.all ? keys : keys.filter((k) => trust.trusts(k));
@@ -170,8 +172,11 @@ export class CacheEngine {
       if (raw !== null) {
         const envelope = parseEnvelope<T>(raw);
         // ISO-8601 in UTC compares as text: older than the store's loss of writes is a miss, refilled by the CAS.
-        if (envelope !== undefined && (since === undefined || envelope.written_at >= since)) return { hit: true, envelope };
-        if (envelope !== undefined) this.meter.distrustedValue();
+        const trustedEnvelope = envelope !== undefined && (since === undefined || envelope.written_at >= since);
+        // Written for another shape of the type (a deploy under way): a miss, never a missing or mistyped field.
+        if (trustedEnvelope && envelope.s === shape) return { hit: true, envelope };
+        if (trustedEnvelope) this.meter.otherShape();
+        else if (envelope !== undefined) this.meter.distrustedValue();
         else {
           this.meter.invalidValue();
           this.guard.log('warn', 'invalid-value', { key }, 'cache: stored value is not an envelope; treating it as a miss');
@@ -308,7 +313,7 @@ export class CacheEngine {
 
   private toCasWrite(entry: CacheEntry, loadMs: number): CasWrite {
     const ttlMs = this.ttl.ttlFor(entry.version, entry.data);
-    const envelope = createEnvelope(entry.version, entry.data, this.now(), ttlMs, loadMs);
+    const envelope = createEnvelope(entry.version, entry.data, this.now(), ttlMs, loadMs, entry.shape);
     return { key: entry.key, value: serializeEnvelope(envelope), version: entry.version, ttlMs };
   }
 }

@@ -17,6 +17,12 @@ export interface Envelope<T = unknown> {
   readonly delta: number;
   /** Logical expiry, epoch milliseconds; the Redis TTL ends at the same moment. */
   readonly exp: number;
+  /**
+   * The shape of what `data` holds (a hash of the definition it was written
+   * for); a reader of another shape treats the envelope as a miss, so a deploy
+   * that changes a type never serves a missing or mistyped field.
+   */
+  readonly s?: string;
 }
 
 export function createEnvelope<T>(
@@ -25,6 +31,7 @@ export function createEnvelope<T>(
   nowMs: number,
   ttlMs: number,
   deltaMs: number,
+  shape?: string,
 ): Envelope<T> {
   return {
     v: version,
@@ -32,6 +39,7 @@ export function createEnvelope<T>(
     written_at: new Date(nowMs).toISOString(),
     delta: Math.max(1, Math.round(deltaMs)),
     exp: nowMs + ttlMs,
+    ...(shape === undefined ? {} : { s: shape }),
   };
 }
 
@@ -42,6 +50,7 @@ export function serializeEnvelope(envelope: Envelope): string {
     written_at: envelope.written_at,
     delta: envelope.delta,
     exp: envelope.exp,
+    ...(envelope.s === undefined ? {} : { s: envelope.s }),
   });
 }
 
@@ -59,6 +68,7 @@ export function parseEnvelope<T = unknown>(raw: string): Envelope<T> | undefined
   if (e['data'] === undefined || (e['data'] !== null && typeof e['data'] !== 'object')) return undefined;
   if (typeof e['written_at'] !== 'string') return undefined;
   if (typeof e['delta'] !== 'number' || typeof e['exp'] !== 'number') return undefined;
+  if (e['s'] !== undefined && typeof e['s'] !== 'string') return undefined;
   return value as Envelope<T>;
 }
 

@@ -26,6 +26,14 @@ export interface ReadThroughOptions<T> {
   /** The cache key of an id. */
   readonly keyFor: (id: string) => string;
   readonly load: SourceLoader<T>;
+  /** The shape of the values this reader serves: a stored value of another shape is a miss. @default none */
+  readonly shape?: string;
+  /**
+   * Whether this reader's fills may land now: false while a newer shape of the
+   * same values is being rolled out elsewhere, so that two shapes do not keep
+   * replacing each other (this instance then reads the source). @default always
+   */
+  readonly fills?: () => boolean;
 }
 
 /**
@@ -73,11 +81,15 @@ export class ReadThrough<T> implements Reader<T> {
   private readonly cache: CacheEngine;
   private readonly keyFor: (id: string) => string;
   private readonly source: SourceLoader<T>;
+  private readonly shape: string | undefined;
+  private readonly fills: () => boolean;
 
   constructor(options: ReadThroughOptions<T>) {
     this.cache = options.cache;
     this.keyFor = options.keyFor;
     this.source = options.load;
+    this.shape = options.shape;
+    this.fills = options.fills ?? (() => true);
   }
 
   loadMany(ids: readonly string[], stats?: RequestCacheStats): Promise<ReadResult<T>[]> {
@@ -95,7 +107,7 @@ export class ReadThrough<T> implements Reader<T> {
     const { cache } = this;
     const { meter } = cache;
     const keys = ids.map(this.keyFor);
-    const { reads, token } = await cache.read<T>(keys, stats);
+    const { reads, token } = await cache.read<T>(keys, stats, this.shape);
     const results = new Array<ReadResult<T>>(ids.length);
     // Allocated on first use: a warm batch needs none of them.
     let pending: Promise<void>[] | undefined;
@@ -206,7 +218,9 @@ export class ReadThrough<T> implements Reader<T> {
     const settled = cache.track(
       loading.then(
         async (found) => {
-          if (toFill.length > 0) await cache.fill(this.fillEntries(toFill, found), performance.now() - startedAt, token);
+          if (toFill.length === 0) return;
+          if (this.fills()) await cache.fill(this.fillEntries(toFill, found), performance.now() - startedAt, token);
+          else await cache.releaseLeases(toFill.map(this.keyFor), token);
         },
         // Nothing to fill: give the leases back, so that the next reader loads at once instead of waiting them out.
         () => cache.releaseLeases(toFill.map(this.keyFor), token),
@@ -223,6 +237,7 @@ export class ReadThrough<T> implements Reader<T> {
 
   /** XFetch fired for these keys: take their leases, then reload and rewrite them without making the reader wait. */
   private refreshInBackground(ids: readonly string[]): void {
+    if (!this.fills()) return;
     const idle = ids.filter((id) => !this.flights.has(this.keyFor(id)));
     if (idle.length === 0) return;
     const { cache } = this;
@@ -245,7 +260,11 @@ export class ReadThrough<T> implements Reader<T> {
     for (const id of ids) {
       const record = found.get(id);
       // An id with no value is filled as "no such value" (version 0, short TTL): its lease ends, and any real version replaces it.
-      entries.push(record ? { key: this.keyFor(id), version: record.version, data: record.data } : { key: this.keyFor(id), version: 0, data: null });
+      entries.push(
+        record
+          ? { key: this.keyFor(id), version: record.version, data: record.data, shape: this.shape }
+          : { key: this.keyFor(id), version: 0, data: null, shape: this.shape },
+      );
     }
     return entries;
   }

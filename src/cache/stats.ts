@@ -20,6 +20,8 @@ export class CacheCounters {
   hits = 0;
   misses = 0;
   invalidValues = 0;
+  /** Values written for another shape of their type (another deploy's definition), read as misses. */
+  otherShapes = 0;
   /** Envelopes written before the store may have lost writes (a restart from a snapshot, a failover): treated as misses. */
   distrustedValues = 0;
   earlyRefreshes = 0;
@@ -97,6 +99,11 @@ export class CacheMeter {
 
   earlyRefreshes(n: number): void {
     this.counters.earlyRefreshes += n;
+  }
+
+  /** A value written for another shape of its type (a deploy under way), read as a miss. */
+  otherShape(): void {
+    this.counters.otherShapes++;
   }
 
   invalidValue(): void {

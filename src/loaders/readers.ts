@@ -9,6 +9,7 @@ import { classifyDbError } from '../db/pg-errors.js';
 import type { EntityDefinition } from '../entities/define.js';
 import { ENTITIES, LISTS } from '../entities/index.js';
 import type { ListDefinition } from '../entities/lists.js';
+import { entityShape, listShape, lookupKind, lookupShape } from '../entities/shapes.js';
 import { serviceUnavailable } from '../errors.js';
 
 /** A secondary lookup's cached value: which entity currently holds the looked-up value. */
@@ -71,6 +72,8 @@ export interface ReadersOptions {
   readonly entities?: readonly EntityDefinition<unknown>[];
   /** @default LISTS */
   readonly lists?: readonly ListDefinition[];
+  /** Whether this instance's shape of a kind of value (shapes.ts) may fill the cache now. @default always */
+  readonly fills?: (kind: string) => boolean;
 }
 
 export function createReaders(options: ReadersOptions): Readers {
@@ -79,8 +82,11 @@ export function createReaders(options: ReadersOptions): Readers {
   const lists = options.lists ?? LISTS;
   const listWindow = options.listWindow ?? 200;
   const cached = options.cached ?? true;
-  const readerOf = <T>(keyFor: (id: string) => string, load: SourceLoader<T>): Reader<T> =>
-    cached ? new ReadThrough({ cache, keyFor, load }) : new DirectRead(load, cache.meter);
+  const fillsOf = options.fills;
+  const readerOf = <T>(kind: string, shape: string, keyFor: (id: string) => string, load: SourceLoader<T>): Reader<T> =>
+    cached
+      ? new ReadThrough({ cache, keyFor, load, shape, ...(fillsOf === undefined ? {} : { fills: () => fillsOf(kind) }) })
+      : new DirectRead(load, cache.meter);
 
   const byEntity = new Map<EntityDefinition<unknown>, Reader<unknown>>();
   const byLookup = new Map<string, Reader<LookupTarget>>();
@@ -88,7 +94,7 @@ export function createReaders(options: ReadersOptions): Readers {
   for (const entity of entities) {
     byEntity.set(
       entity,
-      readerOf((id) => entityKey(cache.keys, entity, id), resilient((ids: readonly string[]) => versionedByIds(db, entity, ids))),
+      readerOf(entity.type, entityShape(entity), (id) => entityKey(cache.keys, entity, id), resilient((ids: readonly string[]) => versionedByIds(db, entity, ids))),
     );
     for (const field of entity.lookups.keys()) {
       // A hint is only that: it is verified against the (always fresh) entity on every use.
@@ -96,11 +102,14 @@ export function createReaders(options: ReadersOptions): Readers {
         const rows = (await findByValues(db, entity, field, values)) as Readonly<Record<string, unknown>>[];
         return new Map(rows.map((row) => [String(row[field]), { version: Number(row[entity.version.field]), data: { id: String(row[entity.key.field]) } }]));
       });
-      byLookup.set(`${entity.type}.${field}`, readerOf((value) => lookupKey(cache.keys, entity, field, value), hints));
+      byLookup.set(`${entity.type}.${field}`, readerOf(lookupKind(entity, field), lookupShape(entity, field), (value) => lookupKey(cache.keys, entity, field, value), hints));
     }
   }
   for (const list of lists) {
-    byList.set(list, readerOf((owner) => listKey(cache.keys, list, owner), resilient((owners: readonly string[]) => loadListWindows(db, list, owners, listWindow))));
+    byList.set(
+      list,
+      readerOf(list.name, listShape(list), (owner) => listKey(cache.keys, list, owner), resilient((owners: readonly string[]) => loadListWindows(db, list, owners, listWindow))),
+    );
   }
   return {
     of<Row>(entity: EntityDefinition<Row>): Reader<Row> {

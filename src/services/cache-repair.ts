@@ -269,7 +269,7 @@ export class CacheRepair {
           continue;
         }
         const current = found.get(id);
-        entries.push({ key: kind.keyOf(id), version: current ? current.version : recorded, data: current ? current.data : null });
+        entries.push({ key: kind.keyOf(id), version: current ? current.version : recorded, data: current ? current.data : null, shape: kind.shape });
         if (current) drops.push(...kind.hintsOf(current.data));
       }
     }

@@ -10,6 +10,7 @@ import { RecordingScope } from '../db/recording-scope.js';
 import { inTransaction } from '../db/transaction.js';
 import { entityOf, LISTS, listNamed } from '../entities/index.js';
 import type { ListDefinition } from '../entities/lists.js';
+import { entityShape, listShape } from '../entities/shapes.js';
 import type { AppError } from '../errors.js';
 import type { CacheRepair } from './cache-repair.js';
 import { toClientError } from './db-failures.js';
@@ -161,11 +162,11 @@ export class WriteThrough implements Writes {
     const entries: CacheEntry[] = [];
     for (const change of scope.changes.values()) {
       const entity = entityOf(change.type);
-      if (entity !== undefined) entries.push({ key: entityKey(cache.keys, entity, change.id), version: change.version, data: change.data });
+      if (entity !== undefined) entries.push({ key: entityKey(cache.keys, entity, change.id), version: change.version, data: change.data, shape: entityShape(entity) });
     }
     for (const committed of windows) {
       const list = listNamed(committed.list);
-      if (list !== undefined) entries.push({ key: listKey(cache.keys, list, committed.owner), version: committed.version, data: committed.window });
+      if (list !== undefined) entries.push({ key: listKey(cache.keys, list, committed.owner), version: committed.version, data: committed.window, shape: listShape(list) });
     }
     return entries;
   }

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEnvelope } from '../../src/cache/envelope.js';
 import { versionedByIds } from '../../src/db/entity-sql.js';
 import { product } from '../../src/entities/product.js';
+import { entityShape } from '../../src/entities/shapes.js';
 import { newId } from '../../src/ids.js';
 import { dataOf, startTestApp, type TestApp, QUIET_BACKGROUND } from '../helpers/app.js';
 import { costCounters } from '../helpers/counting.js';
@@ -111,7 +112,7 @@ describe('read path', () => {
     // The reader has found the lease held, and is reading again while it waits (its MGET, its lease try, one more MGET).
     await waitFor('the reader to wait for the other fill', async () => context.loaders.stats.redisRoundTrips, (trips) => trips >= 3, 10_000, 5);
     const row = [...(await versionedByIds(deps.db.knex, product, [id]))][0];
-    await deps.cache.fill([{ key, version: row?.[1].version ?? 0, data: row?.[1].data ?? null }], 1, other);
+    await deps.cache.fill([{ key, version: row?.[1].version ?? 0, data: row?.[1].data ?? null, shape: entityShape(product) }], 1, other);
     expect((await reading)?.id).toBe(id);
     expect(context.loaders.stats).toMatchObject({ hits: 0, misses: 1, sourceLoads: 0 });
     expect(context.loaders.stats.redisRoundTrips).toBeGreaterThan(2);
