@@ -19,6 +19,7 @@ const CACHE_COUNTERS: readonly { field: keyof CacheCounters; name: string; help:
   { field: 'readFailures', name: 'freshgraph_cache_read_failures_total', help: 'Cache reads that failed and were served from Postgres' },
   { field: 'fillFailures', name: 'freshgraph_cache_fill_failures_total', help: 'Backfills after a miss that did not reach the cache' },
   { field: 'invalidValues', name: 'freshgraph_cache_invalid_values_total', help: 'Stored values that were not envelopes (treated as misses)' },
+  { field: 'otherShapes', name: 'freshgraph_cache_other_shape_total', help: 'Values written for another shape of their type (a deploy that changes it, under way), read as misses' },
   { field: 'distrustedValues', name: 'freshgraph_cache_distrusted_values_total', help: 'Envelopes written before Redis came back with older data (a restart from a snapshot, a failover), treated as misses' },
   { field: 'singleFlightJoins', name: 'freshgraph_cache_single_flight_joins_total', help: 'Misses that shared a database load already in flight' },
   { field: 'sourceLoads', name: 'freshgraph_cache_source_loads_total', help: 'Batched loads from Postgres on behalf of the cache' },

@@ -11,15 +11,18 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** This checkout. */
+export const PROJECT_ROOT = new URL('../..', import.meta.url).pathname;
+
 /**
  * Runs `src/main.ts` as its own process, exactly as `npm start` does, with only
  * the environment given (plus PATH) on a free loopback port, and waits until
- * it answers /healthz.
+ * it answers /healthz. `root`: another copy of the project (project-copy.ts).
  */
-export async function spawnServer(env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
+export async function spawnServer(env: Record<string, string>, timeoutMs = 60_000, root: string = PROJECT_ROOT): Promise<ServerProcess> {
   const port = env['PORT'] ?? String(await freePort());
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: new URL('../..', import.meta.url).pathname,
+    cwd: root,
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', ...env, PORT: port },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
