@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEnvelope } from '../../src/cache/envelope.js';
+import type { EntityDefinition } from '../../src/entities/define.js';
+import { ENTITIES, LISTS } from '../../src/entities/index.js';
 import { canonicalId } from '../../src/ids.js';
 import { dataOf, startTestApp, type TestApp } from '../helpers/app.js';
 import { Choices, ODD_IDS, ODD_INTS, ODD_TEXT, RUN, WRONG_TYPES, rawExchange, shortText, toLiteral, type RawAnswer } from '../helpers/fuzz.js';
@@ -26,7 +28,8 @@ const CONCURRENCY = 4;
 const SECRET = 'fuzz-router-secret-0123456789';
 const TOKEN = 'fuzz-write-token-0123456789';
 
-type Entity = 'Product' | 'Account' | 'Order' | 'Category';
+/** A cached type of ENTITIES. */
+type Entity = string;
 
 interface Row {
   readonly entity: Entity;
@@ -39,7 +42,7 @@ interface Row {
 /** What the fuzzer created, and what the server acknowledged about it. */
 class World {
   readonly rows = new Map<string, Row>();
-  readonly slots: Record<Entity, string[]> = { Product: [], Account: [], Order: [], Category: [] };
+  readonly slots: Record<Entity, string[]> = Object.fromEntries(ENTITIES.map((e) => [e.type, []]));
   readonly skus: string[] = [];
   readonly slugs: string[] = [];
   private skuCount = 0;
@@ -47,16 +50,17 @@ class World {
 
   add(entity: Entity, id: string, slot: boolean): void {
     this.rows.set(id, { entity, id, acks: 0, deleted: false });
-    if (slot) this.slots[entity].push(id);
+    if (slot) (this.slots[entity] ??= []).push(id);
   }
 
   /** An id for an argument that names an `entity`: mostly a row of ours, sometimes anything but. */
   ref(c: Choices, entity: Entity): unknown {
     const roll = c.random();
-    const own = this.slots[entity].length > 0 ? c.pick(this.slots[entity]) : c.uuid();
+    const mine = this.slots[entity] ?? [];
+    const own = mine.length > 0 ? c.pick(mine) : c.uuid();
     if (roll < 0.65) return own;
     if (roll < 0.72) return own.toUpperCase();
-    if (roll < 0.77) return c.pick(this.slots[entity === 'Product' ? 'Account' : 'Product']);
+    if (roll < 0.77) return c.pick(this.slots[entity === 'Product' ? 'Account' : 'Product'] ?? [own]);
     if (roll < 0.85) return c.uuid();
     if (roll < 0.95) return c.pick(ODD_IDS);
     return c.pick(WRONG_TYPES);
@@ -66,6 +70,13 @@ class World {
     if (c.chance(0.1) && this.skus.length > 0) return c.pick(this.skus); // ALREADY_EXISTS
     if (c.chance(0.15)) return c.pick([...ODD_TEXT, ...WRONG_TYPES]);
     return `FZ-${SEED}-${RUN}-${this.skuCount++}`;
+  }
+
+  /** Values a lookup may be asked for that some row holds (or held). */
+  lookupValues(type: string, field: string): readonly string[] {
+    if (type === 'Product' && field === 'sku') return this.skus;
+    if (type === 'Category' && field === 'slug') return this.slugs;
+    return [];
   }
 
   newSlug(c: Choices): unknown {
@@ -93,7 +104,7 @@ interface FieldSpec {
   readonly field: string;
   readonly weight: number;
   /** The object type it returns, for a selection; undefined for a scalar. */
-  readonly returns?: keyof typeof SELECTABLE;
+  readonly returns?: string;
   args(c: Choices, w: World): Record<string, Arg>;
   /**
    * Called when the server acknowledged the field: with its value, or with
@@ -136,20 +147,37 @@ const representation = (c: Choices, w: World): unknown => {
  * The schema's root fields. A new operation (say `placeOrder`) is one entry: its
  * arguments, and, for a mutation, which rows its acknowledgement changed.
  */
+/**
+ * The root read fields of every cached type and list, from the definitions:
+ * a type added to ENTITIES (pulled, or written by hand) is fuzzed with the rest.
+ */
+function readFields(): FieldSpec[] {
+  const specs: FieldSpec[] = [];
+  for (const entity of ENTITIES as readonly EntityDefinition<unknown>[]) {
+    const { one, many } = entity.roots;
+    if (one !== undefined) specs.push({ root: 'query', field: one, weight: 4, returns: entity.type, args: (c, w) => ({ id: { type: 'ID!', value: w.ref(c, entity.type) } }) });
+    if (many !== undefined) specs.push({ root: 'query', field: many, weight: 3, returns: entity.type, args: (c, w) => ({ ids: { type: '[ID!]!', value: idList(c, w, entity.type) } }) });
+    for (const [field, lookup] of entity.lookups) {
+      specs.push({
+        root: 'query',
+        field: lookup.root,
+        weight: 3,
+        returns: entity.type,
+        args: (c, w) => {
+          const known = w.lookupValues(entity.type, field);
+          return { [field]: { type: 'String!', value: known.length > 0 && c.chance(0.6) ? c.pick(known) : text(c, () => `nope-${c.int(0, 99)}`) } };
+        },
+      });
+    }
+  }
+  for (const list of LISTS) {
+    if (list.on === 'Query') specs.push({ root: 'query', field: list.field, weight: 3, returns: `${list.member.type}Connection`, args: (c) => connectionArgs(c) });
+  }
+  return specs;
+}
+
 const FIELDS: readonly FieldSpec[] = [
-  { root: 'query', field: 'product', weight: 8, returns: 'Product', args: (c, w) => ({ id: { type: 'ID!', value: w.ref(c, 'Product') } }) },
-  { root: 'query', field: 'products', weight: 5, returns: 'Product', args: (c, w) => ({ ids: { type: '[ID!]!', value: idList(c, w, 'Product') } }) },
-  { root: 'query', field: 'account', weight: 4, returns: 'Account', args: (c, w) => ({ id: { type: 'ID!', value: w.ref(c, 'Account') } }) },
-  { root: 'query', field: 'accounts', weight: 3, returns: 'Account', args: (c, w) => ({ ids: { type: '[ID!]!', value: idList(c, w, 'Account') } }) },
-  { root: 'query', field: 'order', weight: 3, returns: 'Order', args: (c, w) => ({ id: { type: 'ID!', value: w.ref(c, 'Order') } }) },
-  { root: 'query', field: 'orders', weight: 2, returns: 'Order', args: (c, w) => ({ ids: { type: '[ID!]!', value: idList(c, w, 'Order') } }) },
-  {
-    root: 'query',
-    field: 'productBySku',
-    weight: 4,
-    returns: 'Product',
-    args: (c, w) => ({ sku: { type: 'String!', value: w.skus.length > 0 && c.chance(0.6) ? c.pick(w.skus) : text(c, () => `NOPE-${c.int(0, 99)}`) } }),
-  },
+  ...readFields(),
   {
     root: 'query',
     field: '_entities',
@@ -160,16 +188,6 @@ const FIELDS: readonly FieldSpec[] = [
     }),
   },
   { root: 'query', field: '_service', weight: 1, returns: '_Service', args: () => ({}) },
-  { root: 'query', field: 'category', weight: 3, returns: 'Category', args: (c, w) => ({ id: { type: 'ID!', value: w.ref(c, 'Category') } }) },
-  { root: 'query', field: 'categories', weight: 2, returns: 'Category', args: (c, w) => ({ ids: { type: '[ID!]!', value: idList(c, w, 'Category') } }) },
-  {
-    root: 'query',
-    field: 'categoryBySlug',
-    weight: 2,
-    returns: 'Category',
-    args: (c, w) => ({ slug: { type: 'String!', value: w.slugs.length > 0 && c.chance(0.6) ? c.pick(w.slugs) : text(c, () => `nope-${c.int(0, 99)}`) } }),
-  },
-  { root: 'query', field: 'productCatalog', weight: 3, returns: 'ProductConnection', args: (c) => connectionArgs(c) },
   {
     root: 'mutation',
     field: 'createCategory',
@@ -328,19 +346,18 @@ const FIELDS: readonly FieldSpec[] = [
 ];
 
 /** Selectable fields per type; a Transfer or _Entity selects into its members. */
-const SELECTABLE = {
-  Product: ['id', 'sku', 'name', 'priceCents', 'stock', 'version', 'updatedAt', '__typename'],
-  Account: ['id', 'owner', 'balanceCents', 'version', 'updatedAt', '__typename'],
-  Category: ['id', 'name', 'slug', 'version', 'updatedAt', '__typename'],
-  ProductConnection: ['totalCount', '__typename'],
+/** Selectable fields per type: every cached type's scalar columns (from its definition), and the few others. */
+const SELECTABLE: Readonly<Record<string, readonly string[]>> = {
+  ...Object.fromEntries(
+    (ENTITIES as readonly EntityDefinition<unknown>[]).map((e) => [e.type, [...e.fields.filter((f) => f.kind !== 'json' && f.kind !== 'jsonb').map((f) => f.field), '__typename']]),
+  ),
   Transfer: ['amountCents', '__typename'],
-  Order: ['id', 'accountId', 'totalCents', 'version', 'createdAt', '__typename'],
   _Entity: ['__typename'],
   _Service: ['sdl'],
-} as const;
+};
 
 /** A connection's selection: its count, and edges, nodes or pageInfo at random. */
-function selectConnection(c: Choices, node: 'Product' | 'Order' | 'Account'): string {
+function selectConnection(c: Choices, node: string): string {
   const parts = ['totalCount'];
   if (c.chance(0.6)) parts.push(`edges { cursor node { ${select(c, node)} } }`);
   if (c.chance(0.5)) parts.push(`nodes { ${select(c, node)} }`);
@@ -353,8 +370,8 @@ const argumentsOf = (c: Choices): string => {
   return args.length === 0 ? '' : `(${args.join(', ')})`;
 };
 
-function select(c: Choices, type: keyof typeof SELECTABLE, depth = 0): string {
-  if (type === 'ProductConnection') return selectConnection(c, 'Product');
+function select(c: Choices, type: string, depth = 0): string {
+  if (type.endsWith('Connection')) return selectConnection(c, type.slice(0, -'Connection'.length));
   const fields: string[] = ['id']; // acknowledgements read the id of what was created
   // Lists, nested once at most: an account's orders, a product's categories, a category's products.
   if (depth === 0 && type === 'Account' && c.chance(0.25)) fields.push(`orders${argumentsOf(c)} { ${selectConnection(c, 'Order')} }`);
@@ -366,8 +383,9 @@ function select(c: Choices, type: keyof typeof SELECTABLE, depth = 0): string {
   }
   if (type === 'Order' && c.chance(0.4)) fields.push(`account { ${select(c, 'Account')} } lines { productId quantity unitPriceCents product { ${select(c, 'Product')} } }`);
   if (type === '_Service') return c.chance(0.9) ? 'sdl' : 'nope';
-  for (let i = c.int(0, 3); i > 0; i--) fields.push(c.pick(SELECTABLE[type] as readonly string[]));
-  if (c.chance(0.15)) fields.push(`${c.pick(['a', 'b', '__proto__', 'constructor'])}: ${c.pick(SELECTABLE[type] as readonly string[])}`);
+  const selectable = SELECTABLE[type] ?? ['__typename'];
+  for (let i = c.int(0, 3); i > 0; i--) fields.push(c.pick(selectable));
+  if (c.chance(0.15)) fields.push(`${c.pick(['a', 'b', '__proto__', 'constructor'])}: ${c.pick(selectable)}`);
   if (c.chance(0.04)) fields.push(c.pick(['nope', 'reviews', 'id { x }', '__schema { queryType { name } }']));
   if (c.chance(0.05)) fields.push(`... on ${type} { version }`);
   if (c.chance(0.03)) fields.push(`... on ${type} @include(if: ${c.pick(['true', 'false', '$missing', '"yes"'])}) { sku }`);

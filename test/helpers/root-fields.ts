@@ -65,6 +65,8 @@ export const ROOT_FIELD_CASES: readonly RootFieldCase[] = [
     cost: 103,
   },
   { field: 'Mutation.createCategory', query: 'mutation { createCategory(input: { name: "", slug: "" }) { id } }', cost: 1 },
+  { field: 'Mutation.updateCategory', query: `mutation { updateCategory(id: "${ID}", patch: { name: "x" }) { id } }`, cost: 1 },
+  { field: 'Mutation.deleteCategory', query: `mutation { deleteCategory(id: "${ID}") }`, cost: 1 },
   // The 3 categories it is given, plus the product's (at most 50).
   { field: 'Mutation.categorize', query: `mutation { categorize(productId: "${ID}", categoryIds: ${list(3)}) { categories { id } } }`, cost: 53 },
 ];
