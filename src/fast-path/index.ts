@@ -11,8 +11,9 @@ import { planCost } from './cost.js';
 import { FALL_THROUGH, dataOf, run } from './execute.js';
 import { TRACE_HEADER, asksForTrace, skippable } from './fence.js';
 import { LearnedOperations, type LearnedOptions } from './learned.js';
-import { emptyServable, plan, servableOf, type Plan, type Servable } from './plan.js';
+import { plan, type Plan } from './plan.js';
 import { routesOf } from './routes.js';
+import { emptyServable, servableOf, type Servable } from './servable.js';
 import { shortcutFor, type ShortcutAnswer } from './shortcut.js';
 
 /**
@@ -41,10 +42,11 @@ import { shortcutFor, type ShortcutAnswer } from './shortcut.js';
  * Apollo's). The shortcut skips every plugin hook, so it answers only behind
  * its fence (fence.ts): which requests, and with which plugins installed.
  *
- * Files: plan.ts (which operations), execute.ts (running a plan), cost.ts (what
- * the cost limit prices a plan at), learned.ts (the learned-operations table),
- * shortcut.ts (answering before Apollo), fence.ts (when the shortcut may answer
- * at all), routes.ts (the served types, from the entity definitions).
+ * Files: plan.ts (which operations), servable.ts (what the schema lets it
+ * read), execute.ts (running a plan), cost.ts (what the cost limit prices a
+ * plan at), learned.ts (the learned-operations table), shortcut.ts (answering
+ * before Apollo), fence.ts (when the shortcut may answer at all), routes.ts
+ * (the served types, from the entity definitions).
  */
 export interface FastPath {
   readonly plugin: ApolloServerPlugin<RequestContext>;
