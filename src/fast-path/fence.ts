@@ -30,13 +30,14 @@ export const SKIPPABLE = {
   wellFormedText: 'the shortcut never sees a body that could hold ill-formed text (see mayHoldSurrogates)',
   requestMeta: 'the shortcut records the operation name and type itself',
   costLimit:
-    'a learned operation has passed it with a list at least as long, and its cost grows with that length only; the shortcut takes its turn in the same admission',
-  entitiesLimit: 'as the cost, and the fast path falls through on any representation it cannot serve',
-  connectionArgs: 'a learned operation selects scalar fields of entities only, never a connection',
+    'a learned operation has passed it at a cost at least as high, priced by its own rules (cost.ts, checked against operationCost when learned); the shortcut takes its turn in the same admission at that cost',
+  entitiesLimit: 'the fast path falls through on more representations than MAX_LIST_LENGTH (the limit the server gives it) and on any it cannot serve',
+  connectionArgs: 'the fast path checks first and after with the resolvers\' own checks (firstOf, decodeCursor) and falls through on any they refuse',
   landingPage: 'it serves GET requests only, which the shortcut never answers',
   writeAccess: 'it refuses mutations only, and no mutation is ever learned',
   debugExtensions: 'a request that asks for the debug view never takes the shortcut',
-  executionDeadline: 'it stops resolvers, and the shortcut runs none: it makes one read',
+  executionDeadline:
+    'it stops resolvers that would start late, and the shortcut runs none: it makes one read per level of its plan (at most as many as execution would), each as soon as the level above is read',
   disabled: 'a disabled plugin has no hooks',
   tracing: 'it acts on requests that ask for a trace only, which never take the shortcut',
   fastPath: 'the shortcut answers what the fast path itself has learned',

@@ -2,20 +2,30 @@ import { HeaderMap, type ApolloServerPlugin, type GraphQLRequestListener, type G
 import type { OperationDefinitionNode } from 'graphql';
 import type { RequestContext } from '../context.js';
 import type { EntityDefinition } from '../entities/define.js';
+import { LISTS } from '../entities/index.js';
+import type { ListDefinition } from '../entities/lists.js';
+import { LIST_BOUNDS } from '../list-bounds.js';
+import { operationCost, type ListBounds } from '../plugins/cost-limit.js';
+import { coercedVariables } from '../plugins/request-values.js';
+import { planCost } from './cost.js';
 import { FALL_THROUGH, dataOf, run } from './execute.js';
 import { TRACE_HEADER, asksForTrace, skippable } from './fence.js';
 import { LearnedOperations, type LearnedOptions } from './learned.js';
-import { listLength, plan, servableOf, type Plan, type Servable } from './plan.js';
+import { plan, type Plan } from './plan.js';
 import { routesOf } from './routes.js';
+import { emptyServable, servableOf, type Servable } from './servable.js';
 import { shortcutFor, type ShortcutAnswer } from './shortcut.js';
 
 /**
  * The read fast path. Most traffic is `one(id)`, `many(ids)` or a router's
- * `_entities(representations)` of a cached type, selecting scalar fields. For
- * those, its plugin reads through the readers behind the request's DataLoaders
- * (the same cache and freshness rules as the resolvers, counted in the request's
- * stats), though not through the DataLoaders themselves: a list read once needs
- * no per-key promise or per-request cache. It builds the response itself,
+ * `_entities(representations)` of a cached type, selecting scalar fields, and
+ * pages of lists (`account(id) { orders(first: 10) { ... } }`). For those, its
+ * plugin reads through the readers behind the request's DataLoaders (the same
+ * cache and freshness rules as the resolvers, counted in the request's stats):
+ * a root read of scalars straight through the reader (a list read once needs no
+ * per-key promise or per-request cache), relations and lists through the
+ * request's DataLoaders and the resolvers' own page reader (list-pages.ts), so
+ * that each level is one round trip as in execution. It builds the response itself,
  * skipping graphql-js execution: on a warm cache that was the larger part of a
  * request's CPU time (profiled with `npm run bench`).
  *
@@ -32,10 +42,11 @@ import { shortcutFor, type ShortcutAnswer } from './shortcut.js';
  * Apollo's). The shortcut skips every plugin hook, so it answers only behind
  * its fence (fence.ts): which requests, and with which plugins installed.
  *
- * Files: plan.ts (which operations), execute.ts (running a plan), learned.ts
- * (the learned-operations table), shortcut.ts (answering before Apollo), fence.ts
- * (when the shortcut may answer at all), routes.ts (the served types, from the
- * entity definitions).
+ * Files: plan.ts (which operations), servable.ts (what the schema lets it
+ * read), execute.ts (running a plan), cost.ts (what the cost limit prices a
+ * plan at), learned.ts (the learned-operations table), shortcut.ts (answering
+ * before Apollo), fence.ts (when the shortcut may answer at all), routes.ts
+ * (the served types, from the entity definitions).
  */
 export interface FastPath {
   readonly plugin: ApolloServerPlugin<RequestContext>;
@@ -47,11 +58,17 @@ export interface FastPath {
 
 export interface FastPathOptions {
   readonly learned?: LearnedOptions;
+  /** The lists it may serve: the very definitions the loaders key their readers by. @default LISTS */
+  readonly lists?: readonly ListDefinition[];
+  /** The cost limit's list bounds, which the plans' costs use. @default LIST_BOUNDS */
+  readonly bounds?: ListBounds;
 }
 
 export function createFastPath(entities: readonly EntityDefinition<unknown>[], options: FastPathOptions = {}): FastPath {
   const routes = routesOf(entities);
-  let servable: Servable = { routes, leafFields: new Map() };
+  const lists = options.lists ?? LISTS;
+  const bounds = options.bounds ?? LIST_BOUNDS;
+  let servable: Servable = emptyServable(routes, bounds);
   const plans = new WeakMap<OperationDefinitionNode, Plan | null>();
   const learned = new LearnedOperations(options.learned);
   let shortcutAnswers = 0;
@@ -59,7 +76,7 @@ export function createFastPath(entities: readonly EntityDefinition<unknown>[], o
   // One listener for every request: nothing is allocated for requests that take the normal path.
   const listener: GraphQLRequestListener<RequestContext> = {
     async responseForOperation(requestContext): Promise<GraphQLResponse | null> {
-      const { operation, request, contextValue } = requestContext;
+      const { operation, request, contextValue, document, schema } = requestContext;
       if (!operation) return null;
       // A router asking for a federated trace gets one from execution.
       if (asksForTrace(request.http?.headers.get(TRACE_HEADER))) return null;
@@ -78,7 +95,14 @@ export function createFastPath(entities: readonly EntityDefinition<unknown>[], o
       }
       // A persisted query's text may be absent or need its hash checked: those always go through Apollo.
       if (typeof request.query === 'string' && request.extensions?.['persistedQuery'] === undefined) {
-        learned.learn(request.query, request.operationName, p, operation.name?.value, listLength(p, request.variables));
+        const cost = planCost(p, request.variables);
+        const known = learned.get(request.query, request.operationName);
+        // The cost limit accepted this request at its own price: learned only when the plan's price is the same.
+        if (known === undefined || cost > known.acceptedCost) {
+          const variables = coercedVariables(schema, operation, request);
+          const accepted = variables && operationCost({ ...bounds, schema }, document, operation, variables);
+          if (accepted === cost) learned.learn(request.query, request.operationName, p, operation.name?.value, cost);
+        }
       }
       return { http: { status: undefined, headers: new HeaderMap() }, body: { kind: 'single', singleResult: { data: dataOf(p.key, value) } } };
     },
@@ -86,7 +110,7 @@ export function createFastPath(entities: readonly EntityDefinition<unknown>[], o
   const plugin: ApolloServerPlugin<RequestContext> = skippable(
     {
       async serverWillStart({ schema }) {
-        servable = servableOf(schema, routes);
+        servable = servableOf(schema, routes, lists, bounds);
       },
       async requestDidStart() {
         return listener;

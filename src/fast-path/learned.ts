@@ -5,8 +5,8 @@ export interface Learned {
   readonly plan: Plan;
   /** The operation's own name, as Apollo reports it to the request log. */
   readonly operationName: string | undefined;
-  /** The longest list argument Apollo's pipeline has accepted for this operation. */
-  acceptedLength: number;
+  /** The highest cost (cost.ts, equal to the cost limit's) at which Apollo's pipeline has accepted this operation. */
+  acceptedCost: number;
 }
 
 export interface LearnedOptions {
@@ -51,17 +51,17 @@ export class LearnedOperations {
     return entry;
   }
 
-  learn(query: string, operationName: string | undefined, plan: Plan, reportedName: string | undefined, length: number): void {
+  learn(query: string, operationName: string | undefined, plan: Plan, reportedName: string | undefined, cost: number): void {
     const key = LearnedOperations.key(query, operationName);
     const known = this.entries.get(key);
     if (known !== undefined) {
-      if (length > known.acceptedLength) known.acceptedLength = length;
+      if (cost > known.acceptedCost) known.acceptedCost = cost;
       return;
     }
     if (query.length > this.maxQueryLength) return;
     const bytes = key.length * 2 + ENTRY_OVERHEAD_BYTES;
     if (bytes > this.budgetBytes) return;
-    this.entries.set(key, { plan, operationName: reportedName, acceptedLength: length, bytes });
+    this.entries.set(key, { plan, operationName: reportedName, acceptedCost: cost, bytes });
     this.bytes += bytes;
     for (const [oldest, entry] of this.entries) {
       if (this.bytes <= this.budgetBytes) break;

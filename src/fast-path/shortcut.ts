@@ -2,11 +2,12 @@ import type { RequestContext } from '../context.js';
 import { MAX_OPERATION_NAME_LENGTH } from '../plugins/request-meta.js';
 import { FALL_THROUGH, dataOf, isRecord, run } from './execute.js';
 import type { LearnedOperations } from './learned.js';
-import { listLength, own } from './plan.js';
+import { planCost } from './cost.js';
+import { own } from './plan.js';
 
 /** A learned operation, ready to answer. */
 export interface ShortcutAnswer {
-  /** What the cost limit prices it at: its list's length, at least 1 (it selects scalars only). */
+  /** What the cost limit prices it at (cost.ts), for the admission. */
   readonly cost: number;
   /** The complete response body, or undefined to leave the request to Apollo. */
   readonly answer: (context: RequestContext) => Promise<string | undefined>;
@@ -17,9 +18,11 @@ export interface ShortcutAnswer {
  * would accept (what Apollo's runHttpQuery accepts, narrowed to the plain case),
  * or undefined. Learned only from requests that Apollo's pipeline accepted and
  * the fast path then answered, so every check that depends on the text alone
- * (parse, validation, the shape limits) has passed for that text; the checks
- * that depend on variables (cost, `_entities` count) only grow with list length,
- * so a list no longer than one already accepted passes them too. Which requests
+ * (parse, validation, the shape limits) has passed for that text; the cost,
+ * which depends on the variables (list lengths, `first`), is priced by the cost
+ * limit's own rules (cost.ts), and one no higher than a cost already accepted
+ * passes that limit too; `first`, `after` and the representations are checked
+ * where they are read, and anything the plugins would refuse falls through. Which requests
  * get this far at all (no trace, no debug view, ...) is fence.ts's to decide.
  */
 export function shortcutFor(learned: LearnedOperations, body: unknown, onAnswer: () => void): ShortcutAnswer | undefined {
@@ -35,8 +38,8 @@ export function shortcutFor(learned: LearnedOperations, body: unknown, onAnswer:
   const known = learned.get(query, operationName ?? undefined);
   if (known === undefined) return undefined;
   const vars = variables ?? undefined;
-  const length = listLength(known.plan, vars);
-  if (length > known.acceptedLength) return undefined;
+  const cost = planCost(known.plan, vars);
+  if (cost > known.acceptedCost) return undefined;
   const answer = async (context: RequestContext): Promise<string | undefined> => {
     let value: unknown;
     try {
@@ -51,5 +54,5 @@ export function shortcutFor(learned: LearnedOperations, body: unknown, onAnswer:
     // Byte for byte what Apollo sends for this result (its prettyJSONStringify).
     return `${JSON.stringify({ data: dataOf(known.plan.key, value) })}\n`;
   };
-  return { cost: Math.max(1, length), answer };
+  return { cost, answer };
 }

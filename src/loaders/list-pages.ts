@@ -1,4 +1,4 @@
-import { pageFromWindow, type PageStart } from '../cache/list-window.js';
+import { pageFromWindow, type ListWindow, type PageStart } from '../cache/list-window.js';
 import { ROOT_OWNER, type ListDefinition } from '../entities/lists.js';
 import type { RequestLoaders } from './request-loaders.js';
 
@@ -20,11 +20,26 @@ export interface ListPage {
  * window, which is as fresh as any acknowledged write.
  */
 export async function readPage(loaders: RequestLoaders, list: ListDefinition, owner: string, first: number, after: PageAfter): Promise<ListPage> {
+  const page = await tryReadPage(loaders, list, owner, first, after);
+  if (page instanceof Error) throw page;
+  return page;
+}
+
+/**
+ * readPage, through the same loaders, with a failed load as its Error instead of
+ * a rejection: for the read fast path, which hands such a request to execution.
+ */
+export async function tryReadPage(loaders: RequestLoaders, list: ListDefinition, owner: string, first: number, after: PageAfter): Promise<ListPage | Error> {
   const key = list.owner === undefined ? ROOT_OWNER : owner;
-  const window = (await loaders.list(list).load(key)) ?? { ids: [], total: 0 };
+  // One key asked, one slot answered.
+  const found = (await loaders.list(list).loadMany([key]))[0] as ListWindow | null | Error;
+  if (found instanceof Error) return found;
+  const window = found ?? { ids: [], total: 0 };
   const start: PageStart = after === undefined ? { kind: 'head' } : { kind: 'after', id: after.id };
   const cached = pageFromWindow(window, start, first);
   if (cached !== undefined) return { ids: cached.ids, total: window.total, hasNext: cached.hasNext };
-  const ids = await loaders.pages(list).load({ owner: key, ...(after === undefined ? {} : { after }), limit: first + 1 });
+  const request = { owner: key, ...(after === undefined ? {} : { after }), limit: first + 1 };
+  const ids = (await loaders.pages(list).loadMany([request]))[0] as string[] | Error;
+  if (ids instanceof Error) return ids;
   return { ids: ids.slice(0, first), total: window.total, hasNext: ids.length > first };
 }

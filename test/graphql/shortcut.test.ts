@@ -6,6 +6,7 @@ import { DEFAULT_QUERY_LIMITS } from '../../src/plugins/query-limits.js';
 import { createServer, type FreshgraphServer } from '../../src/server.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { insertProducts } from '../helpers/products.js';
+import { createAccount, createProduct, placeOrder } from '../helpers/shop.js';
 
 // An operation the fast path has answered once is answered before Apollo's pipeline
 // the next time (FastPath.shortcut). Over HTTP, that answer must be the one Apollo
@@ -18,6 +19,9 @@ let debug: FreshgraphServer;
 const listening: Server[] = [];
 let urls: { fast: string; slow: string; debug: string };
 let ids: string[];
+let account: string;
+let noOrders: string;
+let orderIds: string[];
 // A low cost limit, so that a list of 60 ids is refused.
 const LIMITS = { ...DEFAULT_QUERY_LIMITS, maxCost: 50 };
 
@@ -37,6 +41,11 @@ beforeAll(async () => {
   await Promise.all([fast.start(), slow.start(), debug.start()]);
   urls = { fast: await listen(fast), slow: await listen(slow), debug: await listen(debug) };
   ids = await insertProducts(deps.db.knex, 5);
+  const product = await createProduct(app);
+  account = await createAccount(app);
+  noOrders = await createAccount(app);
+  orderIds = [];
+  for (let i = 0; i < 4; i++) orderIds.unshift(await placeOrder(app, account, product));
 });
 afterAll(async () => {
   for (const http of listening) http.close();
@@ -77,6 +86,16 @@ const PRODUCT = 'query($id: ID!) { product(id: $id) { id sku name priceCents sto
 const PRODUCTS = 'query($ids: [ID!]!) { products(ids: $ids) { id name version } }';
 const ALL_FIELDS = 'query($ids: [ID!]!) { products(ids: $ids) { id sku name priceCents stock version updatedAt } }';
 const ENTITIES = 'query($r: [_Any!]!) { _entities(representations: $r) { ... on Product { __typename id stock } } }';
+// The bench's `list` workload, and a page with every part of a connection.
+const LIST = 'query AccountOrders($id: ID!) { account(id: $id) { orders(first: 10) { nodes { id totalCents } } } }';
+const PAGE =
+  'query($id: ID!, $first: Int, $after: String) { account(id: $id) { orders(first: $first, after: $after) { totalCount edges { cursor node { id createdAt } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } } }';
+
+/** The cursor after the first `n` orders of the account, as Apollo hands it out. */
+async function cursorAfter(n: number): Promise<string> {
+  const seen = await send(urls.slow, { query: PAGE, variables: { id: account, first: n } });
+  return (JSON.parse(seen.body) as { data: { account: { orders: { pageInfo: { endCursor: string } } } } }).data.account.orders.pageInfo.endCursor;
+}
 
 describe('answering a learned operation before Apollo', () => {
   it.each([
@@ -90,6 +109,10 @@ describe('answering a learned operation before Apollo', () => {
     ['accept: application/graphql-response+json', () => ({ query: PRODUCT, variables: { id: ids[4] } }), { accept: 'application/graphql-response+json' }],
     ['accept: */*', () => ({ query: PRODUCT, variables: { id: ids[4] } }), { accept: '*/*' }],
     ['client extensions without a persisted query', () => ({ query: PRODUCT, variables: { id: ids[4] }, extensions: { clientLibrary: { name: 'x' } } }), {}],
+    ["the bench's list query", () => ({ query: LIST, variables: { id: account } }), {}],
+    ['a page with every part of a connection', () => ({ query: PAGE, variables: { id: account, first: 2 } }), {}],
+    ['an empty page of an account that has no orders', () => ({ query: PAGE, variables: { id: noOrders, first: 2 } }), {}],
+    ['an account that does not exist', () => ({ query: PAGE, variables: { id: newId(), first: 2 } }), {}],
   ] as const)('answers %s exactly as Apollo does', async (_, make, headers) => {
     const { answer, expected, shortcut } = await compare(make(), make(), headers);
     expect(answer).toEqual(expected);
@@ -107,6 +130,12 @@ describe('answering a learned operation before Apollo', () => {
     ['another operation name', () => ({ query: PRODUCT, variables: { id: ids[0] } }), () => ({ query: PRODUCT, operationName: 'Other', variables: { id: ids[0] } })],
     ['a persisted-query extension', () => ({ query: PRODUCT, variables: { id: ids[0] } }), () => ({ query: PRODUCT, variables: { id: ids[0] }, extensions: { persistedQuery: { version: 1, sha256Hash: 'f'.repeat(64) } } })],
     ['an entity type without a fragment', () => ({ query: ENTITIES, variables: { r: [{ __typename: 'Product', id: ids[0] }] } }), () => ({ query: ENTITIES, variables: { r: [{ __typename: 'Account', id: ids[0] }] } })],
+    // Cheaper than the page learned, and refused by the connection-argument check the shortcut skips.
+    ['a negative first', () => ({ query: PAGE, variables: { id: account, first: 3 } }), () => ({ query: PAGE, variables: { id: account, first: -1 } })],
+    ['an after that is no cursor', () => ({ query: PAGE, variables: { id: account, first: 3 } }), () => ({ query: PAGE, variables: { id: account, first: 1, after: 'bm9wZQ' } })],
+    ['first as a string', () => ({ query: PAGE, variables: { id: account, first: 3 } }), () => ({ query: PAGE, variables: { id: account, first: '1' } })],
+    ['a page over the cost limit', () => ({ query: PAGE, variables: { id: account, first: 3 } }), () => ({ query: PAGE, variables: { id: account, first: 60 } })],
+    ['a page dearer than any accepted before', () => ({ query: PAGE, variables: { id: account, first: 3 } }), () => ({ query: PAGE, variables: { id: account, first: 4 } })],
   ] as const)('leaves %s to Apollo, with the same answer', async (_, learn, make) => {
     const { answer, expected, shortcut } = await compare(learn(), make());
     expect(answer).toEqual(expected);
@@ -181,6 +210,34 @@ describe('answering a learned operation before Apollo', () => {
     const read = JSON.parse((await send(urls.fast, body)).body) as { data: { product: { version: number } } };
     expect(fast.shortcutAnswers()).toBe(before + 1);
     expect(read.data.product.version).toBe(written.data.adjustStock.version);
+  });
+});
+
+describe('answering a learned list operation before Apollo', () => {
+  it('answers a cheaper page, and a page after a cursor, of a learned operation', async () => {
+    await send(urls.fast, { query: PAGE, variables: { id: account, first: 3 } });
+    for (const variables of [{ id: account, first: 1 }, { id: account, first: 2, after: await cursorAfter(1) }, { id: account, first: 3, after: await cursorAfter(3) }]) {
+      const before = fast.shortcutAnswers();
+      const answer = await send(urls.fast, { query: PAGE, variables });
+      expect(fast.shortcutAnswers(), JSON.stringify(variables)).toBe(before + 1);
+      expect(answer).toEqual(await send(urls.slow, { query: PAGE, variables }));
+      expect(answer.body).not.toContain('"errors"');
+    }
+  });
+
+  it('sees a placed order at once: the next shortcut answer has it at the head of the page', async () => {
+    const body = { query: LIST, variables: { id: account } };
+    await send(urls.fast, body);
+    const placed = JSON.parse((await send(urls.slow, { query: 'mutation($a: ID!, $p: ID!) { placeOrder(accountId: $a, lines: [{ productId: $p, quantity: 1 }]) { id } }', variables: { a: account, p: ids[1] } })).body) as {
+      data: { placeOrder: { id: string } };
+    };
+    const before = fast.shortcutAnswers();
+    const read = await send(urls.fast, body);
+    expect(fast.shortcutAnswers()).toBe(before + 1);
+    const nodes = (JSON.parse(read.body) as { data: { account: { orders: { nodes: { id: string }[] } } } }).data.account.orders.nodes;
+    expect(nodes.map((n) => n.id)).toEqual([placed.data.placeOrder.id, ...orderIds]);
+    orderIds.unshift(placed.data.placeOrder.id);
+    expect(read).toEqual(await send(urls.slow, body));
   });
 });
 

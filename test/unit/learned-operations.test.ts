@@ -33,13 +33,13 @@ describe('the learned-operations table', () => {
     expect(table.get(text(99), undefined)?.operationName).toBe('op99');
   });
 
-  it('never learns a text longer than its limit, and raises an accepted length but never lowers it', () => {
+  it('never learns a text longer than its limit, and raises an accepted cost but never lowers it', () => {
     const table = new LearnedOperations({ maxQueryLength: 100 });
     table.learn('x'.repeat(101), undefined, plan, undefined, 0);
     expect(table.size).toBe(0);
     table.learn('{ a }', undefined, plan, undefined, 3);
     table.learn('{ a }', undefined, plan, undefined, 10);
     table.learn('{ a }', undefined, plan, undefined, 2);
-    expect(table.get('{ a }', undefined)?.acceptedLength).toBe(10);
+    expect(table.get('{ a }', undefined)?.acceptedCost).toBe(10);
   });
 });
