@@ -34,15 +34,21 @@ export interface Database {
  * startup packet, at no extra round trip; PGlite in its start parameters.
  */
 const WRITER_OPTION = `-c ${WRITER_SETTING}=${API_WRITER}`;
-/** Timestamps with a zone are written as UTC, so their text is the same on every server (see TEXT_TYPES). */
-const ZONE_OPTION = '-c TimeZone=UTC';
-const SESSION_OPTIONS = `${WRITER_OPTION} ${ZONE_OPTION}`;
+/**
+ * The text forms the column kinds decode (see TEXT_TYPES), the same whatever
+ * the server or the database sets: timestamps with a zone written as UTC, dates
+ * as ISO (`2026-12-04`, `0044-03-15 BC`), floats with the digits that read back
+ * to the same value (a database with extra_float_digits = 0 would round them).
+ */
+const TEXT_FORM_OPTIONS = '-c TimeZone=UTC -c DateStyle=ISO,MDY -c extra_float_digits=1';
+const SESSION_OPTIONS = `${WRITER_OPTION} ${TEXT_FORM_OPTIONS}`;
 
 /**
  * Types both drivers hand over as the text Postgres wrote: each would lose
  * something, or differ between pg and PGlite, as a JavaScript value (bigint
  * beyond 2^53 or as a BigInt, numeric digits, a date shifted to a local
- * midnight, microseconds of a time or timestamp), and their arrays. The entity
+ * midnight, microseconds of a time or timestamp), json and jsonb (parsed once,
+ * by the column), and their arrays. The entity
  * columns decode that text exactly (src/entities/columns.ts). Everything else
  * keeps the drivers' own parsing, which is exact for it.
  */
@@ -53,6 +59,8 @@ const TEXT_TYPES = new Set([
   1083, 1183, // time
   1114, 1115, // timestamp
   1184, 1185, // timestamptz
+  114, 199, // json: a JSON string value would otherwise arrive parsed, and could not be told from the text
+  3802, 3807, // jsonb
 ]);
 const asText = (value: string): string => value;
 

@@ -1,4 +1,4 @@
-import { base64OfBytea, isoTimestamp, parseArrayLiteral } from './pg-text.js';
+import { base64OfBytea, isoDate, isoTimestamp, parseArrayLiteral, postgresDate, postgresTimestamp } from './pg-text.js';
 
 /**
  * The column types a definition can declare, each exact in both directions:
@@ -17,9 +17,9 @@ import { base64OfBytea, isoTimestamp, parseArrayLiteral } from './pg-text.js';
  * | numeric | numeric | Decimal | decimal text as Postgres writes it (`NaN`, `Infinity`) |
  * | real, double | float4, float8 | Float | number; `NaN`, `Infinity`, `-Infinity` as text (JSON has no such numbers) |
  * | boolean | bool | Boolean | true/false |
- * | date | date | Date | `YYYY-MM-DD` |
+ * | date | date | Date | `YYYY-MM-DD`; years before 1 or after 9999 as ISO 8601 writes them (`-000043-03-15` is 44 BC); `infinity`, `-infinity` |
  * | time | time | Time | `HH:MM:SS[.ffffff]` |
- * | timestamp, timestamptz | timestamp, timestamptz | DateTime | ISO-8601 UTC (`...T10:59:18.123456Z`); a timestamp without zone is UTC |
+ * | timestamp, timestamptz | timestamp, timestamptz | DateTime | ISO-8601 UTC (`...T10:59:18.123456Z`), years as for date; a timestamp without zone is UTC; `infinity`, `-infinity` |
  * | json, jsonb | json, jsonb | JSON (or a typed shape) | as parsed |
  * | enum | a Postgres enum | a GraphQL enum | the GraphQL name of the label |
  * | bytea | bytea | Base64 | base64 text |
@@ -154,13 +154,29 @@ const bool = (value: unknown): boolean => {
   throw new TypeError(`Expected a boolean, got ${String(value)}`);
 };
 
+/** Postgres text cannot hold U+0000; GraphQL's String can. */
+const textInput = (value: unknown): string => {
+  const text = asText(value);
+  if (text.includes('\u0000')) throw new TypeError('text cannot hold the character U+0000');
+  return text;
+};
+
+/** GraphQL's Int is 32 bits: a smallint needs its own check. */
+const inRange = (value: unknown, max: number, type: string): number => {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < -max - 1 || value > max) {
+    throw new TypeError(`${type} must be an integer from ${-max - 1} to ${max}`);
+  }
+  return value;
+};
+
 const parsedJson = (value: unknown): unknown => (typeof value === 'string' ? (JSON.parse(value) as unknown) : value);
 
 export const uuid = (name?: string): Column<string> =>
   column({ kind: 'uuid', sqlType: 'uuid', graphqlType: 'ID', decode: (v) => asText(v).toLowerCase(), id: true }, { name });
 /** `sqlType`: `text` (default), `varchar`, `bpchar` (char(n), served with its padding) or `citext`. */
-export const text = (name?: string, sqlType = 'text'): Column<string> => column({ kind: 'text', sqlType, graphqlType: 'String', decode: asText }, { name });
-export const smallint = (name?: string): Column<number> => column({ kind: 'smallint', sqlType: 'int2', graphqlType: 'Int', decode: toInt }, { name });
+export const text = (name?: string, sqlType = 'text'): Column<string> => column({ kind: 'text', sqlType, graphqlType: 'String', decode: asText, encode: textInput }, { name });
+export const smallint = (name?: string): Column<number> =>
+  column({ kind: 'smallint', sqlType: 'int2', graphqlType: 'Int', decode: toInt, encode: (v) => inRange(v, 32_767, 'smallint') }, { name });
 export const int = (name?: string): Column<number> => column({ kind: 'integer', sqlType: 'int4', graphqlType: 'Int', decode: toInt }, { name });
 export const bigint = (name?: string): Column<string> =>
   column({ kind: 'bigint', sqlType: 'int8', graphqlType: 'BigInt', decode: canonicalBigint }, { name });
@@ -169,14 +185,15 @@ export const real = (name?: string): Column<number | string> => column({ kind: '
 export const double = (name?: string): Column<number | string> =>
   column({ kind: 'double', sqlType: 'float8', graphqlType: 'Float', decode: float }, { name });
 export const boolean = (name?: string): Column<boolean> => column({ kind: 'boolean', sqlType: 'bool', graphqlType: 'Boolean', decode: bool }, { name });
-export const date = (name?: string): Column<string> => column({ kind: 'date', sqlType: 'date', graphqlType: 'Date', decode: asText }, { name });
+export const date = (name?: string): Column<string> =>
+  column({ kind: 'date', sqlType: 'date', graphqlType: 'Date', decode: (v) => isoDate(asText(v)), encode: (v) => postgresDate(asText(v)) }, { name });
 export const time = (name?: string): Column<string> => column({ kind: 'time', sqlType: 'time', graphqlType: 'Time', decode: asText }, { name });
 /** A `timestamptz`. */
 export const timestamp = (name?: string): Column<string> =>
-  column({ kind: 'timestamptz', sqlType: 'timestamptz', graphqlType: 'DateTime', decode: toIso }, { name });
+  column({ kind: 'timestamptz', sqlType: 'timestamptz', graphqlType: 'DateTime', decode: toIso, encode: (v) => postgresTimestamp(asText(v)) }, { name });
 /** A `timestamp without time zone`, served as if it were UTC. */
 export const localTimestamp = (name?: string): Column<string> =>
-  column({ kind: 'timestamp', sqlType: 'timestamp', graphqlType: 'DateTime', decode: toIso }, { name });
+  column({ kind: 'timestamp', sqlType: 'timestamp', graphqlType: 'DateTime', decode: toIso, encode: (v) => postgresTimestamp(asText(v)) }, { name });
 /**
  * A json or jsonb column, served as stored. The type is the caller's promise;
  * an array served as a GraphQL list names its most items.
@@ -233,9 +250,15 @@ export function enumOf(type: string, labels: readonly string[], graphqlType: str
   );
 }
 
-/** A one-dimensional array of `of` (its name and NULL-ness are the array's own). */
-export function arrayOf<T>(of: Column<T>, name?: string): Column<(T | null)[]> {
+/**
+ * A one-dimensional array of `of` (its name and NULL-ness are the array's own).
+ * `maxItems`: the most elements it holds, which the cost limit multiplies by
+ * (a server does not start with a list field it cannot bound); a CHECK
+ * (`cardinality(tags) <= 20`) keeps the promise for every writer.
+ */
+export function arrayOf<T>(of: Column<T>, options: string | { readonly name?: string; readonly maxItems?: number } = {}): Column<(T | null)[]> {
   if (of.array) throw new TypeError('arrays of arrays are not supported');
+  const { name, maxItems } = typeof options === 'string' ? { name: options, maxItems: undefined } : options;
   const element = (v: unknown): T | null => (v === null ? null : of.decode(v));
   return column<(T | null)[]>(
     {
@@ -246,7 +269,7 @@ export function arrayOf<T>(of: Column<T>, name?: string): Column<(T | null)[]> {
       decode: (v) => (typeof v === 'string' ? parseArrayLiteral(v) : (v as unknown[])).map(element),
       encode: (v) => (v as unknown[]).map((e) => (e === null ? null : of.encode(e))),
     },
-    { name, array: true },
+    { name, array: true, maxItems },
   );
 }
 

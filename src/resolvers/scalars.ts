@@ -1,5 +1,5 @@
 import { GraphQLScalarType, Kind, type ValueNode } from 'graphql';
-import { normalizeIsoInput } from '../entities/pg-text.js';
+import { normalizeIsoDate, normalizeIsoInput } from '../entities/pg-text.js';
 import { badInput } from '../errors.js';
 
 /**
@@ -62,12 +62,7 @@ export const Decimal = textScalar(
 export const DateScalar = textScalar(
   'Date',
   'A calendar date, YYYY-MM-DD.',
-  (v) => {
-    if (v === 'infinity' || v === '-infinity') return v;
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(v)) return undefined;
-    const date = new Date(`${v}T00:00:00Z`);
-    return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(v) ? v : undefined;
-  },
+  normalizeIsoDate,
   '"2026-11-26"',
 );
 
