@@ -47,8 +47,7 @@ const SESSION_OPTIONS = `${WRITER_OPTION} ${TEXT_FORM_OPTIONS}`;
  * Types both drivers hand over as the text Postgres wrote: each would lose
  * something, or differ between pg and PGlite, as a JavaScript value (bigint
  * beyond 2^53 or as a BigInt, numeric digits, a date shifted to a local
- * midnight, microseconds of a time or timestamp), json and jsonb (parsed once,
- * by the column), and their arrays. The entity
+ * midnight, microseconds of a time or timestamp), and their arrays. The entity
  * columns decode that text exactly (src/entities/columns.ts). Everything else
  * keeps the drivers' own parsing, which is exact for it.
  */
@@ -59,8 +58,6 @@ const TEXT_TYPES = new Set([
   1083, 1183, // time
   1114, 1115, // timestamp
   1184, 1185, // timestamptz
-  114, 199, // json: a JSON string value would otherwise arrive parsed, and could not be told from the text
-  3802, 3807, // jsonb
 ]);
 const asText = (value: string): string => value;
 

@@ -169,8 +169,6 @@ const inRange = (value: unknown, max: number, type: string): number => {
   return value;
 };
 
-const parsedJson = (value: unknown): unknown => (typeof value === 'string' ? (JSON.parse(value) as unknown) : value);
-
 export const uuid = (name?: string): Column<string> =>
   column({ kind: 'uuid', sqlType: 'uuid', graphqlType: 'ID', decode: (v) => asText(v).toLowerCase(), id: true }, { name });
 /** `sqlType`: `text` (default), `varchar`, `bpchar` (char(n), served with its padding) or `citext`. */
@@ -201,7 +199,8 @@ export const localTimestamp = (name?: string): Column<string> =>
 export const jsonb = <T>(options: { readonly name?: string; readonly maxItems?: number; readonly sqlType?: 'json' | 'jsonb' } = {}): Column<T> => {
   const sqlType = options.sqlType ?? 'jsonb';
   return column<T>(
-    { kind: sqlType, sqlType, graphqlType: 'JSON', decode: (v) => parsedJson(v) as T, encode: (v) => JSON.stringify(v) },
+    // Both drivers parse json and jsonb (and their arrays) themselves: a string here is a JSON string value, not JSON text.
+    { kind: sqlType, sqlType, graphqlType: 'JSON', decode: (v) => v as T, encode: (v) => JSON.stringify(v) },
     { name: options.name, maxItems: options.maxItems },
   );
 };
