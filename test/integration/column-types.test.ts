@@ -143,6 +143,18 @@ describe('every column type, written by another program, read exactly', () => {
     expect(viaFastPath.text).toBe(expected);
     expect(executions > before).toBe(!fastPathServes(s.field));
 
+    // By ids and through _entities too: the same bytes from both servers, and from the fast path where it serves.
+    for (const [query, variables] of [
+      [`query($ids: [ID!]!) { typeSamples(ids: $ids) { id ${s.field} } }`, { ids: [id, id] }],
+      [`query($r: [_Any!]!) { _entities(representations: $r) { ... on TypeSample { id ${s.field} } } }`, { r: [{ __typename: 'TypeSample', id }] }],
+    ] as const) {
+      const executed = executions;
+      const fastAnswer = await execute(fast, query, variables);
+      expect(fastAnswer.text).toBe((await execute(slow, query, variables)).text);
+      expect(fastAnswer.text).toContain(JSON.stringify({ id, [s.field]: s.served }));
+      expect(executions > executed).toBe(!fastPathServes(s.field));
+    }
+
     // Over HTTP: the first answer teaches the shortcut, the second is its own.
     const body = { query: readQuery(s.field), variables: { id } };
     const first = await post(body);
