@@ -266,10 +266,21 @@ export function arrayOf<T>(of: Column<T>, options: string | { readonly name?: st
       graphqlType: of.graphqlType,
       enumNames: of.enumNames,
       decode: (v) => (typeof v === 'string' ? parseArrayLiteral(v) : (v as unknown[])).map(element),
-      encode: (v) => (v as unknown[]).map((e) => (e === null ? null : of.encode(e))),
+      encode: (v) => arrayLiteral((v as unknown[]).map((e) => (e === null ? null : of.encode(e)))),
     },
     { name, array: true, maxItems },
   );
+}
+
+/**
+ * Encoded elements as a Postgres array literal (`{"1",NULL,"a \"b\""}`), bound
+ * as text and cast by the statement: PGlite cannot serialize a JavaScript array
+ * of a type it does not know (an enum, citext), and a literal is the same text
+ * on both drivers.
+ */
+function arrayLiteral(elements: readonly unknown[]): string {
+  const text = (e: unknown): string => (e instanceof Uint8Array ? `\\x${Buffer.from(e).toString('hex')}` : typeof e === 'boolean' ? (e ? 't' : 'f') : String(e));
+  return `{${elements.map((e) => (e === null ? 'NULL' : `"${text(e).replace(/[\\"]/g, (c) => `\\${c}`)}"`)).join(',')}}`;
 }
 
 /** A column served as `ID`: its values as canonical text. For a key, or a column holding another entity's key. */

@@ -32,6 +32,66 @@ export interface TypeSamplesApp {
   close(): Promise<void>;
 }
 
+/**
+ * The same on the embedded database (PGlite, in memory): the tables come from a
+ * migration of the copy's own, and the copy's PGlite loads citext. `sql` is the
+ * server's own pool there (one PGlite session, which says it is the API: its
+ * writes are not recorded for the cache by the triggers).
+ */
+export async function startEmbeddedTypeSamplesApp(): Promise<Omit<TypeSamplesApp, 'createServer'>> {
+  const copy = copyProject();
+  try {
+    copy.write('schema/type-samples.graphql', typeSamplesSdl());
+    editEntities(copy);
+    copy.write(
+      'src/db/migrations/900-type-samples.ts',
+      [
+        "import type { Knex } from 'knex';",
+        "import { typeSamplesDdl } from '../../../test/fixtures/type-samples.js';",
+        'export async function up(knex: Knex): Promise<void> {',
+        "  for (const statement of typeSamplesDdl().split(';\\n')) await knex.raw(statement);",
+        '}',
+        'export async function down(): Promise<void> {}',
+        '',
+      ].join('\n'),
+    );
+    copy.edit('src/db/migrations/index.ts', 'const MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [', "import * as typeSamples from './900-type-samples.js';\nconst MIGRATIONS: ReadonlyArray<readonly [string, Migration]> = [");
+    copy.edit('src/db/migrations/index.ts', "  ['009-cache-shapes', cacheShapes],", "  ['009-cache-shapes', cacheShapes],\n  ['900-type-samples', typeSamples],");
+    copy.edit('src/db/database.ts', "import { PGlite } from '@electric-sql/pglite';", "import { PGlite } from '@electric-sql/pglite';\nimport { citext } from '@electric-sql/pglite/contrib/citext';");
+    copy.edit('src/db/database.ts', 'const pglite = new PGlite({', 'const pglite = new PGlite({\n    extensions: { citext },');
+    const main = await loadFrom<Main>(copy, 'src/main.ts');
+    const envelope = await loadFrom<EnvelopeModule>(copy, 'src/cache/envelope.ts');
+    const prefix = uniquePrefix();
+    const running = await main.start({ PORT: '0', HOST: '127.0.0.1', DATA_DIR: 'memory://', REDIS_URL, CACHE_PREFIX: prefix, LOG_LEVEL: 'silent', NODE_ENV: 'test' });
+    const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    await redis.connect();
+    return {
+      running,
+      parseEnvelope: envelope.parseEnvelope,
+      url: running.url,
+      prefix,
+      sql: running.deps.db.knex,
+      redis,
+      async close() {
+        await running.shutdown();
+        await deleteByPrefix(redis, prefix);
+        redis.disconnect();
+        copy.remove();
+      },
+    };
+  } catch (err) {
+    copy.remove();
+    throw err;
+  }
+}
+
+function editEntities(copy: ProjectCopy): void {
+  copy.edit('src/entities/index.ts', "import { product } from './product.js';", "import { product } from './product.js';\nimport { TYPE_SAMPLE_ENTITIES } from '../../test/fixtures/type-samples.js';");
+  copy.edit('src/entities/index.ts', 'export const ENTITIES = [product, account, order, category] as const;', 'export const ENTITIES = [product, account, order, category, ...TYPE_SAMPLE_ENTITIES] as const;');
+}
+
+const loadFrom = async <M>(copy: ProjectCopy, path: string): Promise<M> => (await import(pathToFileURL(join(copy.root, path)).href)) as M;
+
 export async function startTypeSamplesApp(env: Record<string, string> = {}): Promise<TypeSamplesApp> {
   const scratch: ScratchDatabase = await createScratchDatabase('types');
   const sql = knexPkg.knex({ client: 'pg', connection: scratch.url, pool: { min: 0, max: 2 } });
@@ -44,12 +104,10 @@ export async function startTypeSamplesApp(env: Record<string, string> = {}): Pro
     await sql.raw(`alter database ${scratch.name} set extra_float_digits = 0`);
     copy = copyProject();
     copy.write('schema/type-samples.graphql', typeSamplesSdl());
-    copy.edit('src/entities/index.ts', "import { product } from './product.js';", "import { product } from './product.js';\nimport { TYPE_SAMPLE_ENTITIES } from '../../test/fixtures/type-samples.js';");
-    copy.edit('src/entities/index.ts', 'export const ENTITIES = [product, account, order, category] as const;', 'export const ENTITIES = [product, account, order, category, ...TYPE_SAMPLE_ENTITIES] as const;');
-    const load = async <M>(path: string): Promise<M> => (await import(pathToFileURL(join((copy as ProjectCopy).root, path)).href)) as M;
-    const main = await load<Main>('src/main.ts');
-    const server = await load<ServerModule>('src/server.ts');
-    const envelope = await load<EnvelopeModule>('src/cache/envelope.ts');
+    editEntities(copy);
+    const main = await loadFrom<Main>(copy, 'src/main.ts');
+    const server = await loadFrom<ServerModule>(copy, 'src/server.ts');
+    const envelope = await loadFrom<EnvelopeModule>(copy, 'src/cache/envelope.ts');
     const prefix = uniquePrefix();
     const running = await main.start({
       PORT: '0',
