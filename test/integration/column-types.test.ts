@@ -341,6 +341,12 @@ describe('keys of kinds integer, bigint and text', () => {
     const updated = await postGraphql<Record<string, KeyedRow>>(app.url, `mutation($id: ID!) { update${k.type}(id: $id, patch: { num: "NaN", txtList: [] }) { id version num txtList } }`, { id: ids[1] });
     expect(dataOf(updated)[`update${k.type}`]).toEqual({ id: ids[1], version: 2, num: 'NaN', txtList: [] });
     expect((await envelopeOf(ids[1] as string, k.type))?.data).toMatchObject({ version: 2, num: 'NaN', txtList: [] });
+
+    const deleted = await postGraphql<Record<string, boolean>>(app.url, `mutation($id: ID!) { delete${k.type}(id: $id, expectedVersion: 2) }`, { id: ids[1] });
+    expect(dataOf(deleted)).toEqual({ [`delete${k.type}`]: true });
+    const tombstone = await app.redis.get(keys().entity(k.type, ids[1] as string));
+    expect(app.parseEnvelope(tombstone as string)).toMatchObject({ v: 3, data: null });
+    expect(JSON.parse((await execute(slow, one, { id: ids[1] })).text)).toEqual({ data: { [k.one]: null } });
   });
 
   it.each([
