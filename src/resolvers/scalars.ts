@@ -36,7 +36,7 @@ const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 
 export const DateTime = textScalar(
   'DateTime',
-  'An ISO-8601 date-time in UTC, to the microsecond Postgres keeps (a timestamp without a time zone is taken as UTC).',
+  'An ISO-8601 date-time with an offset (Z or +HH:MM), to the microsecond; served in UTC (a timestamp without a time zone is taken as UTC; years as in Date; also infinity, -infinity).',
   normalizeIsoInput,
   '2026-11-26T10:59:18.123Z',
 );
@@ -61,7 +61,7 @@ export const Decimal = textScalar(
 
 export const DateScalar = textScalar(
   'Date',
-  'A calendar date, YYYY-MM-DD.',
+  'A calendar date, YYYY-MM-DD (a year before 1 or after 9999 with a sign and six digits: -000043 is 44 BC; also infinity, -infinity).',
   normalizeIsoDate,
   '"2026-11-26"',
 );
