@@ -75,7 +75,11 @@ const REQUIRED: readonly SampleValue[] = SAMPLE_TYPES.map((t) => {
   const first = SAMPLE_VALUES.find((s) => s.field === t.name && s.pg !== null) as SampleValue;
   return { ...first, field: `${t.name}Req` };
 });
-const ALL_VALUES = [...SAMPLE_VALUES, ...REQUIRED];
+/** NULL in every nullable column, and in every array column. */
+const NULLS: readonly SampleValue[] = SAMPLE_TYPES.flatMap((t) => [t.name, `${t.name}List`])
+  .filter((field) => field !== 'int2')
+  .map((field) => ({ field, pg: null, served: null }));
+const ALL_VALUES = [...SAMPLE_VALUES, ...REQUIRED, ...NULLS];
 
 async function insertRow(field: string, literal: string | null): Promise<string> {
   const id = newId();
