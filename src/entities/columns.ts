@@ -258,7 +258,12 @@ export function enumOf(type: string, labels: readonly string[], graphqlType: str
 export function arrayOf<T>(of: Column<T>, options: string | { readonly name?: string; readonly maxItems?: number } = {}): Column<(T | null)[]> {
   if (of.array) throw new TypeError('arrays of arrays are not supported');
   const { name, maxItems } = typeof options === 'string' ? { name: options, maxItems: undefined } : options;
-  const element = (v: unknown): T | null => (v === null ? null : of.decode(v));
+  const json = of.kind === 'json' || of.kind === 'jsonb';
+  const element = (v: unknown): T | null => {
+    // pg parses a two-dimensional int4[] into nested arrays (parseArrayLiteral refuses them in text); a JSON element may be an array.
+    if (Array.isArray(v) && !json) throw new TypeError('Multi-dimensional arrays are not supported (CHECK (array_ndims(column) = 1) keeps them out)');
+    return v === null ? null : of.decode(v);
+  };
   return column<(T | null)[]>(
     {
       kind: of.kind,

@@ -27,7 +27,7 @@ export function parseArrayLiteral(text: string): (string | null)[] {
       elements.push(value);
       i++; // the closing quote
     } else if (text[i] === '{') {
-      throw new TypeError('Multi-dimensional arrays are not supported');
+      throw new TypeError('Multi-dimensional arrays are not supported (CHECK (array_ndims(column) = 1) keeps them out)');
     } else {
       let next = text.indexOf(',', i);
       if (next === -1 || next > end) next = end;
