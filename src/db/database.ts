@@ -34,9 +34,14 @@ export interface Database {
  * startup packet, at no extra round trip; PGlite in its start parameters.
  */
 const WRITER_OPTION = `-c ${WRITER_SETTING}=${API_WRITER}`;
-/** Timestamps with a zone are written as UTC, so their text is the same on every server (see TEXT_TYPES). */
-const ZONE_OPTION = '-c TimeZone=UTC';
-const SESSION_OPTIONS = `${WRITER_OPTION} ${ZONE_OPTION}`;
+/**
+ * The text forms the column kinds decode (see TEXT_TYPES), the same whatever
+ * the server or the database sets: timestamps with a zone written as UTC, dates
+ * as ISO (`2026-12-04`, `0044-03-15 BC`), floats with the digits that read back
+ * to the same value (a database with extra_float_digits = 0 would round them).
+ */
+const TEXT_FORM_OPTIONS = '-c TimeZone=UTC -c DateStyle=ISO,MDY -c extra_float_digits=1';
+const SESSION_OPTIONS = `${WRITER_OPTION} ${TEXT_FORM_OPTIONS}`;
 
 /**
  * Types both drivers hand over as the text Postgres wrote: each would lose

@@ -1,4 +1,4 @@
-import { base64OfBytea, isoTimestamp, parseArrayLiteral } from './pg-text.js';
+import { base64OfBytea, isoDate, isoTimestamp, parseArrayLiteral, postgresDate, postgresTimestamp } from './pg-text.js';
 
 /**
  * The column types a definition can declare, each exact in both directions:
@@ -17,9 +17,9 @@ import { base64OfBytea, isoTimestamp, parseArrayLiteral } from './pg-text.js';
  * | numeric | numeric | Decimal | decimal text as Postgres writes it (`NaN`, `Infinity`) |
  * | real, double | float4, float8 | Float | number; `NaN`, `Infinity`, `-Infinity` as text (JSON has no such numbers) |
  * | boolean | bool | Boolean | true/false |
- * | date | date | Date | `YYYY-MM-DD` |
+ * | date | date | Date | `YYYY-MM-DD`; years before 1 or after 9999 as ISO 8601 writes them (`-000043-03-15` is 44 BC); `infinity`, `-infinity` |
  * | time | time | Time | `HH:MM:SS[.ffffff]` |
- * | timestamp, timestamptz | timestamp, timestamptz | DateTime | ISO-8601 UTC (`...T10:59:18.123456Z`); a timestamp without zone is UTC |
+ * | timestamp, timestamptz | timestamp, timestamptz | DateTime | ISO-8601 UTC (`...T10:59:18.123456Z`), years as for date; a timestamp without zone is UTC; `infinity`, `-infinity` |
  * | json, jsonb | json, jsonb | JSON (or a typed shape) | as parsed |
  * | enum | a Postgres enum | a GraphQL enum | the GraphQL name of the label |
  * | bytea | bytea | Base64 | base64 text |
@@ -154,13 +154,27 @@ const bool = (value: unknown): boolean => {
   throw new TypeError(`Expected a boolean, got ${String(value)}`);
 };
 
-const parsedJson = (value: unknown): unknown => (typeof value === 'string' ? (JSON.parse(value) as unknown) : value);
+/** Postgres text cannot hold U+0000; GraphQL's String can. */
+const textInput = (value: unknown): string => {
+  const text = asText(value);
+  if (text.includes('\u0000')) throw new TypeError('text cannot hold the character U+0000');
+  return text;
+};
+
+/** GraphQL's Int is 32 bits: a smallint needs its own check. */
+const inRange = (value: unknown, max: number, type: string): number => {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < -max - 1 || value > max) {
+    throw new TypeError(`${type} must be an integer from ${-max - 1} to ${max}`);
+  }
+  return value;
+};
 
 export const uuid = (name?: string): Column<string> =>
   column({ kind: 'uuid', sqlType: 'uuid', graphqlType: 'ID', decode: (v) => asText(v).toLowerCase(), id: true }, { name });
 /** `sqlType`: `text` (default), `varchar`, `bpchar` (char(n), served with its padding) or `citext`. */
-export const text = (name?: string, sqlType = 'text'): Column<string> => column({ kind: 'text', sqlType, graphqlType: 'String', decode: asText }, { name });
-export const smallint = (name?: string): Column<number> => column({ kind: 'smallint', sqlType: 'int2', graphqlType: 'Int', decode: toInt }, { name });
+export const text = (name?: string, sqlType = 'text'): Column<string> => column({ kind: 'text', sqlType, graphqlType: 'String', decode: asText, encode: textInput }, { name });
+export const smallint = (name?: string): Column<number> =>
+  column({ kind: 'smallint', sqlType: 'int2', graphqlType: 'Int', decode: toInt, encode: (v) => inRange(v, 32_767, 'smallint') }, { name });
 export const int = (name?: string): Column<number> => column({ kind: 'integer', sqlType: 'int4', graphqlType: 'Int', decode: toInt }, { name });
 export const bigint = (name?: string): Column<string> =>
   column({ kind: 'bigint', sqlType: 'int8', graphqlType: 'BigInt', decode: canonicalBigint }, { name });
@@ -169,14 +183,15 @@ export const real = (name?: string): Column<number | string> => column({ kind: '
 export const double = (name?: string): Column<number | string> =>
   column({ kind: 'double', sqlType: 'float8', graphqlType: 'Float', decode: float }, { name });
 export const boolean = (name?: string): Column<boolean> => column({ kind: 'boolean', sqlType: 'bool', graphqlType: 'Boolean', decode: bool }, { name });
-export const date = (name?: string): Column<string> => column({ kind: 'date', sqlType: 'date', graphqlType: 'Date', decode: asText }, { name });
+export const date = (name?: string): Column<string> =>
+  column({ kind: 'date', sqlType: 'date', graphqlType: 'Date', decode: (v) => isoDate(asText(v)), encode: (v) => postgresDate(asText(v)) }, { name });
 export const time = (name?: string): Column<string> => column({ kind: 'time', sqlType: 'time', graphqlType: 'Time', decode: asText }, { name });
 /** A `timestamptz`. */
 export const timestamp = (name?: string): Column<string> =>
-  column({ kind: 'timestamptz', sqlType: 'timestamptz', graphqlType: 'DateTime', decode: toIso }, { name });
+  column({ kind: 'timestamptz', sqlType: 'timestamptz', graphqlType: 'DateTime', decode: toIso, encode: (v) => postgresTimestamp(asText(v)) }, { name });
 /** A `timestamp without time zone`, served as if it were UTC. */
 export const localTimestamp = (name?: string): Column<string> =>
-  column({ kind: 'timestamp', sqlType: 'timestamp', graphqlType: 'DateTime', decode: toIso }, { name });
+  column({ kind: 'timestamp', sqlType: 'timestamp', graphqlType: 'DateTime', decode: toIso, encode: (v) => postgresTimestamp(asText(v)) }, { name });
 /**
  * A json or jsonb column, served as stored. The type is the caller's promise;
  * an array served as a GraphQL list names its most items.
@@ -184,7 +199,8 @@ export const localTimestamp = (name?: string): Column<string> =>
 export const jsonb = <T>(options: { readonly name?: string; readonly maxItems?: number; readonly sqlType?: 'json' | 'jsonb' } = {}): Column<T> => {
   const sqlType = options.sqlType ?? 'jsonb';
   return column<T>(
-    { kind: sqlType, sqlType, graphqlType: 'JSON', decode: (v) => parsedJson(v) as T, encode: (v) => JSON.stringify(v) },
+    // Both drivers parse json and jsonb (and their arrays) themselves: a string here is a JSON string value, not JSON text.
+    { kind: sqlType, sqlType, graphqlType: 'JSON', decode: (v) => v as T, encode: (v) => JSON.stringify(v) },
     { name: options.name, maxItems: options.maxItems },
   );
 };
@@ -233,10 +249,21 @@ export function enumOf(type: string, labels: readonly string[], graphqlType: str
   );
 }
 
-/** A one-dimensional array of `of` (its name and NULL-ness are the array's own). */
-export function arrayOf<T>(of: Column<T>, name?: string): Column<(T | null)[]> {
+/**
+ * A one-dimensional array of `of` (its name and NULL-ness are the array's own).
+ * `maxItems`: the most elements it holds, which the cost limit multiplies by
+ * (a server does not start with a list field it cannot bound); a CHECK
+ * (`cardinality(tags) <= 20`) keeps the promise for every writer.
+ */
+export function arrayOf<T>(of: Column<T>, options: string | { readonly name?: string; readonly maxItems?: number } = {}): Column<(T | null)[]> {
   if (of.array) throw new TypeError('arrays of arrays are not supported');
-  const element = (v: unknown): T | null => (v === null ? null : of.decode(v));
+  const { name, maxItems } = typeof options === 'string' ? { name: options, maxItems: undefined } : options;
+  const json = of.kind === 'json' || of.kind === 'jsonb';
+  const element = (v: unknown): T | null => {
+    // pg parses a two-dimensional int4[] into nested arrays (parseArrayLiteral refuses them in text); a JSON element may be an array.
+    if (Array.isArray(v) && !json) throw new TypeError('Multi-dimensional arrays are not supported (CHECK (array_ndims(column) = 1) keeps them out)');
+    return v === null ? null : of.decode(v);
+  };
   return column<(T | null)[]>(
     {
       kind: of.kind,
@@ -244,10 +271,21 @@ export function arrayOf<T>(of: Column<T>, name?: string): Column<(T | null)[]> {
       graphqlType: of.graphqlType,
       enumNames: of.enumNames,
       decode: (v) => (typeof v === 'string' ? parseArrayLiteral(v) : (v as unknown[])).map(element),
-      encode: (v) => (v as unknown[]).map((e) => (e === null ? null : of.encode(e))),
+      encode: (v) => arrayLiteral((v as unknown[]).map((e) => (e === null ? null : of.encode(e)))),
     },
-    { name, array: true },
+    { name, array: true, maxItems },
   );
+}
+
+/**
+ * Encoded elements as a Postgres array literal (`{"1",NULL,"a \"b\""}`), bound
+ * as text and cast by the statement: PGlite cannot serialize a JavaScript array
+ * of a type it does not know (an enum, citext), and a literal is the same text
+ * on both drivers.
+ */
+function arrayLiteral(elements: readonly unknown[]): string {
+  const text = (e: unknown): string => (e instanceof Uint8Array ? `\\x${Buffer.from(e).toString('hex')}` : typeof e === 'boolean' ? (e ? 't' : 'f') : String(e));
+  return `{${elements.map((e) => (e === null ? 'NULL' : `"${text(e).replace(/[\\"]/g, (c) => `\\${c}`)}"`)).join(',')}}`;
 }
 
 /** A column served as `ID`: its values as canonical text. For a key, or a column holding another entity's key. */

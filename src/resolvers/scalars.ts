@@ -1,5 +1,5 @@
 import { GraphQLScalarType, Kind, type ValueNode } from 'graphql';
-import { normalizeIsoInput } from '../entities/pg-text.js';
+import { normalizeIsoDate, normalizeIsoInput } from '../entities/pg-text.js';
 import { badInput } from '../errors.js';
 
 /**
@@ -36,7 +36,7 @@ const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
 
 export const DateTime = textScalar(
   'DateTime',
-  'An ISO-8601 date-time in UTC, to the microsecond Postgres keeps (a timestamp without a time zone is taken as UTC).',
+  'An ISO-8601 date-time with an offset (Z or +HH:MM), to the microsecond; served in UTC (a timestamp without a time zone is taken as UTC; years as in Date; also infinity, -infinity).',
   normalizeIsoInput,
   '2026-11-26T10:59:18.123Z',
 );
@@ -61,13 +61,8 @@ export const Decimal = textScalar(
 
 export const DateScalar = textScalar(
   'Date',
-  'A calendar date, YYYY-MM-DD.',
-  (v) => {
-    if (v === 'infinity' || v === '-infinity') return v;
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(v)) return undefined;
-    const date = new Date(`${v}T00:00:00Z`);
-    return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(v) ? v : undefined;
-  },
+  'A calendar date, YYYY-MM-DD (a year before 1 or after 9999 with a sign and six digits: -000043 is 44 BC; also infinity, -infinity).',
+  normalizeIsoDate,
   '"2026-11-26"',
 );
 

@@ -29,8 +29,31 @@ function valuesOf(entity: EntityDefinition<unknown>, given: Values, argument: st
     const value = given[field];
     if (value === null && !column.nullable) throw badInput(`${argument}.${field} cannot be null`, `${argument}.${field}`);
     values[field] = column.id && value !== null ? idValue(entity, column.field, value, `${argument}.${field}`) : value;
+    try {
+      // What the column's encode refuses (a smallint out of range, text with U+0000) never reaches SQL.
+      column.encode(values[field]);
+    } catch (err) {
+      if (!(err instanceof TypeError)) throw err;
+      throw badInput(`${argument}.${field}: ${err.message}`, `${argument}.${field}`);
+    }
   }
   return values;
+}
+
+/**
+ * The fields a failure without a column (a value too long for varchar(n), a
+ * numeric(p, s) overflow) can be about: those of the changed ones whose type
+ * Postgres names. Only the table knows n, p and s.
+ */
+function suspects(entity: EntityDefinition<unknown>, changed: readonly string[], err: unknown): string[] {
+  const message = err instanceof Error ? err.message : '';
+  const fields = entity.fields.filter((f) => changed.includes(f.field));
+  const of = (test: (f: (typeof fields)[number]) => boolean) => fields.filter(test).map((f) => f.field);
+  if (/character varying/.test(message)) return of((f) => f.sqlType.startsWith('varchar'));
+  if (/type character\(/.test(message)) return of((f) => f.sqlType.startsWith('bpchar'));
+  if (/numeric field overflow/.test(message)) return of((f) => f.kind === 'numeric');
+  if (/out of range/.test(message)) return of((f) => ['smallint', 'integer', 'bigint', 'real', 'double', 'numeric', 'date', 'timestamp', 'timestamptz'].includes(f.kind));
+  return [];
 }
 
 /** A key (or a column holding one) as the SQL wants it: the canonical text of what the client sent. */
@@ -43,8 +66,14 @@ function idValue(entity: EntityDefinition<unknown>, field: string, value: unknow
 }
 
 /** A failed statement as the client sees it: the table's rules as coded errors naming the field. */
-function mapFailure(entity: EntityDefinition<unknown>, operation: 'create' | 'update' | 'delete', id: string | undefined) {
+function mapFailure(entity: EntityDefinition<unknown>, operation: 'create' | 'update' | 'delete', id: string | undefined, changed: readonly string[]) {
   const fieldOf = (column: string | undefined): string | undefined => entity.fields.find((f) => f.column === column)?.field;
+  const about = (err: unknown, message: string, column: string | undefined) => {
+    const field = fieldOf(column);
+    if (field !== undefined) return badInput(message, field);
+    const fields = suspects(entity, changed, err);
+    return badInput(fields.length > 0 ? `${fields.join(' or ')}: ${message}` : message, fields.length === 1 ? fields[0] : undefined);
+  };
   return (err: unknown): unknown => {
     if (err instanceof AppError) return err;
     const failure = classifyDbError(err);
@@ -57,8 +86,8 @@ function mapFailure(entity: EntityDefinition<unknown>, operation: 'create' | 'up
       const field = fieldOf(failure.columns[0]);
       return badInput(`${field ?? failure.columns.join(', ')} names a row that does not exist`, field);
     }
-    if (failure.kind === 'invalid-value') return badInput(failure.message, fieldOf(failure.column));
-    if (failure.kind === 'out-of-range') return badInput('A value is out of range for its column');
+    if (failure.kind === 'invalid-value') return about(err, failure.message, failure.column);
+    if (failure.kind === 'out-of-range') return about(err, 'A value is out of range for its column', undefined);
     return err;
   };
 }
@@ -67,7 +96,7 @@ export async function createEntity<Row>(writes: Writes, entity: EntityDefinition
   const values = valuesOf(entity as EntityDefinition<unknown>, input, 'input');
   // A uuid key the client did not choose is chosen here (time-ordered); other keys come from the table (a sequence, an identity).
   if (values[entity.key.field] === undefined && entity.key.kind === 'uuid') values[entity.key.field] = newId();
-  return commit(writes, entity, 'create', undefined, (scope) => insertRow(scope, entity, values));
+  return commit(writes, entity, 'create', undefined, Object.keys(values), (scope) => insertRow(scope, entity, values));
 }
 
 export async function updateEntity<Row>(writes: Writes, entity: EntityDefinition<Row>, rawId: string, patch: Values, expectedVersion?: number | null): Promise<Row> {
@@ -76,7 +105,7 @@ export async function updateEntity<Row>(writes: Writes, entity: EntityDefinition
   if (Object.keys(changes).length === 0) throw badInput('patch must change at least one field', 'patch');
   if (entity.key.field in changes) throw badInput(`patch.${entity.key.field} cannot change: it is the key`, `patch.${entity.key.field}`);
   const expected = expectedVersion === undefined || expectedVersion === null ? undefined : requireNonNegative(expectedVersion, 'expectedVersion');
-  return commit(writes, entity, 'update', id, async (scope) => {
+  return commit(writes, entity, 'update', id, Object.keys(changes), async (scope) => {
     const [before] = await lockByIds(scope.trx, entity, [id]);
     if (before === undefined) throw notFound(entity.type, id);
     checkVersion(entity, id, before, expected);
@@ -94,7 +123,7 @@ export async function updateEntity<Row>(writes: Writes, entity: EntityDefinition
 export async function deleteEntity<Row>(writes: Writes, entity: EntityDefinition<Row>, lists: readonly ListDefinition[], rawId: string, expectedVersion?: number | null): Promise<boolean> {
   const id = requireKey(entity, rawId);
   const expected = expectedVersion === undefined || expectedVersion === null ? undefined : requireNonNegative(expectedVersion, 'expectedVersion');
-  return commit(writes, entity, 'delete', id, async (scope) => {
+  return commit(writes, entity, 'delete', id, [], async (scope) => {
     const [before] = await lockByIds(scope.trx, entity, [id]);
     if (before === undefined) return false;
     checkVersion(entity, id, before, expected);
@@ -134,9 +163,10 @@ async function commit<R>(
   entity: EntityDefinition<unknown>,
   operation: 'create' | 'update' | 'delete',
   id: string | undefined,
+  changed: readonly string[],
   work: (scope: ChangeScope) => Promise<R>,
 ): Promise<R> {
-  const map = mapFailure(entity, operation, id);
+  const map = mapFailure(entity, operation, id, changed);
   try {
     return await writes.commit(async (scope) => {
       try {
