@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { EntityDefinition, FieldColumn } from '../entities/define.js';
 import type { StatementScope } from './change-scope.js';
+import { prepared } from './prepared.js';
 import { rowsOf } from './rows.js';
 
 /**
@@ -33,7 +34,8 @@ export function columnOf(entity: EntityDefinition<unknown>, field: string): Fiel
 export async function findByIds<Row>(db: Queryable, entity: EntityDefinition<Row>, ids: readonly string[]): Promise<Row[]> {
   if (ids.length === 0) return [];
   const key = entity.key;
-  const result = await db.raw(`select ${columnList(entity)} from ${quote(entity.table)} where ${quote(key.column)} = any(?::${key.sqlType}[])`, [[...ids]]);
+  const sql = `select ${columnList(entity)} from ${quote(entity.table)} where ${quote(key.column)} = any(?::${key.sqlType}[])`;
+  const result = await prepared(db.raw(sql, [[...ids]]), sql);
   return rowsOf(result).map((r) => entity.decode(r));
 }
 
@@ -57,10 +59,8 @@ export async function findByValues<Row>(
 export async function lockByIds<Row>(trx: Knex.Transaction, entity: EntityDefinition<Row>, ids: readonly string[]): Promise<Row[]> {
   if (ids.length === 0) return [];
   const key = quote(entity.key.column);
-  const result = await trx.raw(
-    `select ${columnList(entity)} from ${quote(entity.table)} where ${key} = any(?::${entity.key.sqlType}[]) order by ${key} for update`,
-    [[...ids]],
-  );
+  const sql = `select ${columnList(entity)} from ${quote(entity.table)} where ${key} = any(?::${entity.key.sqlType}[]) order by ${key} for update`;
+  const result = await prepared(trx.raw(sql, [[...ids]]), sql);
   return rowsOf(result).map((r) => entity.decode(r));
 }
 

@@ -4,6 +4,7 @@ import type { ListDefinition } from '../entities/lists.js';
 import type { ChangeKind, ChangeOptions, ChangeScope, EntityChange, ListChange, LookupChange, StatementScope } from './change-scope.js';
 import { columnList, columnOf, lockByIds, type Queryable } from './entity-sql.js';
 import { affectedLists, beforeColumns, bumpListVersions, joinColumnsReferencing, literal, quote } from './list-sql.js';
+import { prepared, textOf } from './prepared.js';
 import { rowsOf } from './rows.js';
 import { autocommitted, inTransaction } from './transaction.js';
 
@@ -87,7 +88,11 @@ export class RecordingScope implements ChangeScope, StatementScope {
   /** Runs the statement where this scope runs them, wrapped in the recording statement unless nothing is recorded. */
   private async run(entity: EntityDefinition<unknown>, kind: ChangeKind, statement: Knex.Raw, options: ChangeOptions): Promise<Record<string, unknown>[]> {
     const { record, lists } = this.options;
-    const execute = async (db: Queryable) => rowsOf(record ? await db.raw(changeStatementSql(entity, kind, lists), [statement]) : await statement);
+    const execute = async (db: Queryable) => {
+      if (!record) return rowsOf(await statement);
+      const outer = changeStatementSql(entity, kind, lists);
+      return rowsOf(await prepared(db.raw(outer, [statement]), `${outer}\0${textOf(statement)}`));
+    };
     if ('transaction' in this.target) {
       const raws = await execute(this.target.transaction);
       if (kind === 'update' && record) checkNoConcurrentUpdate(entity, raws);
@@ -106,7 +111,8 @@ export class RecordingScope implements ChangeScope, StatementScope {
 
   async changeLinks(join: JoinTable, statements: readonly Knex.Raw[]): Promise<Record<string, unknown>[]> {
     if (statements.length === 0) return [];
-    const result = await this.trx.raw(linkStatementSql(join, statements.length, this.options), [...statements]);
+    const outer = linkStatementSql(join, statements.length, this.options);
+    const result = await prepared(this.trx.raw(outer, [...statements]), [outer, ...statements.map(textOf)].join('\0'));
     const [row] = rowsOf(result);
     if (row === undefined) return [];
     this.noteRecorded(row);
