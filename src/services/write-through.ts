@@ -79,6 +79,14 @@ export interface WriteThroughDeps {
 
 type Mode = 'transaction' | 'statement';
 
+/** A definition's shape is a hash of it: computed once, not on every write. */
+const shapes = new WeakMap<object, string>();
+function shapeOf<D extends object>(definition: D, compute: (definition: D) => string): string {
+  let shape = shapes.get(definition);
+  if (shape === undefined) shapes.set(definition, (shape = compute(definition)));
+  return shape;
+}
+
 /**
  * The write path shared by every entity and list:
  * 1. run `work` in a transaction, or as one autocommitted statement; each
@@ -216,11 +224,11 @@ export class WriteThrough implements Writes {
     const entries: CacheEntry[] = [];
     for (const change of committed.entities) {
       const entity = entityOf(change.type);
-      if (entity !== undefined) entries.push({ key: entityKey(cache.keys, entity, change.id), version: change.version, data: change.data, shape: entityShape(entity) });
+      if (entity !== undefined) entries.push({ key: entityKey(cache.keys, entity, change.id), version: change.version, data: change.data, shape: shapeOf(entity, entityShape) });
     }
     for (const list of committed.lists) {
       const definition = listNamed(list.list);
-      if (definition !== undefined) entries.push({ key: listKey(cache.keys, definition, list.owner), version: list.version, data: list.window, shape: listShape(definition) });
+      if (definition !== undefined) entries.push({ key: listKey(cache.keys, definition, list.owner), version: list.version, data: list.window, shape: shapeOf(definition, listShape) });
     }
     return entries;
   }
