@@ -1,6 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEnvelope } from '../../src/cache/envelope.js';
+import { updateStatement } from '../../src/db/entity-sql.js';
+import { RecordingScope } from '../../src/db/recording-scope.js';
+import { LISTS } from '../../src/entities/index.js';
+import { product } from '../../src/entities/product.js';
 import { dataOf, startTestApp, uniqueSku, type TestApp } from '../helpers/app.js';
 import { countSql } from '../helpers/counting.js';
 import { createScratchDatabase, type ScratchDatabase } from '../helpers/scratch-database.js';
@@ -122,5 +126,33 @@ describe('one-statement mutations', () => {
     const catalog = await catalogVersion();
     await waitFor('the catalog list to reach its committed version', () => cachedVersion('{Product}.productCatalog'), (v) => v === catalog);
     expect(dataOf(await app.gql<{ product: { version: number; stock: number } }>(READ, { id })).product).toMatchObject({ version: 2, stock: 15 });
+  });
+
+  it('an UPDATE that may move a list or a hint gets a transaction of its own; one that cannot is sent alone; a second change is refused', async () => {
+    const id = await createProduct();
+    await waitFor('the create to be cleared from the outbox', () => outboxRows(id), (rows) => rows.length === 0);
+    const sql = countSql(knex(), (text) => !/^delete from cache_outbox where id = any|^select id, entity, entity_id|^select \(select count/.test(text));
+    try {
+      const catalogBefore = await catalogVersion();
+      sql.reset();
+      // The name orders the catalog: what the statement saw before it decides which lists it moved.
+      const renaming = new RecordingScope({ autocommit: knex() }, { record: true, lists: LISTS });
+      const [renamed] = await renaming.change(product, 'update', updateStatement(knex(), product, id, { name: `Renamed ${id}` }), { assigns: ['name'] });
+      expect(renamed?.version).toBe(2);
+      expect(sql.statements.map((s) => s.trim().toLowerCase().slice(0, 5))).toEqual(['begin', 'with ', 'commi']);
+      expect([...renaming.lists.values()]).toEqual([{ list: 'Query.productCatalog', owner: '', version: catalogBefore + 1 }]);
+
+      sql.reset();
+      const restocking = new RecordingScope({ autocommit: knex() }, { record: true, lists: LISTS });
+      await restocking.change(product, 'update', updateStatement(knex(), product, id, { stock: 1 }), { assigns: ['stock'] });
+      expect(sql.statements).toHaveLength(1);
+      expect(restocking.lists.size).toBe(0);
+      await expect(restocking.change(product, 'update', updateStatement(knex(), product, id, { stock: 2 }), { assigns: ['stock'] })).rejects.toThrow(/second change statement/);
+      expect(() => restocking.trx).toThrow(/no transaction/);
+      // Written behind the write-through's back: the repair worker brings them to the cache.
+      await waitFor('the repair to land version 3', () => cachedVersion(`{Product:${id}}`), (v) => v === 3);
+    } finally {
+      sql.stop();
+    }
   });
 });
