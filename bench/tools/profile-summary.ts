@@ -86,6 +86,6 @@ const show = (title: string, m: Map<string, number>, n: number) => {
 console.log(`total sampled: ${(total / 1e6).toFixed(1)} s`);
 show('self time by package', pkgSelf, 25);
 // Where a request's CPU goes: a socket write is charged to pg, ioredis or the HTTP handler that asked for it.
-show('busy time by the package that caused it (native and node: frames charged to their nearest caller)', charged, 25);
+show('busy time by the package that caused it (native and node: frames charged to their nearest caller)', charged, 60);
 show('self time by function', fnSelf, top);
 show('inclusive time by function', incl, top);
