@@ -11,7 +11,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { CONFIGURATION } from './lib/configurations.js';
-import { cloneDataSet, databaseUrl, dropDatabases, ensureDataSet, loadAccountIds, loadIds, orderCounts, productResponse } from './lib/data.js';
+import { cloneDataSet, databaseUrl, dropDatabases, ensureDataSet, loadAccountIds, loadCategoryIds, loadIds, orderCounts, productResponse } from './lib/data.js';
 import { listTraffic, productTraffic, runAutocannon, runMixed, sendAll, type RunResult } from './lib/drivers.js';
 import { AckedOrders, AckedVersions } from './lib/freshness.js';
 import { ACCOUNT_WORKLOADS, HELP, parseOptions, type BenchOptions, type ConfigurationName, type WorkloadName } from './lib/options.js';
@@ -51,6 +51,8 @@ function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
 interface DataSet {
   readonly products: readonly string[];
   readonly accounts: readonly string[];
+  /** The bench categories (`categorize`). @default [] */
+  readonly categories?: readonly string[];
 }
 
 /**
@@ -120,7 +122,7 @@ async function runWorkloads(
 ): Promise<Map<WorkloadName, Map<ConfigurationName, Cell>>> {
   const results = new Map<WorkloadName, Map<ConfigurationName, Cell>>();
   const acked = new Map<ConfigurationName, Acked>(servers.map((s) => [s.name, { versions: new AckedVersions(data.products.length) }]));
-  const factoryOf = (seed: number) => new RequestFactory(data.products, options.zipf, seed, data.accounts);
+  const factoryOf = (seed: number) => new RequestFactory(data.products, options.zipf, seed, data.accounts, data.categories ?? []);
   const nameWidth = Math.max(14, ...servers.map((s) => s.name.length));
   for (const [w, workload] of options.workloads.entries()) {
     const spec = workloadSpec(workload, options.connections, options.batch);
@@ -266,7 +268,7 @@ async function main(): Promise<void> {
   if (ids.length < options.products) throw new Error(`expected ${options.products} products, found ${ids.length}`);
   const accountIds = await loadAccountIds(templateUrl, accounts);
   if (accountIds.length < accounts) throw new Error(`expected ${accounts} bench accounts, found ${accountIds.length}`);
-  const data: DataSet = { products: ids, accounts: accountIds };
+  const data: DataSet = { products: ids, accounts: accountIds, categories: await loadCategoryIds(templateUrl) };
   // The ceiling answers every request with the most popular product, as the data set holds it.
   const ceilingBody = configurations.includes('http-ceiling') ? await productResponse(templateUrl, ids[0] as string) : undefined;
 

@@ -19,7 +19,7 @@ import { ConsistencySampler } from './ops/consistency-sampler.js';
 import { CacheRepair } from './services/cache-repair.js';
 import { OutboxClearer } from './services/outbox-clearer.js';
 import { OutboxPruner } from './services/outbox-pruner.js';
-import { WriteThrough } from './services/write-through.js';
+import { outboxDurability, WriteThrough } from './services/write-through.js';
 import { checkEntitiesAgainstTables } from './table-check.js';
 
 /** Everything a running server holds, built once from the config. */
@@ -120,7 +120,7 @@ export async function createDependencies(
     logger: cacheLogger,
     intervalMs: config.repairIntervalMs,
     repairAfterMs: config.repairAfterMs,
-    landed: (outboxId) => clearer.isPending(outboxId),
+    landed: (outboxId) => clearer.holds(outboxId),
   });
   const sampler = new ConsistencySampler({
     cache,
@@ -132,7 +132,7 @@ export async function createDependencies(
   const writes = new WriteThrough({
     knex: db.knex,
     cache: keepsValues ? cache : undefined,
-    durability: keepsValues ? { outbox, clearer, repair } : undefined,
+    durability: keepsValues ? outboxDurability(clearer, repair) : undefined,
     listWindow,
     onCommitted: keepsValues
       ? ({ entities, lists }) => sampler.note([...entities, ...lists.map((l) => ({ type: l.list, id: l.owner }))])

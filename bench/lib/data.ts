@@ -52,6 +52,7 @@ export async function ensureDataSet(adminUrl: string, name: string, products: nu
       await db.raw('analyze products');
     }
     await seedAccounts(db, accounts, log);
+    await seedCategories(db);
   } finally {
     await db.destroy();
   }
@@ -102,6 +103,31 @@ async function seedAccounts(db: Knex, accounts: number, log: (line: string) => v
   }
   await db.raw('analyze accounts');
   await db.raw('analyze orders');
+}
+
+/** Categories the `categorize` workload files products under. */
+export const BENCH_CATEGORIES = 100;
+const CATEGORY_SLUG = 'bench-category-';
+
+/** Tops the bench categories up to BENCH_CATEGORIES (`bench-category-001`...), straight to the table like the accounts. */
+async function seedCategories(db: Knex): Promise<void> {
+  await db.raw(
+    `insert into categories (id, name, slug)
+     select gen_random_uuid(), 'Bench category ' || lpad(n::text, 3, '0'), ? || lpad(n::text, 3, '0') from generate_series(1, ?) as n
+     on conflict do nothing`,
+    [CATEGORY_SLUG, BENCH_CATEGORIES],
+  );
+}
+
+/** The ids of the bench categories, in slug order. */
+export async function loadCategoryIds(url: string): Promise<string[]> {
+  const db = connect(url);
+  try {
+    const result = await db.raw(`select id from categories where slug like ? order by slug`, [`${CATEGORY_SLUG}%`]);
+    return (result.rows as { id: string }[]).map((r) => r.id);
+  } finally {
+    await db.destroy();
+  }
 }
 
 /**

@@ -3,7 +3,7 @@ import { Pool } from 'undici';
 import { quantile } from './random.js';
 import type { AckedOrders, AckedVersions } from './freshness.js';
 import type { WorkloadName } from './options.js';
-import type { RequestFactory } from './workloads.js';
+import { workloadSpec, type RequestFactory } from './workloads.js';
 
 export interface RunResult {
   /** Responses received. */
@@ -50,7 +50,7 @@ class Latencies {
 /** Distinct request bodies drawn per round: enough that no connection repeats one within a round. */
 function poolSize(workload: WorkloadName): number {
   if (workload === 'products' || workload === 'entities') return 8_192;
-  if (workload === 'mutation' || workload === 'order') return 16_384;
+  if (workload === 'mutation' || workload === 'order' || workload === 'create' || workload === 'categorize') return 16_384;
   if (workload === 'mutation1') return 4_096;
   return 65_536;
 }
@@ -73,7 +73,7 @@ export async function runAutocannon(
   seconds: number,
 ): Promise<RunResult> {
   const latencies = new Latencies();
-  const isWrite = workload.startsWith('mutation') || workload === 'order';
+  const isWrite = workloadSpec(workload, connections, batch).writeShare === 1;
   const headers = { 'content-type': 'application/json' };
   // autocannon builds every request up front, inside the round: a short round (--quick, the smoke test) gets a smaller pool.
   const size = Math.min(poolSize(workload), Math.max(1024, Math.ceil(seconds * 16_384)));

@@ -3,7 +3,7 @@ import { CLUSTER_CONFIGURATIONS, CONFIGURATION, CONFIGURATIONS, type Configurati
 
 export { CONFIGURATIONS, type ConfigurationName };
 
-export const WORKLOADS = ['product', 'products', 'entities', 'mix95', 'mix80', 'mutation', 'mutation1', 'list', 'listmix95', 'order'] as const;
+export const WORKLOADS = ['product', 'products', 'entities', 'mix95', 'mix80', 'mutation', 'mutation1', 'list', 'listmix95', 'order', 'create', 'categorize'] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];
 /** The workloads on the accounts' order lists: they need --accounts above 0. */
 export const ACCOUNT_WORKLOADS = ['list', 'listmix95', 'order'] as const satisfies readonly WorkloadName[];

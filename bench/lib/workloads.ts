@@ -17,6 +17,10 @@ export const LIST_CHECKED_QUERY = `query AccountOrders($id: ID!) { account(id: $
 export const LIST_PAGE_QUERY =
   'query AccountOrderPage($id: ID!, $first: Int, $after: String) { account(id: $id) { id orders(first: $first, after: $after) { totalCount ' +
   'pageInfo { hasNextPage hasPreviousPage startCursor endCursor } edges { cursor node { id accountId totalCents version createdAt } } nodes { id } } } }';
+/** A new product: a new member of the catalog list (`productCatalog`), so the write raises a list too. */
+export const CREATE_PRODUCT = `mutation CreateProduct($input: NewProduct!) { createProduct(input: $input) { id sku version } }`;
+/** A product's categories replaced: join rows added and removed, the lists of both sides raised. */
+export const CATEGORIZE = `mutation Categorize($productId: ID!, $categoryIds: [ID!]!) { categorize(productId: $productId, categoryIds: $categoryIds) { id version } }`;
 /** `createdAt` lets the stale-list check order what it acknowledged against what a read returned. */
 export const PLACE_ORDER = `mutation PlaceOrder($accountId: ID!, $lines: [OrderLineInput!]!) { placeOrder(accountId: $accountId, lines: $lines) { id accountId totalCents version createdAt } }`;
 
@@ -54,6 +58,10 @@ export function workloadSpec(name: WorkloadName, connections: number, batch: num
       return { name, title: 'mix 95 % `orders(first: 10)` / 5 % `placeOrder`', driver: 'mixed', data: 'lists', connections, writeShare: 0.05 };
     case 'order':
       return { name, title: `\`placeOrder\` latency, ${connections} connections`, driver: 'autocannon', data: 'lists', connections, writeShare: 1 };
+    case 'create':
+      return { name, title: `\`createProduct\` latency, ${connections} connections`, driver: 'autocannon', data: 'products', connections, writeShare: 1 };
+    case 'categorize':
+      return { name, title: `\`categorize\` latency, ${connections} connections`, driver: 'autocannon', data: 'products', connections, writeShare: 1 };
   }
 }
 
@@ -71,12 +79,14 @@ export class RequestFactory {
   private readonly accountZipf: () => number;
   private readonly accountUniform: () => number;
   private readonly sign: Int8Array;
+  private created = 0;
 
   constructor(
     readonly ids: readonly string[],
     zipfExponent: number,
-    seed: number,
+    private readonly seed: number,
     readonly accountIds: readonly string[] = [],
+    readonly categoryIds: readonly string[] = [],
   ) {
     const random = seededRandom(seed);
     this.zipf = zipfSampler(ids.length, zipfExponent, random);
@@ -141,6 +151,21 @@ export class RequestFactory {
     return `{"query":${JSON.stringify(ADJUST_STOCK)},"variables":{"id":"${this.ids[rank]}","delta":${delta}}}`;
   }
 
+  /** A product of its own sku: the seed and a counter, so no two requests of a run (each round has its seed) collide. */
+  createProduct(): string {
+    const n = ++this.created;
+    const input = { sku: `BENCH-${this.seed}-${n}`, name: `Bench product ${this.seed}-${n}`, priceCents: 100 + (n % 900), stock: 10 };
+    return JSON.stringify({ query: CREATE_PRODUCT, variables: { input } });
+  }
+
+  /** A uniformly drawn product filed under one to three uniformly drawn categories (replacing what it had). */
+  categorize(rank: number): string {
+    const picked = new Set<string>();
+    const count = 1 + (this.uniform() % 3);
+    while (picked.size < Math.min(count, this.categoryIds.length)) picked.add(this.categoryIds[this.uniform() % this.categoryIds.length] as string);
+    return JSON.stringify({ query: CATEGORIZE, variables: { productId: this.ids[rank], categoryIds: [...picked] } });
+  }
+
   /** The body of the next request of a fixed-shape workload. */
   next(workload: WorkloadName, batch: number): string {
     switch (workload) {
@@ -158,6 +183,10 @@ export class RequestFactory {
       case 'order':
         // Uniform accounts, as adjustStock's uniform products: the latency of the write, not of contention on a hot account.
         return this.placeOrder(this.accountUniform());
+      case 'create':
+        return this.createProduct();
+      case 'categorize':
+        return this.categorize(this.uniform());
       default:
         throw new Error(`${workload} is driven by the mixed driver`);
     }

@@ -6,7 +6,7 @@
  * anywhere, and no freshgraph code: it is written the way the docs show.
  *
  * It serves the subset of the schema the bench sends (`product`, `products`,
- * `_entities` for Product, `adjustStock`; `account` with `Account.orders` as a
+ * `_entities` for Product, `adjustStock`, `createProduct`, `categorize`; `account` with `Account.orders` as a
  * Relay-style connection with keyset pagination, `placeOrder`) from its own copy
  * of the same rows, with the same response bytes as freshgraph (the bench
  * compares them before it measures; cursors are opaque and its own).
@@ -82,6 +82,13 @@ const typeDefs = gql`
     node: Order!
   }
 
+  input NewProduct {
+    sku: String!
+    name: String!
+    priceCents: Int!
+    stock: Int!
+  }
+
   input OrderLineInput {
     productId: ID!
     quantity: Int!
@@ -97,6 +104,9 @@ const typeDefs = gql`
   type Mutation {
     adjustStock(id: ID!, delta: Int!): Product!
     placeOrder(accountId: ID!, lines: [OrderLineInput!]!): Order!
+    createProduct(input: NewProduct!): Product!
+    "Replaces the product's categories with categoryIds."
+    categorize(productId: ID!, categoryIds: [ID!]!): Product!
   }
 `;
 
@@ -304,6 +314,34 @@ const resolvers = {
       throw exists
         ? new GraphQLError('Not enough stock', { extensions: { code: 'INSUFFICIENT_STOCK' } })
         : new GraphQLError(`No product ${id}`, { extensions: { code: 'NOT_FOUND' } });
+    },
+    createProduct: async (_: unknown, { input }: { input: { sku: string; name: string; priceCents: number; stock: number } }): Promise<Product> => {
+      try {
+        const [row] = (await knex('products')
+          .insert({ id: randomUUID(), sku: input.sku, name: input.name, price_cents: input.priceCents, stock: input.stock })
+          .returning(PRODUCT_COLUMNS)) as Product[];
+        return row as Product;
+      } catch (err) {
+        if ((err as { code?: unknown }).code === '23505') throw new GraphQLError(`sku ${input.sku} is taken`, { extensions: { code: 'ALREADY_EXISTS' } });
+        throw err;
+      }
+    },
+    /**
+     * One transaction: lock the product, make sure the categories exist (and stay,
+     * for share), remove the join rows it no longer has and add the new ones.
+     */
+    categorize: async (_: unknown, { productId, categoryIds }: { productId: string; categoryIds: string[] }): Promise<Product> => {
+      if (categoryIds.length > 50) throw badInput('at most 50 categories');
+      if (new Set(categoryIds).size !== categoryIds.length) throw badInput('each category at most once');
+      return knex.transaction(async (trx) => {
+        const product = (await trx('products').select(PRODUCT_COLUMNS).where('id', productId).forUpdate().first()) as Product | undefined;
+        if (!product) throw new GraphQLError(`No product ${productId}`, { extensions: { code: 'NOT_FOUND' } });
+        const found: { id: string }[] = await trx('categories').select('id').whereIn('id', categoryIds).orderBy('id').forShare();
+        if (found.length !== categoryIds.length) throw new GraphQLError('No such category', { extensions: { code: 'NOT_FOUND' } });
+        await trx('product_categories').where('product_id', productId).whereNotIn('category_id', categoryIds).delete();
+        await trx.raw(`insert into product_categories (product_id, category_id) select ?, c from unnest(?::uuid[]) as c on conflict do nothing`, [productId, categoryIds]);
+        return product;
+      });
     },
     /**
      * One transaction: lock the products (in id order) and the account, take the

@@ -47,6 +47,19 @@ function where(url: string): string {
 }
 const label = (n: Node) => `${n.callFrame.functionName || '(anonymous)'} ${where(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`;
 
+/** The package a sample's time is charged to: its own frame's, or for native and node: frames, the nearest caller's outside them. */
+function chargedTo(id: number): string {
+  for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+    const url = (byId.get(cur) as Node).callFrame.url;
+    const w = where(url);
+    if (w === '(native)' || w.startsWith('node:')) continue;
+    return w.startsWith('src/') ? w.replace(/^src\/([^/]+)\/.*$/, 'src/$1/') : w.replace(/\/.*$/, '');
+  }
+  const own = where((byId.get(id) as Node).callFrame.url);
+  return own.startsWith('node:') ? 'node (no package on the stack)' : (byId.get(id) as Node).callFrame.functionName || own;
+}
+const charged = new Map<string, number>();
+
 const fnSelf = new Map<string, number>();
 const pkgSelf = new Map<string, number>();
 const incl = new Map<string, number>();
@@ -55,6 +68,7 @@ for (const [id, us] of selfUs) {
   fnSelf.set(label(n), (fnSelf.get(label(n)) ?? 0) + us);
   const pkg = where(n.callFrame.url).replace(/\/.*$/, (m) => (where(n.callFrame.url).startsWith('src/') ? m : ''));
   pkgSelf.set(pkg, (pkgSelf.get(pkg) ?? 0) + us);
+  if (n.callFrame.functionName !== '(idle)') charged.set(chargedTo(id), (charged.get(chargedTo(id)) ?? 0) + us);
   // Inclusive: every distinct frame label on the stack gets the sample once.
   const seen = new Set<string>();
   for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
@@ -71,5 +85,7 @@ const show = (title: string, m: Map<string, number>, n: number) => {
 };
 console.log(`total sampled: ${(total / 1e6).toFixed(1)} s`);
 show('self time by package', pkgSelf, 25);
+// Where a request's CPU goes: a socket write is charged to pg, ioredis or the HTTP handler that asked for it.
+show('busy time by the package that caused it (native and node: frames charged to their nearest caller)', charged, 60);
 show('self time by function', fnSelf, top);
 show('inclusive time by function', incl, top);

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { EntityDefinition, FieldColumn } from '../entities/define.js';
-import type { ChangeScope } from './change-scope.js';
+import type { StatementScope } from './change-scope.js';
+import { prepared } from './prepared.js';
 import { rowsOf } from './rows.js';
 
 /**
@@ -33,7 +34,8 @@ export function columnOf(entity: EntityDefinition<unknown>, field: string): Fiel
 export async function findByIds<Row>(db: Queryable, entity: EntityDefinition<Row>, ids: readonly string[]): Promise<Row[]> {
   if (ids.length === 0) return [];
   const key = entity.key;
-  const result = await db.raw(`select ${columnList(entity)} from ${quote(entity.table)} where ${quote(key.column)} = any(?::${key.sqlType}[])`, [[...ids]]);
+  const sql = `select ${columnList(entity)} from ${quote(entity.table)} where ${quote(key.column)} = any(?::${key.sqlType}[])`;
+  const result = await prepared(db.raw(sql, [[...ids]]), sql);
   return rowsOf(result).map((r) => entity.decode(r));
 }
 
@@ -57,10 +59,8 @@ export async function findByValues<Row>(
 export async function lockByIds<Row>(trx: Knex.Transaction, entity: EntityDefinition<Row>, ids: readonly string[]): Promise<Row[]> {
   if (ids.length === 0) return [];
   const key = quote(entity.key.column);
-  const result = await trx.raw(
-    `select ${columnList(entity)} from ${quote(entity.table)} where ${key} = any(?::${entity.key.sqlType}[]) order by ${key} for update`,
-    [[...ids]],
-  );
+  const sql = `select ${columnList(entity)} from ${quote(entity.table)} where ${key} = any(?::${entity.key.sqlType}[]) order by ${key} for update`;
+  const result = await prepared(trx.raw(sql, [[...ids]]), sql);
   return rowsOf(result).map((r) => entity.decode(r));
 }
 
@@ -94,8 +94,8 @@ export function insertStatement(db: Queryable, entity: EntityDefinition<unknown>
 }
 
 /** Inserts one row at version 1 through the scope (so it is recorded for the cache) and returns it. */
-export async function insertRow<Row>(scope: ChangeScope, entity: EntityDefinition<Row>, values: Readonly<Record<string, unknown>>): Promise<Row> {
-  const [row] = await scope.change(entity, 'insert', insertStatement(scope.trx, entity, values));
+export async function insertRow<Row>(scope: StatementScope, entity: EntityDefinition<Row>, values: Readonly<Record<string, unknown>>): Promise<Row> {
+  const [row] = await scope.change(entity, 'insert', insertStatement(scope.db, entity, values));
   if (row === undefined) throw new Error(`insert into ${entity.table} returned no row`);
   return row;
 }
@@ -176,7 +176,7 @@ export interface AddDeltasOptions {
  * `version` by 1, all in one statement through the scope, and returns the rows.
  */
 export function addDeltas<Row>(
-  scope: ChangeScope,
+  scope: StatementScope,
   entity: EntityDefinition<Row>,
   field: string,
   deltas: readonly { readonly id: string; readonly delta: number }[],
@@ -189,12 +189,57 @@ export function addDeltas<Row>(
   return scope.change(
     entity,
     'update',
-    scope.trx.raw(
+    scope.db.raw(
       `update ${quote(entity.table)} t set ${col} = t.${col} + c.delta, ${version} = t.${version} + 1${touch}
        from unnest(?::${entity.key.sqlType}[], ?::${columnOf(entity, field).sqlType}[]) as c(id, delta)
        where t.${key} = c.id
        returning ${columnList(entity, 't')}`,
       [deltas.map((d) => d.id), deltas.map((d) => d.delta)],
     ),
+    { assigns: options.touch === undefined ? [field] : [field, options.touch] },
   );
+}
+
+export interface AddDeltaOptions {
+  /** The change applies only if the field ends at least this high (stock that must not go below 0). @default none */
+  readonly atLeast?: number;
+  /** Timestamp fields set to now() with the change (`updatedAt`). @default none */
+  readonly touch?: readonly string[];
+}
+
+const addDeltaTexts = new WeakMap<EntityDefinition<unknown>, Map<string, string>>();
+
+/**
+ * Adds `delta` to one integer field of one row unless that would take it
+ * below `atLeast`, bumps `version` by 1, through the scope; no row when the
+ * key matches none or the guard refused. The statement's text is built once
+ * per entity, field and options, from the definition.
+ */
+export async function addDelta<Row>(
+  scope: StatementScope,
+  entity: EntityDefinition<Row>,
+  field: string,
+  key: string,
+  delta: number,
+  options: AddDeltaOptions = {},
+): Promise<Row | undefined> {
+  const generic = entity as EntityDefinition<unknown>;
+  const touch = options.touch ?? [];
+  const guarded = options.atLeast !== undefined;
+  const id = `${field}\0${guarded}\0${touch.join(',')}`;
+  let texts = addDeltaTexts.get(generic);
+  if (texts === undefined) addDeltaTexts.set(generic, (texts = new Map()));
+  let sql = texts.get(id);
+  if (sql === undefined) {
+    const col = columnOf(generic, field);
+    const c = quote(col.column);
+    const version = quote(entity.version.column);
+    const sets = [`${c} = ${c} + ?::${col.sqlType}`, `${version} = ${version} + 1`, ...touch.map((t) => `${quote(columnOf(generic, t).column)} = now()`)];
+    const guard = guarded ? ` and ${c} + ?::${col.sqlType} >= ?::${col.sqlType}` : '';
+    sql = `update ${quote(entity.table)} set ${sets.join(', ')} where ${quote(entity.key.column)} = ?::${entity.key.sqlType}${guard} returning ${columnList(generic)}`;
+    texts.set(id, sql);
+  }
+  const bindings: Knex.Value[] = guarded ? [delta, key, delta, options.atLeast as number] : [delta, key];
+  const [row] = await scope.change(entity, 'update', scope.db.raw(sql, bindings), { assigns: [field, ...touch] });
+  return row;
 }

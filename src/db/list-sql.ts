@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { EntityDefinition } from '../entities/define.js';
 import { ROOT_OWNER, type ListDefinition, type ListOrderColumn } from '../entities/lists.js';
 import type { Queryable } from './entity-sql.js';
+import { prepared } from './prepared.js';
 import { rowsOf } from './rows.js';
 
 /**
@@ -77,7 +78,8 @@ export async function loadWindows(
   const parts = requests.filter((r) => r.owners.length > 0).map((r) => windowSelect(r.list, r.owners, size));
   const found = new Map<string, Map<string, ListRecord>>();
   if (parts.length === 0) return found;
-  const result = await db.raw(parts.map((p) => `(${p.sql})`).join(' union all '), parts.flatMap((p) => p.bindings));
+  const sql = parts.map((p) => `(${p.sql})`).join(' union all ');
+  const result = await prepared(db.raw(sql, parts.flatMap((p) => p.bindings)), sql);
   for (const row of rowsOf(result)) {
     const name = String(row['list']);
     const ids = row['ids'];

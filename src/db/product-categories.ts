@@ -14,7 +14,7 @@ const categoryColumn = quote((sides['category'] as { column: string }).column);
 /** Which of `ids` are categories, locked for share: none can be deleted while it is being joined. */
 export async function existingCategories(trx: Knex.Transaction, ids: readonly string[]): Promise<Set<string>> {
   const result = await trx.raw(
-    `select ${quote(category.key.column)}::text as id from ${quote(category.table)} where ${quote(category.key.column)} = any(?::uuid[]) order by 1 for share`,
+    `select ${quote(category.key.column)}::text as id from ${quote(category.table)} where ${quote(category.key.column)} = any(?::${category.key.sqlType}[]) order by 1 for share`,
     [[...ids]],
   );
   return new Set(rowsOf(result).map((r) => String(r['id'])));
@@ -23,9 +23,9 @@ export async function existingCategories(trx: Knex.Transaction, ids: readonly st
 /** Makes the product's categories exactly `categoryIds` in one statement; returns the join rows added or removed. */
 export function replaceProductCategories(scope: ChangeScope, productId: string, categoryIds: readonly string[]): Promise<Record<string, unknown>[]> {
   return scope.changeLinks(productCategories, [
-    scope.trx.raw(`delete from ${quote(table)} where ${productColumn} = ? and not (${categoryColumn} = any(?::uuid[])) returning *`, [productId, [...categoryIds]]),
+    scope.trx.raw(`delete from ${quote(table)} where ${productColumn} = ? and not (${categoryColumn} = any(?::${category.key.sqlType}[])) returning *`, [productId, [...categoryIds]]),
     scope.trx.raw(
-      `insert into ${quote(table)} (${productColumn}, ${categoryColumn}) select ?, c from unnest(?::uuid[]) as c on conflict do nothing returning *`,
+      `insert into ${quote(table)} (${productColumn}, ${categoryColumn}) select ?, c from unnest(?::${category.key.sqlType}[]) as c on conflict do nothing returning *`,
       [productId, [...categoryIds]],
     ),
   ]);

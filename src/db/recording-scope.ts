@@ -1,10 +1,12 @@
 import type { Knex } from 'knex';
 import type { EntityDefinition, JoinTable } from '../entities/define.js';
 import type { ListDefinition } from '../entities/lists.js';
-import type { ChangeKind, ChangeScope, EntityChange, ListChange, LookupChange } from './change-scope.js';
-import { columnList, lockByIds } from './entity-sql.js';
+import type { ChangeKind, ChangeOptions, ChangeScope, EntityChange, ListChange, LookupChange, StatementScope } from './change-scope.js';
+import { columnList, columnOf, lockByIds, type Queryable } from './entity-sql.js';
 import { affectedLists, beforeColumns, bumpListVersions, joinColumnsReferencing, literal, quote } from './list-sql.js';
+import { prepared, textOf } from './prepared.js';
 import { rowsOf } from './rows.js';
+import { autocommitted, inTransaction } from './transaction.js';
 
 export interface RecordingOptions {
   /** Record outbox rows and raise list versions; false only when nothing is cached (CACHE_MODE=off). */
@@ -12,12 +14,18 @@ export interface RecordingOptions {
   /** Every list the definitions declare. */
   readonly lists: readonly ListDefinition[];
   /**
-   * Rows an earlier attempt of the same transaction found changed under its
-   * UPDATE, by definition; shared by the attempts, so a retry locks them before
-   * its statement and cannot meet the same race again (see ConcurrentUpdate).
+   * Rows an earlier attempt of the same write found changed under its UPDATE,
+   * by definition; shared by the attempts, so a retry locks them before its
+   * statement and cannot meet the same race again (see ConcurrentUpdate).
    */
-  readonly contended?: Map<EntityDefinition<unknown>, Set<string>>;
+  readonly contended?: Contended;
 }
+
+/** Rows found changed under an UPDATE, by definition. */
+export type Contended = Map<EntityDefinition<unknown>, Set<string>>;
+
+/** Where a scope's statements run: inside a transaction, or one statement on the pool, autocommitted. */
+export type ScopeTarget = { readonly transaction: Knex.Transaction } | { readonly autocommit: Knex };
 
 /**
  * Thrown when an UPDATE found its row changed by a transaction that committed
@@ -31,12 +39,17 @@ class ConcurrentUpdate extends Error {
 }
 
 /**
- * One transaction attempt's ChangeScope: wraps each statement so that it also
+ * One write attempt's ChangeScope: wraps each statement so that it also
  * records the change (outbox rows, list versions) and reports what the cache
  * must be told after the commit. Knows nothing of the cache: it remembers
  * changes (entities, lists, lookup values), not keys.
+ *
+ * On `autocommit` it is a StatementScope: its one change statement commits on
+ * its own. An UPDATE there that may assign a column lookups or lists depend on
+ * gets a transaction of its own (BEGIN, the statement, COMMIT), because the
+ * concurrent-update check below must be able to roll it back.
  */
-export class RecordingScope implements ChangeScope {
+export class RecordingScope implements ChangeScope, StatementScope {
   /** The latest state of every changed row, by `<type>\0<id>`. */
   readonly changes = new Map<string, EntityChange>();
   /** The latest version of every changed list, by `<list>\0<owner>`. */
@@ -44,23 +57,27 @@ export class RecordingScope implements ChangeScope {
   readonly outboxIds: string[] = [];
   /** Lookup values whose hints went stale, by `<type>\0<field>\0<value>`. */
   readonly staleLookups = new Map<string, LookupChange>();
+  readonly db: Queryable;
+  private changed = false;
 
   constructor(
-    readonly trx: Knex.Transaction,
+    private readonly target: ScopeTarget,
     private readonly options: RecordingOptions,
-  ) {}
+  ) {
+    this.db = 'transaction' in target ? target.transaction : target.autocommit;
+  }
+
+  get trx(): Knex.Transaction {
+    if (!('transaction' in this.target)) throw new Error('a one-statement write has no transaction: use Writes.commit for locks and several statements');
+    return this.target.transaction;
+  }
 
   lock<Row>(entity: EntityDefinition<Row>, ids: readonly string[]): Promise<Row[]> {
     return lockByIds(this.trx, entity, ids);
   }
 
-  async change<Row>(entity: EntityDefinition<Row>, kind: ChangeKind, statement: Knex.Raw): Promise<Row[]> {
-    const contended = this.options.contended?.get(entity as EntityDefinition<unknown>);
-    // Locked first, the rows cannot change between this statement's snapshot and its UPDATE.
-    if (kind === 'update' && contended !== undefined && this.options.record) await lockByIds(this.trx, entity, [...contended]);
-    const raws = this.options.record
-      ? rowsOf(await this.trx.raw(changeStatementSql(entity as EntityDefinition<unknown>, kind, this.options.lists), [statement]))
-      : rowsOf(await statement);
+  async change<Row>(entity: EntityDefinition<Row>, kind: ChangeKind, statement: Knex.Raw, options: ChangeOptions = {}): Promise<Row[]> {
+    const raws = await this.run(entity as EntityDefinition<unknown>, kind, statement, options);
     const [first] = raws;
     if (first !== undefined) this.noteRecorded(first);
     const rows: Row[] = [];
@@ -69,14 +86,7 @@ export class RecordingScope implements ChangeScope {
       const r = row as Record<string, unknown>;
       const id = String(r[entity.key.field]);
       const version = Number(r[entity.version.field]);
-      let before: Record<string, unknown> | undefined;
-      if (kind === 'update' && this.options.record) {
-        if (Number(raw['fg_before_version']) + 1 !== version) {
-          this.noteContended(entity as EntityDefinition<unknown>, id);
-          throw new ConcurrentUpdate(`${entity.type} ${id} changed under this statement; running the transaction again`);
-        }
-        before = (raw['fg_before'] ?? undefined) as Record<string, unknown> | undefined;
-      }
+      const before = kind === 'update' && this.options.record ? ((raw['fg_before'] ?? undefined) as Record<string, unknown> | undefined) : undefined;
       this.changes.set(`${entity.type}\0${id}`, { type: entity.type, id, version: kind === 'delete' ? version + 1 : version, data: kind === 'delete' ? null : row });
       this.noteLookups(entity as EntityDefinition<unknown>, kind, r, before);
       rows.push(row);
@@ -84,17 +94,39 @@ export class RecordingScope implements ChangeScope {
     return rows;
   }
 
-  private noteContended(entity: EntityDefinition<unknown>, id: string): void {
-    const contended = this.options.contended;
-    if (contended === undefined) return;
-    let ids = contended.get(entity);
-    if (ids === undefined) contended.set(entity, (ids = new Set()));
-    ids.add(id);
+  /** Runs the statement where this scope runs them, wrapped in the recording statement unless nothing is recorded. */
+  private async run(entity: EntityDefinition<unknown>, kind: ChangeKind, statement: Knex.Raw, options: ChangeOptions): Promise<Record<string, unknown>[]> {
+    const { record, lists } = this.options;
+    const execute = async (db: Queryable) => {
+      if (!record) return rowsOf(await statement);
+      const outer = changeStatementSql(entity, kind, lists);
+      return rowsOf(await prepared(db.raw(outer, [statement]), `${outer}\0${textOf(statement)}`));
+    };
+    // Checked and retried: rows an earlier attempt found changed under it are locked first, so that the
+    // statement's snapshot and its UPDATE see the same row and the retry cannot meet the same race.
+    const checked = async (trx: Knex.Transaction, contended: Contended) => {
+      const ids = contended.get(entity);
+      if (ids !== undefined) await lockByIds(trx, entity, [...ids]);
+      const raws = await execute(trx);
+      checkNoConcurrentUpdate(entity, raws, contended);
+      return raws;
+    };
+    if ('transaction' in this.target) {
+      if (kind !== 'update' || !record) return execute(this.target.transaction);
+      return checked(this.target.transaction, this.options.contended ?? new Map());
+    }
+    if (this.changed) throw new Error('a one-statement write ran a second change statement: use Writes.commit for several');
+    this.changed = true;
+    const knex = this.target.autocommit;
+    if (kind !== 'update' || !record || assignsNothingBefore(entity, options.assigns, lists)) return autocommitted(() => execute(knex));
+    const contended: Contended = new Map();
+    return inTransaction(knex, (trx) => checked(trx, contended));
   }
 
   async changeLinks(join: JoinTable, statements: readonly Knex.Raw[]): Promise<Record<string, unknown>[]> {
     if (statements.length === 0) return [];
-    const result = await this.trx.raw(linkStatementSql(join, statements.length, this.options), [...statements]);
+    const outer = linkStatementSql(join, statements.length, this.options);
+    const result = await prepared(this.trx.raw(outer, [...statements]), [outer, ...statements.map(textOf)].join('\0'));
     const [row] = rowsOf(result);
     if (row === undefined) return [];
     this.noteRecorded(row);
@@ -132,6 +164,40 @@ export class RecordingScope implements ChangeScope {
       }
     }
   }
+}
+
+/**
+ * Under READ COMMITTED, an UPDATE that met a row changed by a transaction that
+ * committed after its snapshot applies to the newer row, while its `fg_before`
+ * shows the older one: the lists and hints it computed from it may be wrong.
+ * Thrown inside the transaction, which then runs again on a new snapshot.
+ */
+function checkNoConcurrentUpdate(entity: EntityDefinition<unknown>, raws: readonly Record<string, unknown>[], contended: Contended): void {
+  for (const raw of raws) {
+    if (Number(raw['fg_before_version']) + 1 !== Number(raw[entity.version.column])) {
+      const id = String(raw[entity.key.column]);
+      let ids = contended.get(entity);
+      if (ids === undefined) contended.set(entity, (ids = new Set()));
+      ids.add(id);
+      throw new ConcurrentUpdate(`${entity.type} ${id} changed under this statement; running it again with the row locked first`);
+    }
+  }
+}
+
+const beforeByEntity = new WeakMap<EntityDefinition<unknown>, ReadonlySet<string>>();
+
+/**
+ * Whether an UPDATE assigning `fields` leaves every column that lookups and
+ * lists read as it was: then an older view of the row before it can only name
+ * extra lists and hints (the concurrent writer's own, raised and dropped by
+ * that writer too), never miss one this statement changed.
+ */
+function assignsNothingBefore(entity: EntityDefinition<unknown>, fields: readonly string[] | undefined, lists: readonly ListDefinition[]): boolean {
+  if (fields === undefined) return false;
+  let before = beforeByEntity.get(entity);
+  if (before === undefined) beforeByEntity.set(entity, (before = new Set(beforeColumns(entity, lists))));
+  const read = before;
+  return fields.every((f) => !read.has(columnOf(entity, f).column) && columnOf(entity, f) !== entity.key);
 }
 
 const statements = new WeakMap<EntityDefinition<unknown>, Map<ChangeKind, string>>();

@@ -36,3 +36,23 @@ export async function inTransaction<T>(
     }
   }
 }
+
+/**
+ * Runs one statement on its own, autocommitted: its completion is its commit.
+ * Retried only when it provably changed nothing: a serialization failure or
+ * deadlock (the statement was rolled back), or no connection to be had. A
+ * connection lost while it ran leaves the outcome unknown, and is thrown.
+ */
+export async function autocommitted<T>(run: () => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+  const retries = options.retries ?? 3;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await run();
+    } catch (err) {
+      const failure = classifyDbError(err);
+      const nothingHappened = failure.kind === 'retryable' || (failure.kind === 'unavailable' && !failure.connectionLost);
+      if (attempt >= retries || !nothingHappened) throw err;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * 2 ** attempt));
+    }
+  }
+}

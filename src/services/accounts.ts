@@ -16,7 +16,7 @@ export interface TransferResult {
 
 export function createAccount(writes: Writes, owner: string, balanceCents: number): Promise<AccountRow> {
   const values = { id: newId(), owner: requireOwner(owner), balanceCents: requireNonNegative(balanceCents, 'balanceCents') };
-  return writes.commit((scope) => insertRow(scope, account, values));
+  return writes.commitStatement((scope) => insertRow(scope, account, values));
 }
 
 /** Moves money between two accounts in one transaction; both envelopes go to the cache together. */

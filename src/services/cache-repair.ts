@@ -107,8 +107,14 @@ export class CacheRepair {
     return this.rejected;
   }
 
-  /** This instance's write-through failed for these rows: repair them first, without waiting for them to age. */
+  /**
+   * This instance's write-through failed for these rows: repair them first,
+   * without waiting for them to age, and read their keys from the database
+   * here until then. The repair worker alone marks keys suspect and trusts
+   * them again; the engine only reads the marks.
+   */
   watch(outboxIds: readonly string[], keys: readonly string[]): void {
+    this.options.cache.trust.distrust(keys);
     if (outboxIds.length > 0) this.watched.add({ outboxIds, keys });
   }
 

@@ -16,7 +16,7 @@ export interface NewCategoryInput {
 
 export function createCategory(writes: Writes, input: NewCategoryInput): Promise<CategoryRow> {
   const values = { id: newId(), name: requireName(input.name, 'input.name'), slug: requireSlug(input.slug, 'input.slug') };
-  return writes.commit((scope) => insertRow(scope, category, values), { onUniqueViolation: () => alreadyExists('Category', 'slug', values.slug) });
+  return writes.commitStatement((scope) => insertRow(scope, category, values), { onUniqueViolation: () => alreadyExists('Category', 'slug', values.slug) });
 }
 
 /**

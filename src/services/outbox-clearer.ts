@@ -17,6 +17,8 @@ export interface OutboxClearerOptions {
  */
 export class OutboxClearer {
   private pending: string[] = [];
+  /** Every id enqueued and not deleted yet (waiting or being deleted), for `holds`. */
+  private readonly held = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> = Promise.resolve();
   private readonly batchSize: number;
@@ -32,14 +34,17 @@ export class OutboxClearer {
 
   enqueue(ids: readonly string[]): void {
     if (ids.length === 0) return;
-    this.pending.push(...ids);
+    for (const id of ids) {
+      this.pending.push(id);
+      this.held.add(id);
+    }
     if (this.pending.length >= this.batchSize) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), this.maxDelayMs);
   }
 
-  /** Ids waiting to be deleted: their writes landed, so they need no repair. */
-  isPending(id: string): boolean {
-    return this.pending.includes(id);
+  /** Whether the id's write landed and its row only waits to be deleted (or is being deleted): it needs no repair. */
+  holds(id: string): boolean {
+    return this.held.has(id);
   }
 
   /** Deletes everything enqueued so far; resolves when done. */
@@ -49,7 +54,13 @@ export class OutboxClearer {
     const ids = this.pending;
     this.pending = [];
     if (ids.length > 0) {
-      this.inFlight = this.inFlight.then(() => this.outbox.deleteIds(ids)).catch((err: unknown) => this.options.onError?.(err));
+      this.inFlight = this.inFlight
+        .then(() => this.outbox.deleteIds(ids))
+        .catch((err: unknown) => this.options.onError?.(err))
+        // Deleted, or left to the repair worker (whose replay the CAS makes harmless): either way no longer ours.
+        .finally(() => {
+          for (const id of ids) this.held.delete(id);
+        });
     }
     return this.inFlight;
   }

@@ -40,7 +40,7 @@ export function createProduct(writes: Writes, input: NewProductInput): Promise<P
     priceCents: requireNonNegative(input.priceCents, 'input.priceCents'),
     stock: requireNonNegative(input.stock, 'input.stock'),
   };
-  return writes.commit((scope) => insertRow(scope, product, values), { onUniqueViolation: () => alreadyExists('Product', 'sku', values.sku) });
+  return writes.commitStatement((scope) => insertRow(scope, product, values), { onUniqueViolation: () => alreadyExists('Product', 'sku', values.sku) });
 }
 
 export function updateProduct(writes: Writes, rawId: string, patch: ProductPatchInput, expectedVersion?: number | null): Promise<ProductRow> {
@@ -64,10 +64,11 @@ export function updateProduct(writes: Writes, rawId: string, patch: ProductPatch
 export function adjustStock(writes: Writes, rawId: string, delta: number): Promise<ProductRow> {
   const id = requireId(rawId);
   requireNonZero(delta, 'delta');
-  return writes.commit(async (scope) => {
+  // One statement: no transaction around it. A refusal reads the row afterwards to say why.
+  return writes.commitStatement(async (scope) => {
     const row = await addStockIfEnough(scope, id, delta);
     if (row) return row;
-    const [current] = await findByIds(scope.trx, product, [id]);
+    const [current] = await findByIds(scope.db, product, [id]);
     if (current === undefined) throw notFound('Product', id);
     throw insufficientStock(id, current.stock, delta);
   });

@@ -35,7 +35,7 @@ describe('npm run bench', () => {
     const args = [
       '--import', 'tsx', 'bench/run.ts',
       '--quick', '--products', '300', '--accounts', '100', '--duration', '1', '--warmup', '0', '--rounds', '1', '--connections', '4',
-      '--workload', 'product,products,entities,mix95,mutation1,list,listmix95,order',
+      '--workload', 'product,products,entities,mix95,mutation1,list,listmix95,order,create,categorize',
       '--database-url', ADMIN_DATABASE_URL, '--database', database,
       '--redis-url', REDIS_URL, '--prefix', prefix, '--out', out,
     ];
@@ -62,15 +62,15 @@ describe('npm run bench', () => {
     };
     const results = section('Results');
     const rows = results.split('\n').filter((l) => new RegExp(`^\\| .* \\| (${CONFIGURATIONS.join('|')}) \\|`).test(l));
-    // Eight workloads, five configurations, and every one answered without errors.
-    expect(rows, report).toHaveLength(40);
+    // Ten workloads, five configurations, and every one answered without errors.
+    expect(rows, report).toHaveLength(50);
     for (const line of rows) expect(line.split('|')[6]?.trim(), line).toBe('0');
     expect(report).toContain('## Targets');
     // One ratio row per workload, with a figure for every peer and the ceiling.
     const ratioSection = section('freshgraph against each configuration');
     expect(ratioSection).toContain('| workload | vs plain-apollo | vs response-cache | vs `CACHE_MODE=off` | share of http-ceiling |');
     const ratioRows = ratioSection.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| workload'));
-    expect(ratioRows, ratioSection).toHaveLength(8);
+    expect(ratioRows, ratioSection).toHaveLength(10);
     for (const line of ratioRows) expect(line, line).toMatch(/^\|[^|]+(\| \d+\.\d\d× \(p50 \d+\.\d\d×\) ){3}\| \d+\.\d %/);
     // The list mixed workload checked reads of every configuration with data for stale lists; freshgraph served none.
     const staleSection = section('Stale lists');

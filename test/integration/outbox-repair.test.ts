@@ -12,7 +12,7 @@ import { CacheRepair } from '../../src/services/cache-repair.js';
 import { ConsistencySampler } from '../../src/ops/consistency-sampler.js';
 import { OutboxClearer } from '../../src/services/outbox-clearer.js';
 import { adjustStock, deleteProduct } from '../../src/services/products.js';
-import { WriteThrough } from '../../src/services/write-through.js';
+import { outboxDurability, WriteThrough } from '../../src/services/write-through.js';
 import { dataOf, QUIET_BACKGROUND, startTestApp, type TestApp } from '../helpers/app.js';
 import { createScratchDatabase, type ScratchDatabase } from '../helpers/scratch-database.js';
 import { ChaosStore } from '../helpers/chaos-store.js';
@@ -49,7 +49,7 @@ function flakyInstance(clearDelayMs = 1) {
   const cache = new CacheEngine({ store: chaos, keys: deps.cache.keys, logger: silent, writeRetries: 1, writeBackoffMs: 1 });
   const repair = new CacheRepair({ knex: deps.db.knex, outbox: deps.outbox, cache, kinds: deps.readers.kinds, logger: silent, repairAfterMs: 60_000 });
   const clearer = new OutboxClearer(deps.outbox, { maxDelayMs: clearDelayMs });
-  const writes = new WriteThrough({ knex: deps.db.knex, cache, durability: { outbox: deps.outbox, clearer, repair } });
+  const writes = new WriteThrough({ knex: deps.db.knex, cache, durability: outboxDurability(clearer, repair) });
   return { chaos, cache, repair, clearer, writes };
 }
 
@@ -129,7 +129,7 @@ describe('transactional outbox', () => {
     await deps.cache.idle();
     // What a crash between commit and cache write leaves behind: the row changed, the outbox row, no cache write.
     await deps.db.knex.transaction(async (trx) => {
-      const scope = new RecordingScope(trx, { record: true, lists: LISTS });
+      const scope = new RecordingScope({ transaction: trx }, { record: true, lists: LISTS });
       await scope.change(product, 'update', trx.raw(`update products set stock = 1, version = 2 where id = ? returning ${columnList(product)}`, [id]));
     });
     const repair = new CacheRepair({ knex: deps.db.knex, outbox: deps.outbox, cache: deps.cache, kinds: deps.readers.kinds, logger: silent, repairAfterMs: 300 });
@@ -158,7 +158,7 @@ describe('transactional outbox', () => {
     const { deps } = app.running;
     const ids = await insertProducts(deps.db.knex, 40);
     await deps.db.knex.transaction(async (trx) => {
-      const scope = new RecordingScope(trx, { record: true, lists: LISTS });
+      const scope = new RecordingScope({ transaction: trx }, { record: true, lists: LISTS });
       await scope.change(product, 'update', trx.raw(`update products set version = 2 where id = any(?::uuid[]) returning ${columnList(product)}`, [ids]));
     });
     await new Promise((r) => setTimeout(r, 50));
@@ -181,7 +181,7 @@ describe('outbox rows the repair worker cannot apply', () => {
   const recordChange = async (ids: readonly string[], version: number): Promise<string[]> => {
     const { deps } = app.running;
     return deps.db.knex.transaction(async (trx) => {
-      const scope = new RecordingScope(trx, { record: true, lists: LISTS });
+      const scope = new RecordingScope({ transaction: trx }, { record: true, lists: LISTS });
       await scope.change(product, 'update', trx.raw(`update products set version = ? where id = any(?::uuid[]) returning ${columnList(product)}`, [version, [...ids]]));
       return scope.outboxIds;
     });

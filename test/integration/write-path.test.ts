@@ -11,7 +11,7 @@ import { AppError } from '../../src/errors.js';
 import { CacheRepair } from '../../src/services/cache-repair.js';
 import { OutboxClearer } from '../../src/services/outbox-clearer.js';
 import { adjustStock } from '../../src/services/products.js';
-import { WriteThrough } from '../../src/services/write-through.js';
+import { outboxDurability, WriteThrough } from '../../src/services/write-through.js';
 import { codesOf, dataOf, startTestApp, uniqueSku, type TestApp, QUIET_BACKGROUND } from '../helpers/app.js';
 import { ChaosStore } from '../helpers/chaos-store.js';
 import { countRedisRoundTrips } from '../helpers/counting.js';
@@ -47,7 +47,7 @@ beforeEach(() => trips.reset());
 function writesOver(cache: CacheEngine): { writes: WriteThrough; repair: CacheRepair } {
   const { deps } = app.running;
   const repair = new CacheRepair({ knex: deps.db.knex, outbox: deps.outbox, cache, kinds: deps.readers.kinds, logger: silent });
-  const writes = new WriteThrough({ knex: deps.db.knex, cache, durability: { outbox: deps.outbox, clearer: new OutboxClearer(deps.outbox), repair } });
+  const writes = new WriteThrough({ knex: deps.db.knex, cache, durability: outboxDurability(new OutboxClearer(deps.outbox), repair) });
   return { writes, repair };
 }
 
