@@ -158,6 +158,8 @@ export const VARIABLES = {
   repairAfterMs: variable('OUTBOX_REPAIR_AFTER_MS', int(0, 3_600_000), 1000),
   /** Wake the repair worker on the outbox triggers' NOTIFY (one connection of its own); false leaves the poll alone. @default true */
   outboxListen: variable('OUTBOX_LISTEN', bool, true),
+  /** How often an instance rereads which shape of each type fills the cache (cache_shapes) during a deploy. @default 5000 */
+  shapesRefreshMs: variable('CACHE_SHAPES_REFRESH_MS', int(100, 3_600_000), 5000),
   /** Pause between consistency samples; 0 turns the sampler off. @default 1000 */
   consistencySampleIntervalMs: variable('CONSISTENCY_SAMPLE_INTERVAL_MS', int(0, 3_600_000), 1000),
   /** After SIGTERM, keep accepting (while /readyz says 503) this long, for load balancers to notice. @default 0 */

@@ -108,7 +108,7 @@ export async function createDependencies(
   const outbox = new OutboxRepository(db.knex);
   const listWindow = config.cacheListWindow;
   // Which shape of each type fills the cache while a deploy that changes a type is under way (cache_shapes).
-  const shapes = keepsValues ? new ShapeRegistry(db.knex, { shapes: shapesOf(ENTITIES, LISTS), onError: (err) => cacheLogger.warn({ err }, 'reading the newest cache shapes failed') }) : undefined;
+  const shapes = keepsValues ? new ShapeRegistry(db.knex, { shapes: shapesOf(ENTITIES, LISTS), refreshMs: config.shapesRefreshMs, onError: (err) => cacheLogger.warn({ err }, 'reading the newest cache shapes failed') }) : undefined;
   await shapes?.start();
   const readers = createReaders({ cache, db: db.knex, cached: keepsValues, listWindow, ...(shapes === undefined ? {} : { fills: (kind: string) => shapes.isCurrent(kind) }) });
   const clearer = new OutboxClearer(outbox, { onError: (err) => cacheLogger.warn({ err }, 'clearing outbox rows failed; they will be replayed') });

@@ -30,6 +30,7 @@ export const QUIET_BACKGROUND: Readonly<Record<string, string>> = {
   OUTBOX_REPAIR_INTERVAL_MS: '600000',
   OUTBOX_LISTEN: 'false',
   CONSISTENCY_SAMPLE_INTERVAL_MS: '0',
+  CACHE_SHAPES_REFRESH_MS: '600000',
 };
 
 export const uniquePrefix = (): string => `fgtest-${randomBytes(5).toString('hex')}`;

@@ -3,6 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RedisStore } from '../../src/cache/redis-store.js';
 import { freePort, OwnRedis } from '../helpers/redis-server.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 /**
  * RedisStore.connect() against Redis servers that are not there, not talking,
@@ -44,7 +45,8 @@ describe('RedisStore.connect()', () => {
     expect(ms).toBeLessThan(2_000);
     expect(message).toMatch(/127\.0\.0\.1:1 did not become ready within 400 ms/);
     expect(message).toMatch(/ECONNREFUSED/);
-    expect(listeners(store)).toEqual(before);
+    // ioredis' own attempt may still hold a listener until its socket closes (late on a busy machine): ours are gone.
+    await waitFor('the connection attempt to end', async () => listeners(store), (now) => JSON.stringify(now) === JSON.stringify(before), 10_000, 20);
   });
 
   it('leaves no listener behind however often it times out', async () => {
