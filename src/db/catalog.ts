@@ -27,6 +27,8 @@ export interface CatalogForeignKey {
   readonly columns: readonly string[];
   readonly references: string;
   readonly referencedColumns: readonly string[];
+  /** What deleting the referenced row does (ON DELETE): `a` no action, `r` restrict, `c` cascade, `n` set null, `d` set default. */
+  readonly onDelete: string;
 }
 
 export interface CatalogTable {
@@ -69,7 +71,8 @@ export async function readCatalog(db: Knex | Knex.Transaction, tables?: readonly
                     join pg_attribute a on a.attrelid = k.conrelid and a.attnum = u.attnum order by u.n) as columns,
               r.relname as references,
               array(select a.attname::text from unnest(k.confkey) with ordinality as u(attnum, n)
-                    join pg_attribute a on a.attrelid = k.confrelid and a.attnum = u.attnum order by u.n) as referenced
+                    join pg_attribute a on a.attrelid = k.confrelid and a.attnum = u.attnum order by u.n) as referenced,
+              k.confdeltype::text as on_delete
        from pg_constraint k
        join pg_class c on c.oid = k.conrelid
        left join pg_class r on r.oid = k.confrelid
@@ -77,7 +80,7 @@ export async function readCatalog(db: Knex | Knex.Transaction, tables?: readonly
          and (?::text[] is null or c.relname = any(?::text[]))
        union all
        select c.relname, 'u', array(select a.attname::text from unnest(i.indkey) with ordinality as u(attnum, n)
-                                    join pg_attribute a on a.attrelid = i.indrelid and a.attnum = u.attnum order by u.n), null, null
+                                    join pg_attribute a on a.attrelid = i.indrelid and a.attnum = u.attnum order by u.n), null, null, null
        from pg_index i join pg_class c on c.oid = i.indrelid
        where c.relnamespace = current_schema()::regnamespace and i.indisunique and not i.indisprimary and i.indpred is null
          and i.indexprs is null and not exists (select 1 from pg_constraint k where k.conindid = i.indexrelid)
@@ -110,7 +113,7 @@ export async function readCatalog(db: Knex | Knex.Transaction, tables?: readonly
     else if (row['kind'] === 'u') {
       if (!table.unique.some((u) => u.join() === cols.join())) table.unique.push(cols);
     } else {
-      table.foreignKeys.push({ columns: cols, references: String(row['references']), referencedColumns: (row['referenced'] as unknown[]).map(String) });
+      table.foreignKeys.push({ columns: cols, references: String(row['references']), referencedColumns: (row['referenced'] as unknown[]).map(String), onDelete: String(row['on_delete']) });
     }
   }
   return new Map([...byTable].filter(([, t]) => t.columns.length > 0).map(([name, t]) => [name, { name, ...t }]));
