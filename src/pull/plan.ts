@@ -67,7 +67,8 @@ export interface EntityPlan {
   readonly lists: readonly ToManyPlan[];
   readonly lookups: readonly { readonly field: string; readonly root: string }[];
   readonly roots: { readonly one: string; readonly many: string };
-  readonly mutations: { readonly create?: string; readonly update?: string; readonly delete: string };
+  /** The generic mutations offered, by root field; the definition's `mutations:` line decides after the first pull. */
+  readonly mutations: { readonly create?: string; readonly update?: string; readonly delete?: string };
   readonly inputs: { readonly create: string; readonly patch: string };
   /** Some list serves this type as a connection: its SDL declares `<Type>Connection` and `<Type>Edge`. */
   readonly connection: boolean;

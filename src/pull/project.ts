@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { dirname, join } from 'node:path';
 import { Kind, parse } from 'graphql';
 import { camelCase } from './naming.js';
-import type { Existing, TablePlan } from './plan.js';
+import type { EntityPlan, Existing, TablePlan } from './plan.js';
 import { definitionParts, enumParts, joinParts, sdlParts, versionMigration } from './render.js';
 import { mergeFile, pulledTableOf, RegionEdited, renderFile, type CommentStyle, type Part } from './regions.js';
 
@@ -94,8 +94,9 @@ export function outputsOf(root: string, plans: readonly TablePlan[]): Output[] {
       file(`${ENTITIES_DIR}/${plan.file}.ts`, '//', joinParts(plan));
       continue;
     }
-    file(`${ENTITIES_DIR}/${plan.file}.ts`, '//', definitionParts(plan));
-    file(`${SCHEMA_DIR}/${plan.file}.graphql`, '#', sdlParts(plan));
+    const offered = { ...plan, mutations: mutationsKept(root, `${ENTITIES_DIR}/${plan.file}.ts`) ?? plan.mutations };
+    file(`${ENTITIES_DIR}/${plan.file}.ts`, '//', definitionParts(offered));
+    file(`${SCHEMA_DIR}/${plan.file}.graphql`, '#', sdlParts(offered));
     for (const e of plan.enums) enums.set(e.file, enumParts(e));
   }
   for (const [name, parts] of enums) file(`${SCHEMA_DIR}/${name}.graphql`, '#', parts);
@@ -137,6 +138,19 @@ export function outputsOf(root: string, plans: readonly TablePlan[]): Output[] {
   }
   if (index !== before) outputs.push({ path, content: index, created: false });
   return outputs;
+}
+
+/**
+ * The mutations a pulled definition offers, as its `mutations:` line says (outside the regions: the
+ * user's to change); undefined before the file exists. The SDL's mutation region follows it.
+ */
+function mutationsKept(root: string, path: string): EntityPlan['mutations'] | undefined {
+  if (!existsSync(join(root, path))) return undefined;
+  const line = /^ {2}mutations: \{([^}]*)\},?$/m.exec(read(root, path));
+  if (line === null) return {};
+  const kept: Record<string, string> = {};
+  for (const [, kind, name] of (line[1] ?? '').matchAll(/(create|update|delete): '(\w+)'/g)) kept[kind as string] = name as string;
+  return kept;
 }
 
 export function writeOutputs(root: string, outputs: readonly Output[]): void {

@@ -55,7 +55,7 @@ export function definitionParts(plan: EntityPlan): Part[] {
     '  lookups: {',
     region('lookups', lookups, '    '),
     '  },',
-    `  mutations: { ${mutations.join(', ')} },`,
+    mutations.length === 0 ? '  mutations: {},' : `  mutations: { ${mutations.join(', ')} },`,
     '});',
     '',
     `export type ${plan.type}Row = RowOf<typeof ${plan.variable}>;`,
@@ -129,8 +129,7 @@ export function sdlParts(plan: EntityPlan): Part[] {
     ...(update === undefined
       ? []
       : [described('VERSION_CONFLICT when expectedVersion is given and differs from the stored version; NOT_FOUND when there is no such row.'), `${update}(id: ID!, patch: ${plan.inputs.patch}!, expectedVersion: Int): ${plan.type}!`]),
-    described('False when there was no such row; IN_USE while other rows refer to it.'),
-    `${remove}(id: ID!, expectedVersion: Int): Boolean!`,
+    ...(remove === undefined ? [] : [described('False when there was no such row; IN_USE while other rows refer to it.'), `${remove}(id: ID!, expectedVersion: Int): Boolean!`]),
   ];
   return [
     PULL_HEADER('#', plan.table),
@@ -156,9 +155,8 @@ export function sdlParts(plan: EntityPlan): Part[] {
     ),
     '}',
     '',
-    'extend type Mutation {',
-    region('mutation', mutation, '  '),
-    '}',
+    // With the braces: a definition that offers no mutation has no Mutation fields, and an empty extension is not GraphQL.
+    region('mutation', mutation.length === 0 ? [] : ['extend type Mutation {', ...mutation.map((l) => `  ${l}`), '}']),
   ];
 }
 

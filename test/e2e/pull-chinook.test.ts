@@ -33,6 +33,8 @@ let copy: ProjectCopy;
 let server: ServerProcess | undefined;
 let sql: pg.Client;
 let pulled = '';
+/** Each table's file before the server applied the pulled migrations: a table rewritten would have a new one. */
+let filenodes: { table: string; node: string }[] = [];
 const prefix = uniquePrefix();
 
 const pull = (tables: readonly string[]) =>
@@ -57,6 +59,7 @@ beforeAll(async () => {
   await sql.query(readFileSync(join(FIXTURE, 'data.sql'), 'utf8'));
   copy = copyProject();
   pulled = (await pull(TABLES)).stdout;
+  filenodes = await rows<{ table: string; node: string }>('select relname as table, pg_relation_filenode(oid)::text as node from pg_class where relname = any($1) order by relname', [TABLES]);
   server = await spawnServer(
     { DATABASE_URL: scratch.urlFor('fg-chinook-server'), REDIS_URL, CACHE_PREFIX: prefix, LOG_LEVEL: 'error', MAX_COST: '1000000' },
     120_000,
@@ -99,6 +102,12 @@ describe('npm run pull on Chinook', () => {
       expect(sdl).toMatch(/ {2}description: String\n/);
       expect(readFileSync(join(copy.root, 'src/entities/genre.ts'), 'utf8')).toContain("description: text().orNull(),");
 
+      // The definition's mutations line is the user's: the SDL follows it.
+      copy.edit('src/entities/genre.ts', ", delete: 'deleteGenre' }", ' }');
+      await pull([]);
+      expect(readFileSync(file, 'utf8')).not.toContain('deleteGenre');
+      expect(readFileSync(file, 'utf8')).toContain('updateGenre(id: ID!, patch: GenrePatch!, expectedVersion: Int): Genre!');
+
       copy.edit('src/entities/genre.ts', 'description: text().orNull(),', 'description: text().orNull(), // mine');
       const refused = await pull(['genre']).then(
         () => undefined,
@@ -109,6 +118,7 @@ describe('npm run pull on Chinook', () => {
     } finally {
       // The server serves the definitions it started with; put the table and the files back as they were.
       copy.edit('src/entities/genre.ts', 'description: text().orNull(), // mine', 'description: text().orNull(),');
+      copy.edit('src/entities/genre.ts', "update: 'updateGenre' }", "update: 'updateGenre', delete: 'deleteGenre' }");
       await sql.query('alter table genre drop column description');
       await pull([]);
     }
@@ -148,6 +158,13 @@ interface TrackOut {
 }
 
 describe('served by npm start', () => {
+  it('the pulled migrations added a version column to every entity table without rewriting one', async () => {
+    const after = await rows<{ table: string; node: string }>('select relname as table, pg_relation_filenode(oid)::text as node from pg_class where relname = any($1) order by relname', [TABLES]);
+    expect(after).toEqual(filenodes);
+    const versions = await rows<{ table: string }>("select table_name as table from information_schema.columns where column_name = 'version' and table_name = any($1) order by table_name", [TABLES]);
+    expect(versions.map((v) => v.table)).toEqual(TABLES.filter((t) => t !== 'playlist_track').sort());
+  });
+
   it('by id: every row of a table equals SQL, numeric as exact text, NULLs as null', async () => {
     const expected = await rows<TrackOut>(
       `select track_id::text as "trackId", name, album_id::text as "albumId", media_type_id::text as "mediaTypeId", genre_id::text as "genreId",
