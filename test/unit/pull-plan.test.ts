@@ -156,3 +156,57 @@ describe('regions', () => {
     expect(() => mergeFile('schema/t.graphql', '#', first.replace('a: Int!', 'a: Int! # mine'), parts(['a: Int!']))).toThrow(/^schema\/t\.graphql: the lines between "# pull:columns"/);
   });
 });
+
+describe('planPull, the rest of the catalog', () => {
+  const catalog = catalogOf(
+    table(
+      'ticket',
+      [
+        col('ticket_id', 'int8', { hasDefault: true, generated: true }),
+        col('mood', 'mood', { enumLabels: ['calm', 'in a hurry'] }),
+        col('tags', 'text', { array: true, nullable: true }),
+        col('opened_at', 'timestamptz', { hasDefault: true }),
+        col('code', 'text'),
+        col('version', 'int4', { hasDefault: true }),
+      ],
+      ['ticket_id'],
+      { unique: [['code']] },
+    ),
+  );
+  const [ticket] = planPull(catalog, ['ticket'], NOTHING) as EntityPlan[];
+
+  it('a bigint key with a sequence, an enum, an array, a timestamptz and a version of its own', () => {
+    expect(ticket?.fields.map((f) => [f.field, f.expression, f.graphql])).toEqual([
+      ['ticketId', 'asId(bigint())', 'ID'],
+      ['mood', "enumOf('mood', ['calm', 'in a hurry'], 'Mood')", 'Mood'],
+      ['tags', 'arrayOf(text()).orNull()', '[String]'],
+      ['openedAt', 'timestamp()', 'DateTime'],
+      ['code', 'text()', 'String'],
+      ['version', 'int()', 'Int'],
+    ]);
+    expect(ticket?.addsVersion).toBe(false);
+    expect(ticket?.enums).toEqual([{ type: 'mood', graphql: 'Mood', labels: ['calm', 'in a hurry'], file: 'enum-mood' }]);
+    expect(ticket?.lookups).toEqual([{ field: 'code', root: 'ticketByCode' }]);
+  });
+
+  it('the SDL leaves a key the database chooses out of the create input, and a column with a default optional', async () => {
+    const { sdlParts, enumParts } = await import('../../src/pull/render.js');
+    const sdl = renderFile('#', sdlParts(ticket as EntityPlan));
+    expect(sdl).toMatch(/input NewTicket \{\n {2}mood: Mood!\n {2}tags: \[String\]\n {2}openedAt: DateTime\n {2}code: String!\n\}/);
+    expect(sdl).toContain('ticketByCode(code: String!): Ticket');
+    expect(renderFile('#', enumParts((ticket as EntityPlan).enums[0] as EntityPlan['enums'][number]))).toContain('enum Mood {\n  CALM\n  IN_A_HURRY\n}');
+  });
+
+  it('refuses a version that is not integer NOT NULL, a name that is not plain lower case, and a two-column key that is not a join table', () => {
+    const bad = catalogOf(
+      table('rev', [col('rev_id', 'int4'), col('version', 'text')], ['rev_id']),
+      table('shout', [col('shout_id', 'int4'), col('LOUD', 'text')], ['shout_id']),
+      table('pair', [col('a', 'int4'), col('b', 'int4')], ['a', 'b']),
+    );
+    expect(refusalsOf(() => planPull(bad, ['pair', 'rev', 'shout'], NOTHING))).toEqual([
+      expect.stringMatching(/^table pair: its primary key \(a, b\) has 2 columns/),
+      expect.stringMatching(/^table rev, column version: freshgraph keeps the row version in an integer NOT NULL column named version, but this one is text/),
+      expect.stringMatching(/^table shout, column LOUD: not a plain lower-case SQL name/),
+    ]);
+  });
+});
