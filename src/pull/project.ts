@@ -36,7 +36,7 @@ export function pulledBefore(root: string): string[] {
 
 /** What the files pull did not write declare: GraphQL types and root fields, entity tables, exported definitions. */
 export function readExisting(root: string): Existing {
-  const types = new Map<string, string>();
+  const types = new Map<string, string>(['String', 'Int', 'Float', 'Boolean', 'ID'].map((t) => [t, 'GraphQL itself']));
   const queryFields = new Map<string, string>();
   const mutationFields = new Map<string, string>();
   for (const file of filesIn(root, SCHEMA_DIR, '.graphql')) {

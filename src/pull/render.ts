@@ -180,11 +180,11 @@ export function versionMigration(table: string): string {
  * A constant default makes this an instant change on Postgres 11 and later: no row is rewritten.
  */
 export async function up(knex: Knex): Promise<void> {
-  await knex.raw('alter table ${table} add column if not exists version integer not null default 1');
+  await knex.raw('alter table "${table}" add column if not exists version integer not null default 1');
 }
 
 export async function down(knex: Knex): Promise<void> {
-  await knex.raw('alter table ${table} drop column if exists version');
+  await knex.raw('alter table "${table}" drop column if exists version');
 }
 `;
 }
