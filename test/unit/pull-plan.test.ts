@@ -210,3 +210,21 @@ describe('planPull, the rest of the catalog', () => {
     ]);
   });
 });
+
+describe('planPull, two foreign keys to one table', () => {
+  it('names each list after its relation, and follows ON DELETE CASCADE', () => {
+    const catalog = catalogOf(
+      table('account', [col('account_id', 'uuid')], ['account_id']),
+      table('transfer', [col('transfer_id', 'uuid'), col('from_account_id', 'uuid'), col('to_account_id', 'uuid', { nullable: true })], ['transfer_id'], {
+        foreignKeys: [fk('from_account_id', 'account', 'account_id', 'c'), fk('to_account_id', 'account', 'account_id')],
+      }),
+    );
+    const plans = planPull(catalog, ['account', 'transfer'], NOTHING);
+    expect(entity(plans, 'Transfer').relations.map((r) => r.field)).toEqual(['fromAccount', 'toAccount']);
+    expect(entity(plans, 'Transfer').key.expression).toBe('uuid()');
+    expect(entity(plans, 'Account').lists).toEqual([
+      { kind: 'foreign-key', field: 'transfersByFromAccount', of: 'Transfer', by: 'fromAccountId', onDelete: 'cascade' },
+      { kind: 'foreign-key', field: 'transfersByToAccount', of: 'Transfer', by: 'toAccountId', onDelete: 'restrict' },
+    ]);
+  });
+});
