@@ -17,7 +17,7 @@ export interface CatalogColumn {
   readonly nullable: boolean;
   /** The column has a default (`nextval(...)`, `now()`, an identity): an insert may leave it out. */
   readonly hasDefault: boolean;
-  /** An identity or serial column: the database chooses its values. */
+  /** An identity, serial or generated (`GENERATED ALWAYS AS ... STORED`) column: the database chooses its values. */
   readonly generated: boolean;
   /** The enum's labels in order, when the type is an enum. */
   readonly enumLabels: readonly string[] | undefined;
@@ -50,7 +50,7 @@ export async function readCatalog(db: Knex | Knex.Transaction, tables?: readonly
               case when t.typcategory = 'A' then e.typname else t.typname end as type_name,
               t.typcategory = 'A' as is_array, not a.attnotnull as nullable,
               a.atthasdef or a.attidentity <> '' as has_default,
-              a.attidentity <> '' or coalesce(pg_get_expr(d.adbin, d.adrelid), '') like 'nextval(%' as generated,
+              a.attidentity <> '' or a.attgenerated <> '' or coalesce(pg_get_expr(d.adbin, d.adrelid), '') like 'nextval(%' as generated,
               case when coalesce(e.typtype, t.typtype) = 'e'
                    then (select array_agg(enumlabel::text order by enumsortorder) from pg_enum where enumtypid = coalesce(e.oid, t.oid)) end as enum_labels
        from pg_attribute a

@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { Kind, parse } from 'graphql';
+import { Kind, parse, type DocumentNode } from 'graphql';
 import { camelCase } from './naming.js';
-import type { EntityPlan, Existing, TablePlan } from './plan.js';
+import { PullRefusal, type EntityPlan, type Existing, type TablePlan } from './plan.js';
 import { definitionParts, enumParts, joinParts, sdlParts, versionMigration } from './render.js';
 import { mergeFile, pulledTableOf, RegionEdited, renderFile, type CommentStyle, type Part } from './regions.js';
 
@@ -42,7 +42,13 @@ export function readExisting(root: string): Existing {
   for (const file of filesIn(root, SCHEMA_DIR, '.graphql')) {
     const text = read(root, file);
     if (PULLED.test(text)) continue;
-    for (const def of parse(text).definitions) {
+    let document: DocumentNode;
+    try {
+      document = parse(text);
+    } catch (err) {
+      throw new PullRefusal([`${file}: ${(err as Error).message} (pull reads the SDL to keep pulled names from taking yours)`]);
+    }
+    for (const def of document.definitions) {
       if (!('name' in def) || def.name === undefined) continue;
       const name = def.name.value;
       if (def.kind === Kind.OBJECT_TYPE_DEFINITION || def.kind === Kind.OBJECT_TYPE_EXTENSION) {
