@@ -1,10 +1,10 @@
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../config.js';
-import { readCatalog } from '../db/catalog.js';
 import { openDatabase } from '../db/database.js';
-import { PullRefusal, planPull } from '../pull/plan.js';
-import { outputsOf, pulledBefore, readExisting, writeOutputs } from '../pull/project.js';
+import { PullRefusal } from '../pull/plan.js';
+import { pulledBefore } from '../pull/project.js';
+import { pull } from '../pull/pull.js';
 import { RegionEdited } from '../pull/regions.js';
 
 /**
@@ -18,10 +18,7 @@ import { RegionEdited } from '../pull/regions.js';
  */
 const { positionals } = parseArgs({ allowPositionals: true, options: {} });
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const before = pulledBefore(root);
-// In name order, so that pulling the same tables again writes the same files.
-const tables = [...new Set([...before, ...positionals])].sort();
-if (tables.length === 0) {
+if (positionals.length === 0 && pulledBefore(root).length === 0) {
   console.error('usage: npm run pull -- <table> [<table> ...]   (reads DATABASE_URL)');
   process.exit(2);
 }
@@ -30,10 +27,7 @@ const config = loadConfig();
 const db = openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
 let code = 0;
 try {
-  const catalog = await readCatalog(db.knex, tables);
-  const plans = planPull(catalog, tables, readExisting(root));
-  const outputs = outputsOf(root, plans);
-  writeOutputs(root, outputs);
+  const { plans, outputs } = await pull(root, db.knex, positionals);
   for (const plan of plans) {
     const what = plan.kind === 'entity' ? `${plan.type} (${plan.fields.length} columns, ${plan.relations.length} to-one, ${plan.lists.length} to-many)` : `join table of ${plan.sides.map((s) => s.type).join(' and ')}`;
     console.log(`${plan.table}: ${what}`);
@@ -49,4 +43,3 @@ try {
   await db.close();
 }
 process.exitCode = code;
-

@@ -2,9 +2,11 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import knexPkg from 'knex';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
+import { pull as pullTables } from '../../src/pull/pull.js';
 import { codesOf, dataOf, postGraphql, uniquePrefix, type GqlResponse } from '../helpers/app.js';
 import { copyProject, type ProjectCopy } from '../helpers/project-copy.js';
 import { createScratchDatabase, type ScratchDatabase } from '../helpers/scratch-database.js';
@@ -35,6 +37,7 @@ let sql: pg.Client;
 let pulled = '';
 /** Each table's file before the server applied the pulled migrations: a table rewritten would have a new one. */
 let filenodes: { table: string; node: string }[] = [];
+let typechecked: Promise<unknown>;
 const prefix = uniquePrefix();
 
 const pull = (tables: readonly string[]) =>
@@ -60,6 +63,10 @@ beforeAll(async () => {
   copy = copyProject();
   pulled = (await pull(TABLES)).stdout;
   filenodes = await rows<{ table: string; node: string }>('select relname as table, pg_relation_filenode(oid)::text as node from pg_class where relname = any($1) order by relname', [TABLES]);
+  // Checked while the server starts; the test below awaits it.
+  copy.write('tsconfig.pulled.json', JSON.stringify({ extends: './tsconfig.json', include: ['src/entities', 'src/db/migrations'] }));
+  typechecked = run(process.execPath, [join(PROJECT_ROOT, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', 'tsconfig.pulled.json'], { cwd: copy.root });
+  typechecked.catch(() => undefined); // awaited (and its failure reported) by its test
   server = await spawnServer(
     { DATABASE_URL: scratch.urlFor('fg-chinook-server'), REDIS_URL, CACHE_PREFIX: prefix, LOG_LEVEL: 'error', MAX_COST: '1000000' },
     120_000,
@@ -88,41 +95,39 @@ describe('npm run pull on Chinook', () => {
     }
   });
 
+  it('the files it wrote typecheck (tsx, which npm start runs, does not check types)', async () => {
+    await typechecked;
+  }, 60_000);
+
   it('pulling again writes nothing; after a column was added it updates the files and keeps hand edits', async () => {
     expect((await pull([])).stdout).toContain('nothing changed');
+    // The rest runs pull in this process (src/pull/pull.ts, what the command runs), for time.
+    const db = knexPkg.knex({ client: 'pg', connection: scratch.url, pool: { min: 0, max: 1 } });
     const file = join(copy.root, 'schema/genre.graphql');
     const mine = '"Genres, as the store files them."';
     copy.edit('schema/genre.graphql', /^"Rows of table genre[^\n]*"$/m, mine);
     await sql.query('alter table genre add column description text');
     try {
-      const again = await pull(['genre']);
-      expect(again.stdout).toContain('updated schema/genre.graphql');
+      const again = await pullTables(copy.root, db, ['genre']);
+      expect(again.outputs.map((o) => o.path)).toEqual(['src/entities/genre.ts', 'schema/genre.graphql']);
       const sdl = readFileSync(file, 'utf8');
       expect(sdl).toContain(mine);
       expect(sdl).toMatch(/ {2}description: String\n/);
-      expect(readFileSync(join(copy.root, 'src/entities/genre.ts'), 'utf8')).toContain("description: text().orNull(),");
+      expect(readFileSync(join(copy.root, 'src/entities/genre.ts'), 'utf8')).toContain('description: text().orNull(),');
 
       // The definition's mutations line is the user's: the SDL follows it.
       copy.edit('src/entities/genre.ts', ", delete: 'deleteGenre' }", ' }');
-      await pull([]);
+      await pullTables(copy.root, db, []);
       expect(readFileSync(file, 'utf8')).not.toContain('deleteGenre');
       expect(readFileSync(file, 'utf8')).toContain('updateGenre(id: ID!, patch: GenrePatch!, expectedVersion: Int): Genre!');
 
       copy.edit('src/entities/genre.ts', 'description: text().orNull(),', 'description: text().orNull(), // mine');
-      const refused = await pull(['genre']).then(
-        () => undefined,
-        (err: { code: number; stderr: string }) => err,
-      );
-      expect(refused?.code).toBe(1);
-      expect(refused?.stderr).toContain('src/entities/genre.ts: the lines between "// pull:columns" and "// pull:end columns" were edited by hand');
+      await expect(pullTables(copy.root, db, ['genre'])).rejects.toThrow(/^src\/entities\/genre\.ts: the lines between "\/\/ pull:columns" and "\/\/ pull:end columns" were edited by hand/);
     } finally {
-      // The server serves the definitions it started with; put the table and the files back as they were.
-      copy.edit('src/entities/genre.ts', 'description: text().orNull(), // mine', 'description: text().orNull(),');
-      copy.edit('src/entities/genre.ts', "update: 'updateGenre' }", "update: 'updateGenre', delete: 'deleteGenre' }");
+      // The server serves the definitions it started with, which read no such column.
       await sql.query('alter table genre drop column description');
-      await pull([]);
+      await db.destroy();
     }
-    expect(readFileSync(join(copy.root, 'src/entities/genre.ts'), 'utf8')).not.toContain('description');
   });
 
   it('refuses, writing nothing, a table without a primary key, an unsupported type and a name taken, naming table, column and type', async () => {
