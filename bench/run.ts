@@ -325,7 +325,11 @@ async function main(): Promise<void> {
       process.stdout.write(files.table);
       return;
     }
-    const compared = await verifyBodies(servers, data, options.batch, ceilingBody);
+    const compared = await verifyBodies(servers, data, options.batch, ceilingBody).catch((err: unknown) => {
+      // A server that answered wrongly usually logged why.
+      const logs = servers.map((s) => `--- ${s.name} ---\n${s.recentOutput().trim() || '(nothing logged)'}`).join('\n');
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\nwhat the servers logged:\n${logs}`);
+    });
     log(`response bodies: ${compared} sample requests answered with the same bytes by ${servers.map((s) => s.name).join(', ')}`);
     const results = await runWorkloads(options, servers, data, caches, (name) => databaseUrl(options.databaseAdminUrl, cloneOf(name)));
     info.loadAfter = os.loadavg();

@@ -35,6 +35,8 @@ export interface ServerProcess {
   stats(): Promise<ProbeStats>;
   /** Resident set size from /proc/<pid>/status, in bytes. */
   rss(): number;
+  /** What the server last wrote to stdout and stderr (its warnings and errors: it logs at `warn`). */
+  recentOutput(): string;
   stop(): Promise<void>;
 }
 
@@ -132,6 +134,7 @@ export async function startServer(spec: ServerSpec, timeoutMs = 60_000): Promise
     url: `${url}/graphql`,
     pid,
     child,
+    recentOutput: () => output.join(''),
     stats: () =>
       new Promise<ProbeStats>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`${spec.name}: no answer from the probe`)), 5000);

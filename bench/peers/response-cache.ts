@@ -29,7 +29,11 @@ import { buildSchema } from '../../src/server.js';
 /** Apollo's response cache TTL: every cached response lives this long. */
 export const RESPONSE_TTL_SECONDS = 300;
 
-/** A KeyValueCache on ioredis, configured like freshgraph's client (auto-pipelining, bounded timeouts). */
+/**
+ * A KeyValueCache on ioredis, configured like freshgraph's client (auto-pipelining, bounded timeouts).
+ * A Redis error is a miss and a lost write, as with Apollo's `ErrorsAreMissesCache`: a response cache
+ * that times out on a busy machine answers from the resolvers, as freshgraph degrades to Postgres.
+ */
 export class RedisKeyValueCache implements KeyValueCache<string> {
   constructor(
     private readonly client: Redis,
@@ -37,13 +41,17 @@ export class RedisKeyValueCache implements KeyValueCache<string> {
   ) {}
 
   async get(key: string): Promise<string | undefined> {
-    return (await this.client.get(this.prefix + key)) ?? undefined;
+    try {
+      return (await this.client.get(this.prefix + key)) ?? undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   async set(key: string, value: string, options?: KeyValueCacheSetOptions): Promise<void> {
     const ttl = options?.ttl;
-    if (typeof ttl === 'number' && ttl > 0) await this.client.set(this.prefix + key, value, 'PX', Math.round(ttl * 1000));
-    else await this.client.set(this.prefix + key, value, 'PX', RESPONSE_TTL_SECONDS * 1000);
+    const ms = typeof ttl === 'number' && ttl > 0 ? Math.round(ttl * 1000) : RESPONSE_TTL_SECONDS * 1000;
+    await this.client.set(this.prefix + key, value, 'PX', ms).catch(() => undefined);
   }
 
   async delete(key: string): Promise<boolean | void> {

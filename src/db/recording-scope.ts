@@ -11,6 +11,12 @@ export interface RecordingOptions {
   readonly record: boolean;
   /** Every list the definitions declare. */
   readonly lists: readonly ListDefinition[];
+  /**
+   * Rows an earlier attempt of the same transaction found changed under its
+   * UPDATE, by definition; shared by the attempts, so a retry locks them before
+   * its statement and cannot meet the same race again (see ConcurrentUpdate).
+   */
+  readonly contended?: Map<EntityDefinition<unknown>, Set<string>>;
 }
 
 /**
@@ -49,6 +55,9 @@ export class RecordingScope implements ChangeScope {
   }
 
   async change<Row>(entity: EntityDefinition<Row>, kind: ChangeKind, statement: Knex.Raw): Promise<Row[]> {
+    const contended = this.options.contended?.get(entity as EntityDefinition<unknown>);
+    // Locked first, the rows cannot change between this statement's snapshot and its UPDATE.
+    if (kind === 'update' && contended !== undefined && this.options.record) await lockByIds(this.trx, entity, [...contended]);
     const raws = this.options.record
       ? rowsOf(await this.trx.raw(changeStatementSql(entity as EntityDefinition<unknown>, kind, this.options.lists), [statement]))
       : rowsOf(await statement);
@@ -62,7 +71,10 @@ export class RecordingScope implements ChangeScope {
       const version = Number(r[entity.version.field]);
       let before: Record<string, unknown> | undefined;
       if (kind === 'update' && this.options.record) {
-        if (Number(raw['fg_before_version']) + 1 !== version) throw new ConcurrentUpdate(`${entity.type} ${id} changed under this statement; running the transaction again`);
+        if (Number(raw['fg_before_version']) + 1 !== version) {
+          this.noteContended(entity as EntityDefinition<unknown>, id);
+          throw new ConcurrentUpdate(`${entity.type} ${id} changed under this statement; running the transaction again`);
+        }
         before = (raw['fg_before'] ?? undefined) as Record<string, unknown> | undefined;
       }
       this.changes.set(`${entity.type}\0${id}`, { type: entity.type, id, version: kind === 'delete' ? version + 1 : version, data: kind === 'delete' ? null : row });
@@ -70,6 +82,14 @@ export class RecordingScope implements ChangeScope {
       rows.push(row);
     }
     return rows;
+  }
+
+  private noteContended(entity: EntityDefinition<unknown>, id: string): void {
+    const contended = this.options.contended;
+    if (contended === undefined) return;
+    let ids = contended.get(entity);
+    if (ids === undefined) contended.set(entity, (ids = new Set()));
+    ids.add(id);
   }
 
   async changeLinks(join: JoinTable, statements: readonly Knex.Raw[]): Promise<Record<string, unknown>[]> {

@@ -13,6 +13,9 @@ export function toClientError(err: unknown, onUniqueViolation?: () => AppError):
       return onUniqueViolation ? onUniqueViolation() : err;
     case 'out-of-range':
       return badInput('A resulting number is out of range (the largest allowed is 2147483647)');
+    case 'retryable':
+      // Every attempt met a concurrent change (db/transaction.ts): none of them committed.
+      return serviceUnavailable('The change met concurrent changes on every attempt and was not made; it is safe to send again', err);
     case 'unavailable':
       // The commit may or may not have happened: the cache is left alone and the client is told so.
       return serviceUnavailable('The database is unavailable; the outcome of this change is unknown', err);

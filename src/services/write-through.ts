@@ -9,6 +9,7 @@ import type { OutboxRepository } from '../db/outbox-repository.js';
 import { RecordingScope } from '../db/recording-scope.js';
 import { inTransaction } from '../db/transaction.js';
 import { entityOf, LISTS, listNamed } from '../entities/index.js';
+import type { EntityDefinition } from '../entities/define.js';
 import type { ListDefinition } from '../entities/lists.js';
 import { entityShape, listShape } from '../entities/shapes.js';
 import type { AppError } from '../errors.js';
@@ -98,10 +99,11 @@ export class WriteThrough implements Writes {
     let scope: RecordingScope | undefined;
     let windows: CommittedList[] = [];
     let result: R;
+    const contended = new Map<EntityDefinition<unknown>, Set<string>>();
     try {
       result = await inTransaction(knex, async (trx) => {
-        // A retried attempt starts again from nothing.
-        scope = new RecordingScope(trx, { record: cache !== undefined, lists: this.lists });
+        // A retried attempt starts again from nothing, but for the rows it must lock first.
+        scope = new RecordingScope(trx, { record: cache !== undefined, lists: this.lists, contended });
         const value = await work(scope);
         windows = await this.windowsOf([...scope.lists.values()], trx);
         return value;

@@ -19,7 +19,7 @@ import { seededRandom } from '../helpers/history.js';
  *
  * The seed is printed; FUZZ_SEED=<seed> replays the same request stream
  * (FUZZ_COUNT and FUZZ_TIME_MS bound it; FUZZ_TRACE=1 prints every mutation
- * and its answer). A new field is one entry in FIELDS.
+ * and its answer). Read fields come from ENTITIES and LISTS; a mutation is one entry in FIELDS.
  */
 const SEED = process.env['FUZZ_SEED'] ? Number(process.env['FUZZ_SEED']) : Math.floor(Math.random() * 2 ** 31);
 const COUNT = Number(process.env['FUZZ_COUNT'] ?? 1500);

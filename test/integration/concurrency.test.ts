@@ -85,3 +85,39 @@ describe('concurrent writers and readers on the same rows', () => {
     });
   });
 });
+
+describe('many writers on one hot row', () => {
+  it('acknowledges every write, each with its own version, from two instances at once', async () => {
+    // A second instance on the same cache, as in a fleet: its writes race this one's in Postgres.
+    const other = await startTestApp({ CACHE_PREFIX: app.prefix });
+    try {
+      const [id] = await insertProducts(app.running.deps.db.knex, 1, 1_000_000);
+      const writers = 32;
+      const each = 8;
+      const versions: number[] = [];
+      const failures: string[] = [];
+      await Promise.all(
+        Array.from({ length: writers }, async (_, w) => {
+          for (let i = 0; i < each; i++) {
+            const res = await (w % 2 === 0 ? app : other).gql<{ adjustStock: { version: number } }>(
+              'mutation($id: ID!) { adjustStock(id: $id, delta: 1) { version } }',
+              { id },
+            );
+            if (res.errors !== undefined) failures.push(String(res.errors[0]?.extensions?.['code']));
+            else versions.push(dataOf(res).adjustStock.version);
+          }
+        }),
+      );
+      expect(failures).toEqual([]);
+      // Inserted at version 1: the writes took versions 2.. once each, and none of them was lost.
+      expect(versions.sort((a, b) => a - b)).toEqual(Array.from({ length: writers * each }, (_, i) => i + 2));
+      const row = await app.running.deps.db.knex('products').where({ id }).first('stock', 'version');
+      expect(row).toEqual({ stock: 1_000_000 + writers * each, version: writers * each + 1 });
+      await Promise.all([app.running.deps.cache.idle(), other.running.deps.cache.idle()]);
+      const served = dataOf(await app.gql<{ product: { version: number } }>('query($id: ID!) { product(id: $id) { version } }', { id }));
+      expect(served.product.version).toBe(writers * each + 1);
+    } finally {
+      await other.running.shutdown();
+    }
+  });
+});
