@@ -163,7 +163,7 @@ export function planPull(catalog: ReadonlyMap<string, CatalogTable>, pulled: rea
   const tables: CatalogTable[] = [];
   for (const name of pulled) {
     const table = catalog.get(name);
-    if (!IDENTIFIER.test(name)) refuse(`table "${name}": not a plain lower-case SQL name (freshgraph quotes none of its names)`);
+    if (!IDENTIFIER.test(name)) refuse(`table "${name}": not a plain lower-case SQL name, which a definition needs (rename it, or serve it through a view)`);
     else if (table === undefined) refuse(`table ${name}: no such table in the current schema of DATABASE_URL`);
     else if (existing.tables.has(name)) refuse(`table ${name}: already served by ${existing.tables.get(name)}, which pull did not write`);
     else tables.push(table);
@@ -188,7 +188,7 @@ export function planPull(catalog: ReadonlyMap<string, CatalogTable>, pulled: rea
   const enums = new Map<string, EnumPlan>();
   const plans: EntityPlan[] = [];
   for (const table of entityTables.values()) {
-    const plan = entityOf(table, { entityTables, typeOf, joins, enums, refuse, catalog: tables });
+    const plan = entityOf(table, { entityTables, typeOf, joins, enums, refuse });
     if (plan !== undefined) plans.push(plan);
   }
   // Which types are listed through a connection: their SDL declares the connection types.
@@ -240,7 +240,6 @@ interface Context {
   readonly joins: readonly JoinPlan[];
   readonly enums: Map<string, EnumPlan>;
   readonly refuse: (reason: string) => void;
-  readonly catalog: readonly CatalogTable[];
 }
 
 /** The foreign keys of `table` that pull serves as relations: one column, to the key of a pulled entity, of the key's type. */
