@@ -163,7 +163,7 @@ export function planPull(catalog: ReadonlyMap<string, CatalogTable>, pulled: rea
   const tables: CatalogTable[] = [];
   for (const name of pulled) {
     const table = catalog.get(name);
-    if (!IDENTIFIER.test(name)) refuse(`table "${name}": not a plain lower-case SQL name, which a definition needs (rename it, or serve it through a view)`);
+    if (!IDENTIFIER.test(name)) refuse(`table "${name}": not a plain lower-case SQL name, which a definition needs (rename it)`);
     else if (table === undefined) refuse(`table ${name}: no such table in the current schema of DATABASE_URL`);
     else if (existing.tables.has(name)) refuse(`table ${name}: already served by ${existing.tables.get(name)}, which pull did not write`);
     else tables.push(table);
@@ -270,7 +270,7 @@ function entityOf(table: CatalogTable, ctx: Context): EntityPlan | undefined {
   for (const column of table.columns) {
     const where = `table ${table.name}, column ${column.name}`;
     if (!IDENTIFIER.test(column.name)) {
-      refuse(`${where}: not a plain lower-case SQL name (rename it, or serve the table through a view)`);
+      refuse(`${where}: not a plain lower-case SQL name, which a definition needs (rename it)`);
       ok = false;
       continue;
     }
