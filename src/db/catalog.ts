@@ -17,7 +17,7 @@ export interface CatalogColumn {
   readonly nullable: boolean;
   /** The column has a default (`nextval(...)`, `now()`, an identity): an insert may leave it out. */
   readonly hasDefault: boolean;
-  /** An identity or serial column: the database chooses its values. */
+  /** An identity, serial or generated (`GENERATED ALWAYS AS ... STORED`) column: the database chooses its values. */
   readonly generated: boolean;
   /** The enum's labels in order, when the type is an enum. */
   readonly enumLabels: readonly string[] | undefined;
@@ -27,6 +27,8 @@ export interface CatalogForeignKey {
   readonly columns: readonly string[];
   readonly references: string;
   readonly referencedColumns: readonly string[];
+  /** What deleting the referenced row does (ON DELETE): `a` no action, `r` restrict, `c` cascade, `n` set null, `d` set default. */
+  readonly onDelete: string;
 }
 
 export interface CatalogTable {
@@ -48,7 +50,7 @@ export async function readCatalog(db: Knex | Knex.Transaction, tables?: readonly
               case when t.typcategory = 'A' then e.typname else t.typname end as type_name,
               t.typcategory = 'A' as is_array, not a.attnotnull as nullable,
               a.atthasdef or a.attidentity <> '' as has_default,
-              a.attidentity <> '' or coalesce(pg_get_expr(d.adbin, d.adrelid), '') like 'nextval(%' as generated,
+              a.attidentity <> '' or a.attgenerated <> '' or coalesce(pg_get_expr(d.adbin, d.adrelid), '') like 'nextval(%' as generated,
               case when coalesce(e.typtype, t.typtype) = 'e'
                    then (select array_agg(enumlabel::text order by enumsortorder) from pg_enum where enumtypid = coalesce(e.oid, t.oid)) end as enum_labels
        from pg_attribute a
@@ -69,7 +71,8 @@ export async function readCatalog(db: Knex | Knex.Transaction, tables?: readonly
                     join pg_attribute a on a.attrelid = k.conrelid and a.attnum = u.attnum order by u.n) as columns,
               r.relname as references,
               array(select a.attname::text from unnest(k.confkey) with ordinality as u(attnum, n)
-                    join pg_attribute a on a.attrelid = k.confrelid and a.attnum = u.attnum order by u.n) as referenced
+                    join pg_attribute a on a.attrelid = k.confrelid and a.attnum = u.attnum order by u.n) as referenced,
+              k.confdeltype::text as on_delete
        from pg_constraint k
        join pg_class c on c.oid = k.conrelid
        left join pg_class r on r.oid = k.confrelid
@@ -77,7 +80,7 @@ export async function readCatalog(db: Knex | Knex.Transaction, tables?: readonly
          and (?::text[] is null or c.relname = any(?::text[]))
        union all
        select c.relname, 'u', array(select a.attname::text from unnest(i.indkey) with ordinality as u(attnum, n)
-                                    join pg_attribute a on a.attrelid = i.indrelid and a.attnum = u.attnum order by u.n), null, null
+                                    join pg_attribute a on a.attrelid = i.indrelid and a.attnum = u.attnum order by u.n), null, null, null
        from pg_index i join pg_class c on c.oid = i.indrelid
        where c.relnamespace = current_schema()::regnamespace and i.indisunique and not i.indisprimary and i.indpred is null
          and i.indexprs is null and not exists (select 1 from pg_constraint k where k.conindid = i.indexrelid)
@@ -110,7 +113,7 @@ export async function readCatalog(db: Knex | Knex.Transaction, tables?: readonly
     else if (row['kind'] === 'u') {
       if (!table.unique.some((u) => u.join() === cols.join())) table.unique.push(cols);
     } else {
-      table.foreignKeys.push({ columns: cols, references: String(row['references']), referencedColumns: (row['referenced'] as unknown[]).map(String) });
+      table.foreignKeys.push({ columns: cols, references: String(row['references']), referencedColumns: (row['referenced'] as unknown[]).map(String), onDelete: String(row['on_delete']) });
     }
   }
   return new Map([...byTable].filter(([, t]) => t.columns.length > 0).map(([name, t]) => [name, { name, ...t }]));
