@@ -26,6 +26,8 @@ export interface TrackingStoreOptions {
 /** What the metrics read of the copy. */
 export interface LocalCopyState {
   readonly on: boolean;
+  /** The invalidation connection's client id that tracking redirects to; undefined while it is down. */
+  readonly redirectId: number | undefined;
   readonly bytes: number;
   readonly entries: number;
   readonly barrierPings: number;
@@ -80,6 +82,9 @@ export class TrackingStore implements CacheStore {
     this.connectTimeoutMs = options.connectTimeoutMs ?? 2000;
     this.onError = options.onConnectionError ?? (() => {});
     this.invalidations = new Redis(options.url, {
+      // ioredis 6 speaks RESP3 unless told otherwise, and drops RESP3's invalidation pushes; a RESP2
+      // redirect target gets them as Pub/Sub messages instead, whatever the tracked connection speaks.
+      protocol: 2,
       commandTimeout: options.commandTimeoutMs ?? 500,
       connectTimeout: this.connectTimeoutMs,
       enableOfflineQueue: false,
@@ -115,7 +120,7 @@ export class TrackingStore implements CacheStore {
 
   /** The copy's figures, for metrics and tests. */
   get state(): LocalCopyState {
-    return { on: this.on, bytes: this.local.bytes, entries: this.local.count, barrierPings: this.barrier.pings, stats: this.local.stats };
+    return { on: this.on, redirectId: this.redirectId, bytes: this.local.bytes, entries: this.local.count, barrierPings: this.barrier.pings, stats: this.local.stats };
   }
 
   /**
@@ -192,7 +197,8 @@ export class TrackingStore implements CacheStore {
       usable = false; // the invalidation connection did not answer: nothing from the copy, Redis answers
     }
     // Invalidated during the barrier: those keys are asked of Redis after all (a second round trip, rarely).
-    const stale = !usable ? held : local.removals === removals ? undefined : held.filter((i) => local.get(keys[i] as string, now) === undefined);
+    // One that was invalidated and then copied again holds a newer value than the one looked up first.
+    const stale = !usable ? held : local.removals === removals ? undefined : held.filter((i) => (values[i] = local.get(keys[i] as string, now) ?? null) === null);
     local.stats.hits += held.length - (stale?.length ?? 0);
     local.stats.misses += keys.length - held.length + (stale?.length ?? 0);
     await Promise.all([fetching, stale === undefined || stale.length === 0 ? undefined : this.fetchInto(values, keys, stale, usable ? generation : undefined)]);
