@@ -166,6 +166,12 @@ export const VARIABLES = {
   shutdownDelayMs: variable('SHUTDOWN_DELAY_MS', int(0, 600_000), 0),
   /** After SIGTERM, requests still running after this long are cut off. @default 25000 */
   shutdownTimeoutMs: variable('SHUTDOWN_TIMEOUT_MS', int(0, 3_600_000), 25_000),
+  /**
+   * Bytes of envelopes each instance keeps in process in front of one Redis (REDIS_URL), kept coherent by
+   * CLIENT TRACKING and a read barrier; 0 turns the local copy off. Not used on Redis Cluster or with
+   * the in-process store. @default 67108864 (64 MiB)
+   */
+  cacheLocalBytes: variable('CACHE_LOCAL_BYTES', int(0, 64 * 1024 * 1024 * 1024), 64 * 1024 * 1024),
   /** Entries the in-process store keeps before evicting the least recently used. @default 100000 */
   memoryStoreMaxEntries: variable('MEMORY_STORE_MAX_ENTRIES', int(100, 100_000_000), 100_000),
   /** Data directory of the embedded database. @default '.data/pglite' */

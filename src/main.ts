@@ -11,6 +11,7 @@ import { Metrics } from './ops/metrics.js';
 import { checkReadiness, coalescedReadiness, withServing, type ReadinessCheck } from './ops/readiness.js';
 import { watchWriteShare } from './ops/write-share.js';
 import { createServer, type FreshgraphServer } from './server.js';
+import { TrackingStore } from './cache/tracking-store.js';
 
 export interface Running {
   readonly url: string;
@@ -38,6 +39,7 @@ export async function start(env: NodeJS.ProcessEnv = process.env, options: Start
   });
   metrics.watchCache(deps.cache.counters);
   metrics.watchCacheHealth(deps.cache, deps.repair);
+  if (deps.store instanceof TrackingStore) metrics.watchLocalCopy(deps.store);
   metrics.watchDatabase(deps.db.knex);
   const stopWriteShareWatch = watchWriteShare(metrics.writeShare, {
     threshold: config.writeShareWarn,
@@ -153,9 +155,9 @@ function describeCache(config: Config, storeKind: string): string {
       config.redisClusterWaitReplicas === 0
         ? 'write-throughs not confirmed by replicas'
         : `write-throughs confirmed by ${config.redisClusterWaitReplicas} replica(s) within ${config.redisClusterWaitTimeoutMs} ms`;
-    return `redis cluster (seeds ${seeds}; reads from masters; ${confirm})`;
+    return `redis cluster (seeds ${seeds}; reads from masters; ${confirm}; no local copy)`;
   }
-  return 'redis';
+  return config.cacheLocalBytes === 0 ? 'redis (no local copy: CACHE_LOCAL_BYTES=0)' : `redis, with a local copy of up to ${config.cacheLocalBytes} bytes (CACHE_LOCAL_BYTES)`;
 }
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost']);

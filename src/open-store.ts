@@ -5,11 +5,13 @@ import { MemoryStore } from './cache/memory-store.js';
 import { NullStore } from './cache/null-store.js';
 import { RedisStore } from './cache/redis-store.js';
 import type { CacheStore } from './cache/store.js';
+import { TrackingStore } from './cache/tracking-store.js';
 import type { Config } from './config.js';
 
 /**
  * The cache store the config names: none (CACHE_MODE=off), a Redis Cluster
- * (REDIS_CLUSTER_NODES), one Redis (REDIS_URL), or the in-process store.
+ * (REDIS_CLUSTER_NODES), one Redis (REDIS_URL, with the local copy of
+ * CACHE_LOCAL_BYTES in front of it), or the in-process store.
  * A Redis that is unreachable at start is logged and served around: reads go
  * to the database until it answers.
  */
@@ -27,16 +29,28 @@ export async function openStore(config: Config, logger: Logger): Promise<CacheSt
     return connectOrServeAround(store, logger, 'redis cluster');
   }
   if (config.redisUrl === undefined) return new MemoryStore({ maxEntries: config.memoryStoreMaxEntries });
+  const epochKey = createKeySpace(config.cachePrefix).epoch;
   const store = new RedisStore({
     url: config.redisUrl,
     commandTimeoutMs: config.redisCommandTimeoutMs,
     connectTimeoutMs: config.redisConnectTimeoutMs,
-    epochKey: createKeySpace(config.cachePrefix).epoch,
+    epochKey,
     waitReplicas: config.redisWaitReplicas,
     waitTimeoutMs: config.redisWaitTimeoutMs,
     onConnectionError: warnEvery5s(logger, 'redis connection error'),
   });
-  return connectOrServeAround(store, logger, 'redis');
+  if (config.cacheLocalBytes === 0) return connectOrServeAround(store, logger, 'redis');
+  // The local copy in front of it: invalidated by Redis' CLIENT TRACKING, read only behind the barrier.
+  const tracking = new TrackingStore({
+    inner: store,
+    url: config.redisUrl,
+    maxBytes: config.cacheLocalBytes,
+    flushOn: [epochKey],
+    commandTimeoutMs: config.redisCommandTimeoutMs,
+    connectTimeoutMs: config.redisConnectTimeoutMs,
+    onConnectionError: warnEvery5s(logger, 'redis invalidation connection error'),
+  });
+  return connectOrServeAround(tracking, logger, 'redis');
 }
 
 /** ioredis reports every failed (re)connection attempt, on every node: one line per 5 s tells the story. */

@@ -44,8 +44,10 @@ export async function sharedRedis(url: string, prefix: string, configurations: r
   return {
     version,
     env: (name) => ({ REDIS_URL: url, CACHE_PREFIX: prefixOf(prefix, name) }),
+    // The cache epoch stays: without it the running server starts a new one, and every read already in
+    // flight when it notices fails and fills nothing, so the pre-warm that follows would warm nothing.
     empty: async (name) => {
-      await deleteByPrefix(redis, keyPrefix(name));
+      await deleteByPrefix(redis, keyPrefix(name), `${keyPrefix(name)}epoch`);
     },
     count: (name) => countByPrefix(redis, keyPrefix(name)),
     cpuUs: async () => Number.NaN,

@@ -2,7 +2,7 @@
  * What the bench can run, one entry per configuration: how to start it and what
  * it holds. Everything that differs between configurations is read from here.
  */
-export const CONFIGURATIONS = ['freshgraph', 'cache-off', 'response-cache', 'plain-apollo', 'http-ceiling'] as const;
+export const CONFIGURATIONS = ['freshgraph', 'freshgraph-local', 'cache-off', 'response-cache', 'plain-apollo', 'http-ceiling'] as const;
 /** What `--cluster` runs instead: the same server on one Redis and on a Redis Cluster, both started by the bench. */
 export const CLUSTER_CONFIGURATIONS = ['freshgraph', 'freshgraph-cluster'] as const;
 export type ConfigurationName = (typeof CONFIGURATIONS)[number] | (typeof CLUSTER_CONFIGURATIONS)[number];
@@ -27,13 +27,23 @@ export interface Configuration {
 export const CONFIGURATION: Readonly<Record<ConfigurationName, Configuration>> = {
   freshgraph: {
     name: 'freshgraph',
-    summary: 'this server as deployed (dist/src/main.js): the write-through cache on Redis',
+    summary: 'this server (dist/src/main.js): the write-through cache on Redis, without the local copy (CACHE_LOCAL_BYTES=0), as measured before it',
     entry: 'src/main.js',
     database: true,
     cache: 'entities',
     health: { path: '/healthz' },
-    env: { CACHE_MODE: 'on' },
+    env: { CACHE_MODE: 'on', CACHE_LOCAL_BYTES: '0' },
     color: '#2f7d32',
+  },
+  'freshgraph-local': {
+    name: 'freshgraph-local',
+    summary: 'the same server with its local copy in front of Redis (CACHE_LOCAL_BYTES=64 MiB: CLIENT TRACKING and the read barrier)',
+    entry: 'src/main.js',
+    database: true,
+    cache: 'entities',
+    health: { path: '/healthz' },
+    env: { CACHE_MODE: 'on', CACHE_LOCAL_BYTES: String(64 * 1024 * 1024) },
+    color: '#8bc34a',
   },
   'freshgraph-cluster': {
     name: 'freshgraph-cluster',

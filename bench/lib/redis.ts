@@ -20,10 +20,13 @@ async function* keysByPrefix(redis: Redis, prefix: string): AsyncGenerator<strin
   } while (cursor !== '0');
 }
 
-/** Deletes every key under `prefix` (and nothing else); returns how many. */
-export async function deleteByPrefix(redis: Redis, prefix: string): Promise<number> {
+/** Deletes every key under `prefix` (and nothing else) but `keep`; returns how many. */
+export async function deleteByPrefix(redis: Redis, prefix: string, keep?: string): Promise<number> {
   let deleted = 0;
-  for await (const keys of keysByPrefix(redis, prefix)) deleted += await redis.unlink(...keys);
+  for await (const found of keysByPrefix(redis, prefix)) {
+    const keys = keep === undefined ? found : found.filter((key) => key !== keep);
+    if (keys.length > 0) deleted += await redis.unlink(...keys);
+  }
   return deleted;
 }
 

@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CacheEngine, StoreOp } from '../cache/engine.js';
 import type { CacheCounters } from '../cache/stats.js';
+import type { LocalCopyState } from '../cache/tracking-store.js';
 import { WriteShareWindow } from './write-share.js';
 
 /**
@@ -228,6 +229,46 @@ export class Metrics {
         this.set(n === 0 ? 1 : 1 - stale / n);
       },
     });
+  }
+
+  /** The local copy in front of Redis (CACHE_LOCAL_BYTES), read at each scrape. */
+  watchLocalCopy(copy: { readonly state: LocalCopyState }): void {
+    const registers = [this.registry];
+    const counters: readonly { name: string; help: string; read: (s: LocalCopyState) => number }[] = [
+      { name: 'freshgraph_cache_local_hits_total', help: 'Keys answered from the local copy, after the read barrier', read: (s) => s.stats.hits },
+      { name: 'freshgraph_cache_local_misses_total', help: 'Keys the local copy could not answer while on, read from Redis', read: (s) => s.stats.misses },
+      { name: 'freshgraph_cache_local_invalidations_total', help: 'Local copies dropped because Redis (CLIENT TRACKING) or a write of this instance said their key changed', read: (s) => s.stats.invalidations },
+      { name: 'freshgraph_cache_local_overtaken_total', help: 'Values read from Redis and not kept, because an invalidation hit their key while the read was in flight', read: (s) => s.stats.overtaken },
+      { name: 'freshgraph_cache_local_evictions_total', help: 'Local copies evicted to stay within CACHE_LOCAL_BYTES', read: (s) => s.stats.evictions },
+      { name: 'freshgraph_cache_local_flushes_total', help: 'Times the whole local copy was emptied (a connection lost, FLUSHALL, the cache epoch changed)', read: (s) => s.stats.flushes },
+      { name: 'freshgraph_cache_local_barrier_pings_total', help: 'Read barriers: PINGs on the invalidation connection, each shared by the reads of one tick', read: (s) => s.barrierPings },
+    ];
+    for (const { name, help, read } of counters) {
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(read(copy.state));
+        },
+      });
+    }
+    const gauges: readonly { name: string; help: string; read: (s: LocalCopyState) => number }[] = [
+      { name: 'freshgraph_cache_local_on', help: '1 while the local copy may answer (both connections up, tracking on), else 0', read: (s) => (s.on ? 1 : 0) },
+      { name: 'freshgraph_cache_local_bytes', help: 'Bytes the local copy holds, as counted against CACHE_LOCAL_BYTES', read: (s) => s.bytes },
+      { name: 'freshgraph_cache_local_entries', help: 'Envelopes the local copy holds', read: (s) => s.entries },
+    ];
+    for (const { name, help, read } of gauges) {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read(copy.state));
+        },
+      });
+    }
   }
 
   /** Pass as the consistency sampler's `onStale`: how long a stale key had been behind. */

@@ -4,6 +4,7 @@ import { createEnvelope, parseEnvelope, serializeEnvelope } from '../../src/cach
 import { MemoryStore } from '../../src/cache/memory-store.js';
 import { RedisStore } from '../../src/cache/redis-store.js';
 import type { CacheStore, CasWrite } from '../../src/cache/store.js';
+import { TrackingStore } from '../../src/cache/tracking-store.js';
 import { deleteByPrefix, uniquePrefix } from '../helpers/app.js';
 import { countClusterRoundTrips, countRedisRoundTrips } from '../helpers/counting.js';
 import { RedisCluster } from '../helpers/redis-cluster.js';
@@ -43,6 +44,38 @@ const implementations: [string, () => Promise<Harness>][] = [
             return counter.count;
           } finally {
             counter.stop();
+          }
+        },
+        deleteByPrefix: (p) => deleteByPrefix(store.client, p),
+        close: async () => {
+          await deleteByPrefix(store.client, prefix);
+          await store.close();
+        },
+      };
+    },
+  ],
+  [
+    'RedisStore with the local copy (CLIENT TRACKING, read barrier)',
+    async () => {
+      const prefix = uniquePrefix();
+      const inner = new RedisStore({ url: REDIS_URL, epochKey: `${prefix}:epoch` });
+      const store = new TrackingStore({ inner, url: REDIS_URL, maxBytes: 1024 * 1024, flushOn: [`${prefix}:epoch`] });
+      await store.connect();
+      await store.whenOn(5_000);
+      return {
+        store,
+        // On the tracked connection itself, like any other client's write: Redis invalidates the copy.
+        rawSet: async (key, value, ttlMs = 60_000) => void (await store.client.set(key, value, 'PX', ttlMs)),
+        pttl: (key) => store.client.pttl(key),
+        evict: async (key) => void (await store.client.del(key)),
+        // Both connections: the reading one and the invalidation one that carries the barrier.
+        roundTrips: async (fn) => {
+          const counters = [countRedisRoundTrips(store.client), countRedisRoundTrips(store.invalidations)];
+          try {
+            await fn();
+            return counters.reduce((sum, c) => sum + c.count, 0);
+          } finally {
+            counters.forEach((c) => c.stop());
           }
         },
         deleteByPrefix: (p) => deleteByPrefix(store.client, p),
@@ -120,6 +153,8 @@ describe.each(implementations)('cache store contract: %s', (_name, create) => {
   });
   const storedVersion = async (k: string) => {
     const [raw] = await h.store.read([k]);
+    // Read again: a store with a local copy answers this one from it, and must say the same.
+    expect(await h.store.read([k])).toEqual([raw]);
     return typeof raw === 'string' ? parseEnvelope(raw)?.v : undefined;
   };
 

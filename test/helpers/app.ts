@@ -46,6 +46,9 @@ export async function startTestApp(env: Record<string, string> = {}, options: St
     CACHE_PREFIX: prefix,
     LOG_LEVEL: 'silent',
     NODE_ENV: 'test',
+    // The local copy changes what reaches Redis, which many tests count: on where a test asks for it,
+    // or for a whole run with TEST_CACHE_LOCAL_BYTES (the consistency tests run with it on that way).
+    CACHE_LOCAL_BYTES: process.env.TEST_CACHE_LOCAL_BYTES ?? '0',
     ...env,
   }, options);
   const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
