@@ -18,7 +18,7 @@ const run = `${process.pid}_${randomBytes(3).toString('hex')}`;
 const database = `fgsmoke_${run}`;
 const prefix = `fgsmoke-${run}`;
 const out = mkdtempSync(join(tmpdir(), 'fgsmoke-'));
-const CONFIGURATIONS = ['freshgraph', 'cache-off', 'response-cache', 'plain-apollo', 'http-ceiling'];
+const CONFIGURATIONS = ['freshgraph', 'freshgraph-local', 'cache-off', 'response-cache', 'plain-apollo', 'http-ceiling'];
 
 afterAll(async () => {
   const admin = knexPkg.knex({ client: 'pg', connection: ADMIN_DATABASE_URL, pool: { min: 0, max: 1 } });
@@ -52,7 +52,7 @@ describe('npm run bench', () => {
     expect(files.some((f) => f.endsWith('.svg'))).toBe(true);
     const report = readFileSync(join(out, markdown as string), 'utf8');
     // Before measuring, the bench compared the answers of every configuration (it stops on a difference).
-    expect(output).toMatch(/response bodies: \d+ sample requests answered with the same bytes by freshgraph, cache-off, response-cache, plain-apollo, http-ceiling/);
+    expect(output).toMatch(/response bodies: \d+ sample requests answered with the same bytes by freshgraph, freshgraph-local, cache-off, response-cache, plain-apollo, http-ceiling/);
     // The text of one `## ` section of the report, up to the next.
     const section = (title: string) => {
       const from = report.indexOf(`## ${title}`);
@@ -62,8 +62,8 @@ describe('npm run bench', () => {
     };
     const results = section('Results');
     const rows = results.split('\n').filter((l) => new RegExp(`^\\| .* \\| (${CONFIGURATIONS.join('|')}) \\|`).test(l));
-    // Ten workloads, five configurations, and every one answered without errors.
-    expect(rows, report).toHaveLength(50);
+    // Ten workloads, six configurations, and every one answered without errors.
+    expect(rows, report).toHaveLength(60);
     for (const line of rows) expect(line.split('|')[6]?.trim(), line).toBe('0');
     expect(report).toContain('## Targets');
     // One ratio row per workload, with a figure for every peer and the ceiling.
@@ -75,8 +75,9 @@ describe('npm run bench', () => {
     // The list mixed workload checked reads of every configuration with data for stale lists; freshgraph served none.
     const staleSection = section('Stale lists');
     const staleRows = staleSection.split('\n').filter((l) => l.startsWith('| mix 95 % `orders'));
-    expect(staleRows.map((l) => l.split('|')[2]?.trim()), staleSection).toEqual(['freshgraph', 'cache-off', 'response-cache', 'plain-apollo']);
-    expect(staleRows[0]?.split('|')[3]?.trim(), staleSection).toBe('0');
+    expect(staleRows.map((l) => l.split('|')[2]?.trim()), staleSection).toEqual(['freshgraph', 'freshgraph-local', 'cache-off', 'response-cache', 'plain-apollo']);
+    // Neither freshgraph, with the local copy or without, served a stale list.
+    expect(staleRows.slice(0, 2).map((l) => l.split('|')[3]?.trim()), staleSection).toEqual(['0', '0']);
     expect(report).toMatch(/\| freshgraph stale lists \(list mixed workload\) \| 0 \| 0 of \d+/);
     const svg = readFileSync(join(out, files.find((f) => f.endsWith('.svg')) as string), 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);
