@@ -282,9 +282,14 @@ export class LocalRedisCluster {
  * A loopback port for a Redis node: a cluster node also listens on port +
  * 10,000 (the cluster bus), so both must be free, and the port at most 55,535.
  */
+/**
+ * A free port P with P + 10000 free too (a cluster node's bus), both below Linux's ephemeral range
+ * (32768 and up by default): a port found free there could be taken by an outgoing connection's
+ * local port before redis-server binds it.
+ */
 async function freeClusterPort(taken: readonly number[]): Promise<number> {
   for (let attempt = 0; attempt < 100; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const port = 20_000 + Math.floor(Math.random() * 2_700);
     if (taken.some((t) => t === port || Math.abs(t - port) === 10_000)) continue;
     if ((await canListen(port)) && (await canListen(port + 10_000))) return port;
   }

@@ -4,13 +4,24 @@ import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 
 /** A free loopback port, found by letting the kernel choose one. */
+/**
+ * A free loopback port below Linux's ephemeral range (32768 and up by default), so that no outgoing
+ * connection's local port takes it between this check and the server that binds it.
+ */
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (typeof address !== 'object' || address === null) throw new Error('no port');
-  return address.port;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 23_000 + Math.floor(Math.random() * 9_000);
+    const server = createServer();
+    const free = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (free) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      return port;
+    }
+  }
+  throw new Error('no free loopback port below the ephemeral range');
 }
 
 /**
