@@ -1,9 +1,8 @@
-import type { ApolloServerPlugin } from '@apollo/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RequestContext } from '../../src/context.js';
 import { newId } from '../../src/ids.js';
 import { createServer, type FreshgraphServer } from '../../src/server.js';
 import { QUIET_BACKGROUND, startTestApp, type TestApp } from '../helpers/app.js';
+import { startFastAndSlow } from '../helpers/fast-and-slow.js';
 import { createScratchDatabase, type ScratchDatabase } from '../helpers/scratch-database.js';
 import { categorize, createAccount, createCategory, createProduct, placeOrder } from '../helpers/shop.js';
 
@@ -17,7 +16,7 @@ let app: TestApp;
 let scratch: ScratchDatabase;
 let fast: FreshgraphServer;
 let slow: FreshgraphServer;
-let executions = 0;
+let executions: () => number;
 let product: string;
 let busy: string;
 let other: string;
@@ -25,25 +24,13 @@ let empty: string;
 let category: string;
 const placed: string[] = [];
 
-const countExecutions: ApolloServerPlugin<RequestContext> = {
-  async requestDidStart() {
-    return {
-      async executionDidStart() {
-        executions++;
-      },
-    };
-  },
-};
 
 beforeAll(async () => {
   scratch = await createScratchDatabase('fastlists');
   // A small window, so that pages past it (read from Postgres) are easy to reach.
   app = await startTestApp({ ...QUIET_BACKGROUND, DATABASE_URL: scratch.url, CACHE_LIST_WINDOW: '5' });
   const { deps } = app.running;
-  fast = createServer({ logger: deps.logger, createContext: deps.createContext });
-  fast.apollo.addPlugin(countExecutions);
-  slow = createServer({ logger: deps.logger, createContext: deps.createContext, fastPath: false });
-  await Promise.all([fast.start(), slow.start()]);
+  ({ fast, slow, executions } = await startFastAndSlow((fastPath) => createServer({ logger: deps.logger, createContext: deps.createContext, fastPath })));
   product = await createProduct(app, { name: 'Anvil' });
   busy = await createAccount(app);
   other = await createAccount(app);
@@ -71,9 +58,9 @@ async function both(query: string, variables?: Record<string, unknown>) {
     if (res.body.kind !== 'single') throw new Error('expected a single result');
     return { text: JSON.stringify(res.body.singleResult), roundTrips: contextValue.loaders.stats.redisRoundTrips, sql: contextValue.loaders.stats.sourceLoads };
   };
-  const before = executions;
+  const before = executions();
   const answer = await run(fast);
-  const executed = executions > before;
+  const executed = executions() > before;
   const expected = await run(slow);
   return { answer: answer.text, expected: expected.text, executed, fastCost: answer, slowCost: expected };
 }
@@ -206,13 +193,13 @@ describe('lists on the read fast path without Redis', () => {
   let cut: TestApp;
   let fastCut: FreshgraphServer;
   let slowCut: FreshgraphServer;
+  let cutExecutions: () => number;
   beforeAll(async () => {
     cut = await startTestApp({ ...QUIET_BACKGROUND, DATABASE_URL: scratch.url, CACHE_LIST_WINDOW: '5', REDIS_URL: 'redis://127.0.0.1:1/0' });
     const { deps } = cut.running;
-    fastCut = createServer({ logger: deps.logger, createContext: deps.createContext });
-    fastCut.apollo.addPlugin(countExecutions);
-    slowCut = createServer({ logger: deps.logger, createContext: deps.createContext, fastPath: false });
-    await Promise.all([fastCut.start(), slowCut.start()]);
+    ({ fast: fastCut, slow: slowCut, executions: cutExecutions } = await startFastAndSlow((fastPath) =>
+      createServer({ logger: deps.logger, createContext: deps.createContext, fastPath }),
+    ));
   });
   afterAll(async () => {
     await Promise.all([fastCut?.stop(), slowCut?.stop()]);
@@ -231,9 +218,9 @@ describe('lists on the read fast path without Redis', () => {
       [ORDERS, { id: busy, first: 3, after: await cursorAfter(busy, 5) }],
       [`query($c: ID!) { category(id: $c) { products(first: 4) { totalCount nodes { id categories { id } } } } }`, { c: category }],
     ] as const) {
-      const before = executions;
+      const before = cutExecutions();
       const answer = await answerOf(fastCut, query, variables);
-      expect(executions, query).toBe(before);
+      expect(cutExecutions(), query).toBe(before);
       const expected = await answerOf(slowCut, query, variables);
       expect(answer.text).toBe(expected.text);
       expect(answer.text).not.toContain('"errors"');

@@ -1,11 +1,10 @@
 import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ApolloServerPlugin } from '@apollo/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RequestContext } from '../../src/context.js';
 import { newId } from '../../src/ids.js';
 import { createServer, type FreshgraphServer } from '../../src/server.js';
 import { codesOf, postGraphql, startTestApp, type TestApp } from '../helpers/app.js';
+import { startFastAndSlow } from '../helpers/fast-and-slow.js';
 import { insertProducts } from '../helpers/products.js';
 
 // The read fast path (src/fast-path/) must answer exactly what graphql-js execution
@@ -14,27 +13,15 @@ import { insertProducts } from '../helpers/products.js';
 let app: TestApp;
 let fast: FreshgraphServer;
 let slow: FreshgraphServer;
-let executions = 0;
+let executions: () => number;
 let ids: string[];
 let accountId: string;
 
-const countExecutions: ApolloServerPlugin<RequestContext> = {
-  async requestDidStart() {
-    return {
-      async executionDidStart() {
-        executions++;
-      },
-    };
-  },
-};
 
 beforeAll(async () => {
   app = await startTestApp();
   const { deps } = app.running;
-  fast = createServer({ logger: deps.logger, createContext: deps.createContext });
-  fast.apollo.addPlugin(countExecutions);
-  slow = createServer({ logger: deps.logger, createContext: deps.createContext, fastPath: false });
-  await Promise.all([fast.start(), slow.start()]);
+  ({ fast, slow, executions } = await startFastAndSlow((fastPath) => createServer({ logger: deps.logger, createContext: deps.createContext, fastPath })));
   ids = await insertProducts(deps.db.knex, 5);
   accountId = newId();
   await deps.db.knex('accounts').insert({ id: accountId, owner: 'Ada', balance_cents: 500 });
@@ -50,9 +37,9 @@ async function both(query: string, variables?: Record<string, unknown>) {
     if (res.body.kind !== 'single') throw new Error('expected a single result');
     return JSON.stringify(res.body.singleResult);
   };
-  const before = executions;
+  const before = executions();
   const answer = await run(fast);
-  const executed = executions > before;
+  const executed = executions() > before;
   return { answer, expected: await run(slow), executed };
 }
 

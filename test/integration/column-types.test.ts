@@ -1,12 +1,11 @@
-import type { ApolloServerPlugin } from '@apollo/server';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKeySpace } from '../../src/cache/keys.js';
-import type { RequestContext } from '../../src/context.js';
 import { newId } from '../../src/ids.js';
 import { NON_FINITE_FLOATS, SAMPLE_VALUES, type SampleValue } from '../fixtures/type-sample-values.js';
 import { SAMPLE_TYPES } from '../fixtures/type-samples.js';
 import { codesOf, dataOf, postGraphql } from '../helpers/app.js';
+import { startFastAndSlow } from '../helpers/fast-and-slow.js';
 import { startTypeSamplesApp, type TypeSamplesApp } from '../helpers/type-samples-app.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -28,25 +27,13 @@ let fast: Server;
 let slow: Server;
 /** Another program: every value as the text Postgres' output function writes, in a UTC session. */
 let raw: pg.Client;
-let executions = 0;
+let executions: () => number;
 
-const countExecutions: ApolloServerPlugin<RequestContext> = {
-  async requestDidStart() {
-    return {
-      async executionDidStart() {
-        executions++;
-      },
-    };
-  },
-};
 
 beforeAll(async () => {
   app = await startTypeSamplesApp();
   const { deps } = app.running;
-  fast = app.createServer({ logger: deps.logger, createContext: deps.createContext });
-  fast.apollo.addPlugin(countExecutions);
-  slow = app.createServer({ logger: deps.logger, createContext: deps.createContext, fastPath: false });
-  await Promise.all([fast.start(), slow.start()]);
+  ({ fast, slow, executions } = await startFastAndSlow((fastPath) => app.createServer({ logger: deps.logger, createContext: deps.createContext, fastPath })));
   raw = new pg.Client({
     connectionString: app.running.deps.config.databaseUrl,
     // The database itself is set to other forms (type-samples-app.ts): this client asks for the plain ones.
@@ -145,21 +132,21 @@ describe('every column type, written by another program, read exactly', () => {
     expect(warm.text).toBe(expected);
     expect(warm.stats).toMatchObject({ hits: 1, misses: 0, sourceLoads: 0 });
 
-    const before = executions;
+    const before = executions();
     const viaFastPath = await execute(fast, readQuery(s.field), { id });
     expect(viaFastPath.text).toBe(expected);
-    expect(executions > before).toBe(!fastPathServes(s.field));
+    expect(executions() > before).toBe(!fastPathServes(s.field));
 
     // By ids and through _entities too: the same bytes from both servers, and from the fast path where it serves.
     for (const [query, variables] of [
       [`query($ids: [ID!]!) { typeSamples(ids: $ids) { id ${s.field} } }`, { ids: [id, id] }],
       [`query($r: [_Any!]!) { _entities(representations: $r) { ... on TypeSample { id ${s.field} } } }`, { r: [{ __typename: 'TypeSample', id }] }],
     ] as const) {
-      const executed = executions;
+      const executed = executions();
       const fastAnswer = await execute(fast, query, variables);
       expect(fastAnswer.text).toBe((await execute(slow, query, variables)).text);
       expect(fastAnswer.text).toContain(JSON.stringify({ id, [s.field]: s.served }));
-      expect(executions > executed).toBe(!fastPathServes(s.field));
+      expect(executions() > executed).toBe(!fastPathServes(s.field));
     }
 
     // Over HTTP: the first answer teaches the shortcut, the second is its own.
@@ -230,10 +217,10 @@ describe('floats GraphQL cannot carry', () => {
     const id = await insertRow(s.field, s.pg);
     const query = `query($id: ID!) { typeSample(id: $id) { id ${s.field} } }`;
     const slowAnswer = await execute(slow, query, { id });
-    const before = executions;
+    const before = executions();
     const fastAnswer = await execute(fast, query, { id });
     expect(fastAnswer.text).toBe(slowAnswer.text);
-    expect(executions).toBe(before + 1);
+    expect(executions()).toBe(before + 1);
     const parsed = JSON.parse(slowAnswer.text) as { data: unknown; errors?: { path: unknown[]; extensions: { code: string } }[] };
     // In a list, the element is the error (and null); the list itself stands.
     const list = Array.isArray(s.served) ? s.served : undefined;
@@ -378,10 +365,10 @@ describe('keys of kinds integer, bigint and text', () => {
   // is answered by it as a uuid-keyed one is.
   it('the fast path answers typeSampleInt(id) and typeSampleBigs(ids) itself', async () => {
     const id = String(dataOf(await postGraphql<{ createTypeSampleInt: { id: string } }>(app.url, 'mutation { createTypeSampleInt(input: { num: "1" }) { id } }')).createTypeSampleInt.id);
-    const before = executions;
+    const before = executions();
     const answer = await execute(fast, 'query($id: ID!) { typeSampleInt(id: $id) { id num } }', { id });
     expect(answer.text).toBe(JSON.stringify({ data: { typeSampleInt: { id, num: '1' } } }));
-    expect(executions).toBe(before);
+    expect(executions()).toBe(before);
   });
 
   // In _entities too: such a key is not taken for a malformed one (a null where execution resolves the entity).
