@@ -144,17 +144,7 @@ export class Metrics {
   /** Exports the engine's counters, read at each scrape. */
   watchCache(counters: CacheCounters): void {
     const registers = [this.registry];
-    for (const { field, name, help } of CACHE_COUNTERS) {
-      new Counter({
-        name,
-        help,
-        registers,
-        collect() {
-          this.reset();
-          this.inc(counters[field] as number);
-        },
-      });
-    }
+    for (const { field, name, help } of CACHE_COUNTERS) scrapedCounter(registers, name, help, () => counters[field] as number);
     new Counter({
       name: 'freshgraph_cache_cas_writes_total',
       help: 'Version-guarded cache writes by outcome: written and refreshed were applied, rejected met a higher version',
@@ -243,32 +233,13 @@ export class Metrics {
       { name: 'freshgraph_cache_local_flushes_total', help: 'Times the whole local copy was emptied (a connection lost, FLUSHALL, the cache epoch changed)', read: (s) => s.stats.flushes },
       { name: 'freshgraph_cache_local_barrier_pings_total', help: 'Read barriers: PINGs on the invalidation connection, each shared by the reads of one tick', read: (s) => s.barrierPings },
     ];
-    for (const { name, help, read } of counters) {
-      new Counter({
-        name,
-        help,
-        registers,
-        collect() {
-          this.reset();
-          this.inc(read(copy.state));
-        },
-      });
-    }
+    for (const { name, help, read } of counters) scrapedCounter(registers, name, help, () => read(copy.state));
     const gauges: readonly { name: string; help: string; read: (s: LocalCopyState) => number }[] = [
       { name: 'freshgraph_cache_local_on', help: '1 while the local copy may answer (both connections up, tracking on), else 0', read: (s) => (s.on ? 1 : 0) },
       { name: 'freshgraph_cache_local_bytes', help: 'Bytes the local copy holds, as counted against CACHE_LOCAL_BYTES', read: (s) => s.bytes },
       { name: 'freshgraph_cache_local_entries', help: 'Envelopes the local copy holds', read: (s) => s.entries },
     ];
-    for (const { name, help, read } of gauges) {
-      new Gauge({
-        name,
-        help,
-        registers,
-        collect() {
-          this.set(read(copy.state));
-        },
-      });
-    }
+    for (const { name, help, read } of gauges) scrapedGauge(registers, name, help, () => read(copy.state));
   }
 
   /** Pass as the consistency sampler's `onStale`: how long a stale key had been behind. */
@@ -313,6 +284,31 @@ export class Metrics {
 }
 
 /** The child for `key`, bound once; label sets are few (operation types, statuses, store ops). */
+/** A counter whose total is read from elsewhere at each scrape (the source counts; prom-client only reports). */
+function scrapedCounter(registers: Registry[], name: string, help: string, read: () => number): void {
+  new Counter({
+    name,
+    help,
+    registers,
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
+}
+
+/** A gauge read at each scrape. */
+function scrapedGauge(registers: Registry[], name: string, help: string, read: () => number): void {
+  new Gauge({
+    name,
+    help,
+    registers,
+    collect() {
+      this.set(read());
+    },
+  });
+}
+
 function bound<T>(children: Map<string, T>, key: string, bind: () => T): T {
   let child = children.get(key);
   if (child === undefined) {
